@@ -1,0 +1,38 @@
+//! Every limit the server enforces, in one place. A request past a limit gets
+//! `invalidRequest` (or the code named on the constant), never a silent truncation.
+
+/// Invitees in one `callInvite` or `callingInvite`.
+pub const MAX_INVITEES_PER_REQUEST: usize = 9;
+/// Distinct users ever in one call, the caller included (ZIM's cap). Code `callFull`.
+pub const MAX_CALL_MEMBERS: usize = 10;
+/// Invitation timeout in seconds, inclusive range, and the default when omitted.
+pub const MIN_TIMEOUT_SECS: u32 = 1;
+pub const MAX_TIMEOUT_SECS: u32 = 600;
+pub const DEFAULT_TIMEOUT_SECS: u32 = 90;
+/// `extendedData` on any request, in UTF-8 bytes.
+pub const MAX_EXTENDED_DATA_BYTES: usize = 4096;
+/// Push configuration fields, in UTF-8 bytes.
+pub const MAX_PUSH_TITLE_BYTES: usize = 256;
+pub const MAX_PUSH_CONTENT_BYTES: usize = 1024;
+pub const MAX_PUSH_PAYLOAD_BYTES: usize = 4096;
+/// User and device IDs: 1 to 64 bytes of `A-Z a-z 0-9 _ . @ + -`.
+pub const MAX_ID_BYTES: usize = 64;
+/// Display names, in UTF-8 bytes (1 or more).
+pub const MAX_USER_NAME_BYTES: usize = 256;
+/// Devices of one user online at once. Code `tooManyDevices` past it.
+pub const MAX_DEVICES_PER_USER: usize = 10;
+/// `count` of `queryCallInvitationList`, inclusive range.
+pub const MAX_QUERY_COUNT: u32 = 100;
+/// A text frame larger than this gets `frameTooLarge` and is dropped; the connection lives.
+pub const MAX_FRAME_BYTES: usize = 64 * 1024;
+/// A frame larger than this closes the connection (WebSocket close code 1009): the server
+/// will not buffer it to find out what it was.
+pub const HARD_MAX_FRAME_BYTES: usize = 256 * 1024;
+/// Requests per second per connection (sustained) and the burst allowed above it.
+pub const REQUESTS_PER_SEC: u32 = 50;
+pub const REQUEST_BURST: u32 = 100;
+/// Requests refused for rate in a row before the server closes the connection (1008).
+pub const MAX_RATE_LIMITED_IN_A_ROW: u32 = 200;
+/// Frames queued for one connection; a reader slower than this is disconnected rather
+/// than let server memory grow.
+pub const OUTBOUND_QUEUE_FRAMES: usize = 256;
