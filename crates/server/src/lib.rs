@@ -1,1 +1,3 @@
-
+//! beckon-server: the call-invitation service.
+pub mod core;
+pub mod store;

@@ -1,0 +1,455 @@
+use std::collections::{BTreeSet, HashMap};
+use std::time::Instant;
+
+use beckon_protocol::{
+    CallInvitationEnded, CallState, CallUserState, CallUserStateChanged, ErrorBody, ErrorCode,
+    RequestBody, Response, ResponseBody, ServerMessage,
+};
+
+use super::presence::Presence;
+use super::table::{self, Event};
+use super::timers::{TimerKey, Timers};
+use super::{Batch, Call, Out, Seq, SessionId};
+
+#[derive(Debug, Clone)]
+pub struct HubConfig {
+    /// How long a device may be silent or away before it counts as gone.
+    pub heartbeat_timeout_ms: u64,
+    /// How long an ended call stays in memory, so late requests on it get a precise answer
+    /// ("already accepted on another device") rather than "not found".
+    pub ended_retention_ms: u64,
+}
+
+impl Default for HubConfig {
+    fn default() -> Self {
+        HubConfig {
+            heartbeat_timeout_ms: 30_000,
+            ended_retention_ms: 10 * 60_000,
+        }
+    }
+}
+
+#[derive(Debug)]
+pub enum Input {
+    /// Credentials were already checked by the connection.
+    Login {
+        session: SessionId,
+        req: u64,
+        user_id: String,
+        user_name: String,
+        device_id: Option<String>,
+        started: Instant,
+    },
+    /// Any other request that needs call state (everything but heartbeat and history).
+    Request {
+        session: SessionId,
+        req: u64,
+        body: RequestBody,
+        started: Instant,
+    },
+    /// The connection ended without logout; `last_seen` is when it last sent anything.
+    Disconnected { session: SessionId, last_seen: u64 },
+}
+
+/// A request's refusal, turned into an `error` frame.
+#[derive(Debug)]
+pub(super) struct Refusal {
+    pub code: ErrorCode,
+    pub message: String,
+    pub state: Option<CallUserState>,
+}
+
+impl Refusal {
+    pub fn new(code: ErrorCode, message: impl Into<String>) -> Self {
+        Refusal {
+            code,
+            message: message.into(),
+            state: None,
+        }
+    }
+}
+
+pub struct Hub {
+    pub(super) config: HubConfig,
+    pub(super) calls: HashMap<Seq, Call>,
+    pub(super) call_ids: HashMap<String, Seq>,
+    /// Live calls each user is a member of: for login delivery and the "in a call" check.
+    pub(super) live_by_user: HashMap<String, Vec<Seq>>,
+    pub(super) presence: Presence,
+    pub(super) timers: Timers,
+    pub(super) next_seq: Seq,
+    new_id: Box<dyn FnMut() -> String + Send>,
+    dirty: BTreeSet<Seq>,
+    out: Vec<Out>,
+}
+
+impl Hub {
+    /// `new_id` makes call and device IDs: random in production, predictable in tests.
+    pub fn new(config: HubConfig, new_id: Box<dyn FnMut() -> String + Send>) -> Hub {
+        Hub {
+            config,
+            calls: HashMap::new(),
+            call_ids: HashMap::new(),
+            live_by_user: HashMap::new(),
+            presence: Presence::default(),
+            timers: Timers::default(),
+            next_seq: 1,
+            new_id,
+            dirty: BTreeSet::new(),
+            out: Vec::new(),
+        }
+    }
+
+    /// Loads calls from storage after a restart. Nobody is online yet, so every device
+    /// bound to a call gets the usual grace period to come back before it counts as gone;
+    /// deadlines that passed while the server was down fire on the first tick.
+    pub fn restore(&mut self, calls: Vec<Call>, now: u64) {
+        for call in calls {
+            self.next_seq = self.next_seq.max(call.seq + 1);
+            if call.is_live() {
+                for m in &call.members {
+                    self.live_by_user
+                        .entry(m.user_id.clone())
+                        .or_default()
+                        .push(call.seq);
+                    if m.state.is_pending() {
+                        self.timers.add(
+                            m.invite.deadline,
+                            TimerKey::Invitee {
+                                seq: call.seq,
+                                user: m.user_id.clone(),
+                            },
+                        );
+                    }
+                    if let Some(device) = &m.device {
+                        self.timers.add(
+                            now + self.config.heartbeat_timeout_ms,
+                            TimerKey::DeviceGone {
+                                user: m.user_id.clone(),
+                                device: device.clone(),
+                            },
+                        );
+                    }
+                }
+            } else {
+                self.timers.add(
+                    call.end_time + self.config.ended_retention_ms,
+                    TimerKey::Evict { seq: call.seq },
+                );
+            }
+            self.call_ids.insert(call.id.clone(), call.seq);
+            self.calls.insert(call.seq, call);
+        }
+    }
+
+    pub fn set_next_seq(&mut self, seq: Seq) {
+        self.next_seq = self.next_seq.max(seq);
+    }
+
+    pub fn handle(&mut self, now: u64, input: Input) {
+        match input {
+            Input::Login {
+                session,
+                req,
+                user_id,
+                user_name,
+                device_id,
+                started,
+            } => self.login(now, session, req, user_id, user_name, device_id, started),
+            Input::Request {
+                session,
+                req,
+                body,
+                started,
+            } => {
+                let kind = body.kind();
+                let result = if self.presence.get(session).is_none() {
+                    Err(Refusal::new(ErrorCode::NotLoggedIn, "log in first"))
+                } else {
+                    self.request(now, session, body)
+                };
+                self.answer(session, req, kind, started, result);
+                // Logout closes only after its answer is queued.
+                if kind == "logout" {
+                    self.finish_logout(now, session);
+                }
+            }
+            Input::Disconnected { session, last_seen } => {
+                self.disconnected(now, session, last_seen)
+            }
+        }
+    }
+
+    fn request(
+        &mut self,
+        now: u64,
+        session: SessionId,
+        body: RequestBody,
+    ) -> Result<ResponseBody, Refusal> {
+        match body {
+            RequestBody::CallInvite(r) => self.call_invite(now, session, r),
+            RequestBody::CallCancel(r) => self.call_cancel(now, session, r),
+            RequestBody::CallAccept(r) => self.call_accept(now, session, r),
+            RequestBody::CallReject(r) => self.call_reject(now, session, r),
+            RequestBody::CallingInvite(r) => self.calling_invite(now, session, r),
+            RequestBody::CallJoin(r) => self.call_join(now, session, r),
+            RequestBody::CallQuit(r) => self.call_quit(now, session, r),
+            RequestBody::CallEnd(r) => self.call_end(now, session, r),
+            RequestBody::Relay(r) => self.relay(session, r),
+            RequestBody::Logout => Ok(ResponseBody::Logout),
+            RequestBody::Login(_)
+            | RequestBody::Heartbeat
+            | RequestBody::QueryCallInvitationList(_) => Err(Refusal::new(
+                ErrorCode::Internal,
+                "this request is served by the connection, not the hub",
+            )),
+        }
+    }
+
+    pub(super) fn answer(
+        &mut self,
+        session: SessionId,
+        req: u64,
+        kind: &'static str,
+        started: Instant,
+        result: Result<ResponseBody, Refusal>,
+    ) {
+        let msg = match result {
+            Ok(result) => ServerMessage::Response(Response { id: req, result }),
+            Err(r) => ServerMessage::Error(ErrorBody {
+                state: r.state,
+                ..ErrorBody::new(Some(req), r.code, r.message)
+            }),
+        };
+        self.out.push(Out::Send {
+            to: vec![session],
+            msg,
+            timing: Some((kind, started)),
+        });
+    }
+
+    /// Fires every deadline due at `now`.
+    pub fn tick(&mut self, now: u64) {
+        while let Some(key) = self.timers.pop_due(now) {
+            match key {
+                TimerKey::Invitee { seq, user } => self.invitee_deadline(now, seq, &user),
+                TimerKey::DeviceGone { user, device } => {
+                    if self.presence.device_session(&user, &device).is_none() {
+                        self.device_gone(now, &user, &device);
+                    }
+                }
+                TimerKey::Evict { seq } => {
+                    if let Some(call) = self.calls.get(&seq) {
+                        if !call.is_live() {
+                            self.call_ids.remove(&call.id);
+                            self.calls.remove(&seq);
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    pub fn next_deadline(&self) -> Option<u64> {
+        self.timers.next_deadline()
+    }
+
+    /// Everything produced since the last call, writes first-class: the runtime must make
+    /// `writes` durable before releasing `outs`.
+    pub fn take_batch(&mut self) -> Batch {
+        let writes = std::mem::take(&mut self.dirty)
+            .into_iter()
+            .filter_map(|seq| self.calls.get(&seq).cloned())
+            .collect();
+        Batch {
+            writes,
+            outs: std::mem::take(&mut self.out),
+        }
+    }
+
+    pub fn live_calls(&self) -> usize {
+        self.calls.values().filter(|c| c.is_live()).count()
+    }
+
+    pub fn online_sessions(&self) -> usize {
+        self.presence.len()
+    }
+
+    pub fn pending_timers(&self) -> usize {
+        self.timers.len()
+    }
+
+    // ---- helpers shared by requests and lifecycle ----
+
+    pub(super) fn new_id(&mut self) -> String {
+        (self.new_id)()
+    }
+
+    pub(super) fn mark_dirty(&mut self, seq: Seq) {
+        self.dirty.insert(seq);
+    }
+
+    pub(super) fn send(&mut self, to: Vec<SessionId>, msg: ServerMessage) {
+        if !to.is_empty() {
+            self.out.push(Out::Send {
+                to,
+                msg,
+                timing: None,
+            });
+        }
+    }
+
+    pub(super) fn push_out(&mut self, out: Out) {
+        self.out.push(out);
+    }
+
+    /// Every session of `users`, but not `except` (the session that caused the event).
+    pub(super) fn sessions_of<'a>(
+        &self,
+        users: impl IntoIterator<Item = &'a str>,
+        except: Option<SessionId>,
+    ) -> Vec<SessionId> {
+        let mut out = Vec::new();
+        for user in users {
+            for &s in self.presence.sessions_of(user) {
+                if Some(s) != except && !out.contains(&s) {
+                    out.push(s);
+                }
+            }
+        }
+        out
+    }
+
+    /// Tells the members who listen for state changes (and the acting user's own other
+    /// devices, so they stop ringing) that `changed` members have new states.
+    pub(super) fn state_changed(
+        &mut self,
+        seq: Seq,
+        changed: &[String],
+        actor: Option<(&str, SessionId)>,
+        skip: &[String],
+    ) {
+        let Some(call) = self.calls.get(&seq) else {
+            return;
+        };
+        let list = call
+            .members
+            .iter()
+            .filter(|m| changed.contains(&m.user_id))
+            .map(|m| m.info())
+            .collect::<Vec<_>>();
+        if list.is_empty() {
+            return;
+        }
+        let mut users: Vec<&str> = call
+            .members
+            .iter()
+            .filter(|m| table::receives(Event::UserStateChanged, m.state))
+            .filter(|m| !skip.contains(&m.user_id))
+            .map(|m| m.user_id.as_str())
+            .collect();
+        if let Some((user, _)) = actor {
+            users.push(user);
+        }
+        let to = self.sessions_of(users, actor.map(|(_, s)| s));
+        let msg = ServerMessage::CallUserStateChanged(CallUserStateChanged {
+            call_id: call.id.clone(),
+            call_user_list: list,
+        });
+        self.send(to, msg);
+    }
+
+    /// Ends the call when the model says it is over: normal mode once nobody is pending;
+    /// advanced mode once nobody is in it, or one member is left alone with nobody ringing.
+    pub(super) fn check_auto_end(&mut self, now: u64, seq: Seq) {
+        let Some(call) = self.calls.get(&seq) else {
+            return;
+        };
+        if !call.is_live() {
+            return;
+        }
+        let pending = call.count(CallUserState::is_pending);
+        let accepted = call.count(|s| s == CallUserState::Accepted);
+        match call.mode {
+            beckon_protocol::CallMode::Normal if pending == 0 => {
+                self.end_call(now, seq, None, String::new(), false)
+            }
+            beckon_protocol::CallMode::Advanced if accepted == 0 || (accepted == 1 && pending == 0) => {
+                self.end_call(now, seq, None, String::new(), true)
+            }
+            _ => {}
+        }
+    }
+
+    /// Marks the call ended; members keep their states (as in ZIM). With `notify`, members
+    /// still ringing or in the call get `callInvitationEnded`.
+    pub(super) fn end_call(
+        &mut self,
+        now: u64,
+        seq: Seq,
+        operator: Option<(&str, SessionId)>,
+        extended_data: String,
+        notify: bool,
+    ) {
+        let Some(call) = self.calls.get_mut(&seq) else {
+            return;
+        };
+        call.state = CallState::Ended;
+        call.end_time = now;
+        let members: Vec<String> = call.members.iter().map(|m| m.user_id.clone()).collect();
+        for user in &members {
+            if let Some(list) = self.live_by_user.get_mut(user) {
+                list.retain(|s| *s != seq);
+                if list.is_empty() {
+                    self.live_by_user.remove(user);
+                }
+            }
+        }
+        self.mark_dirty(seq);
+        self.timers.add(
+            now + self.config.ended_retention_ms,
+            TimerKey::Evict { seq },
+        );
+        if !notify {
+            return;
+        }
+        let call = &self.calls[&seq];
+        let users = call
+            .members
+            .iter()
+            .filter(|m| table::receives(Event::Ended, m.state))
+            .map(|m| m.user_id.as_str());
+        let to = self.sessions_of(users, operator.map(|(_, s)| s));
+        let msg = ServerMessage::CallInvitationEnded(CallInvitationEnded {
+            call_id: call.id.clone(),
+            caller: call.caller.clone(),
+            mode: call.mode,
+            operated_user_id: operator.map(|(u, _)| u.to_string()).unwrap_or_default(),
+            extended_data,
+            end_time: now,
+        });
+        self.send(to, msg);
+    }
+
+    /// True when `user` is in a call that has not ended: it may not start another.
+    pub(super) fn in_call(&self, user: &str) -> bool {
+        self.live_by_user.get(user).is_some_and(|seqs| {
+            seqs.iter().any(|seq| {
+                self.calls[seq]
+                    .member(user)
+                    .is_some_and(|m| m.state == CallUserState::Accepted)
+            })
+        })
+    }
+
+    pub(super) fn index_member(&mut self, user: &str, seq: Seq) {
+        let list = self.live_by_user.entry(user.to_string()).or_default();
+        if !list.contains(&seq) {
+            list.push(seq);
+        }
+    }
+
+    pub(super) fn add_timer(&mut self, at: u64, key: TimerKey) {
+        self.timers.add(at, key);
+    }
+}

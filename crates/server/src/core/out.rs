@@ -1,0 +1,46 @@
+use std::time::Instant;
+
+use beckon_protocol::{CloseReason, ServerMessage};
+
+use super::Call;
+
+/// Identifies one WebSocket connection for the lifetime of the process.
+pub type SessionId = u64;
+
+/// Something the runtime must do, in order, once the batch that produced it is durable.
+#[derive(Debug, Clone)]
+pub enum Out {
+    /// Serialize `msg` once and queue it on every session in `to`.
+    Send {
+        to: Vec<SessionId>,
+        msg: ServerMessage,
+        /// For responses: the request's kind and arrival, to record its latency.
+        timing: Option<(&'static str, Instant)>,
+    },
+    /// The session is now logged in as this user and device (the connection needs it for
+    /// requests it serves itself, such as the history query).
+    LoggedIn {
+        session: SessionId,
+        user_id: String,
+        device_id: String,
+    },
+    /// Tell the session why, then close it.
+    Close {
+        session: SessionId,
+        reason: CloseReason,
+    },
+}
+
+/// What one round of the hub produced.
+#[derive(Debug, Default)]
+pub struct Batch {
+    /// Full snapshots of every call that changed; storage upserts them in one transaction.
+    pub writes: Vec<Call>,
+    pub outs: Vec<Out>,
+}
+
+impl Batch {
+    pub fn is_empty(&self) -> bool {
+        self.writes.is_empty() && self.outs.is_empty()
+    }
+}
