@@ -1,1 +1,218 @@
-fn main() {}
+//! `beckon-bench`: load generator for beckon-server. See `beckon-bench --help`.
+
+mod args;
+mod invites;
+mod keepalive;
+mod logins;
+mod report;
+mod server;
+
+use std::time::Duration;
+
+use anyhow::{bail, Context, Result};
+use clap::Parser;
+use tokio::task::JoinSet;
+
+use args::Args;
+use invites::{Pacing, Pair, PhaseResult, Settings};
+use logins::{Client, Registry};
+use server::Server;
+
+/// Sockets the bench needs besides one per client (runtime, stdio, health checks).
+const SPARE_FILES: u64 = 64;
+/// Requests per second per connection the server allows (protocol limits); a paced
+/// phase above it would measure the rate limiter, not the server.
+const PER_CONNECTION_RATE: f64 = beckon_protocol::limits::REQUESTS_PER_SEC as f64;
+
+#[tokio::main]
+async fn main() -> Result<()> {
+    let args = Args::parse();
+    if args.clients < 2 {
+        bail!("--clients must be at least 2: clients are paired as caller and invitee");
+    }
+    if args.duration == 0 {
+        bail!("--duration must be at least 1 second");
+    }
+    // Before starting the server, which inherits the raised limit and needs as many files.
+    raise_open_file_limit(args.clients as u64 + SPARE_FILES)?;
+    let mut server = match &args.url {
+        Some(url) => Server::existing(url, args.server_pid)?,
+        None => {
+            let bin = match &args.server_bin {
+                Some(bin) => bin.clone(),
+                None => server::default_binary()?,
+            };
+            let startup = Duration::from_secs(args.startup_timeout);
+            Server::start(&bin, &args.server_args, args.server_log.clone(), startup).await?
+        }
+    };
+    match server.pid {
+        Some(pid) => println!("server: {} (pid {pid})", server.url),
+        None => println!("server: {} (pid unknown: memory not measured)", server.url),
+    }
+    let outcome = run(&args, &server).await;
+    server.stop();
+    outcome
+}
+
+fn raise_open_file_limit(needed: u64) -> Result<()> {
+    let limit = rlimit::increase_nofile_limit(u64::MAX).context("raising RLIMIT_NOFILE")?;
+    if limit < needed {
+        bail!(
+            "the open-file limit is {limit} but {needed} are needed; lower --clients or raise \
+             the hard limit (ulimit -Hn)"
+        );
+    }
+    println!("open-file limit: {limit}");
+    Ok(())
+}
+
+async fn run(args: &Args, server: &Server) -> Result<()> {
+    let sources = logins::source_addresses(args.source_ips);
+    let registry = Registry::new();
+    let keepalive = keepalive::spawn(registry.clone());
+
+    // Phase 1: logins, and the memory they cost the server.
+    let rss_before = server.rss_kib();
+    let logins = logins::login_all(
+        &server.url,
+        server.addr,
+        args.clients,
+        args.login_concurrency,
+        &sources,
+        &registry,
+    )
+    .await?;
+    let n = logins.clients.len();
+    let logins_per_sec = n as f64 / logins.elapsed.as_secs_f64().max(1e-9);
+    println!(
+        "logins/s: {logins_per_sec:.0} ({n} clients in {:.2} s, {} source addresses, {} in flight)",
+        logins.elapsed.as_secs_f64(),
+        sources.len(),
+        args.login_concurrency
+    );
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let memory = match (rss_before, server.rss_kib()) {
+        (Some(before), Some(after)) => {
+            let per_conn = after.saturating_sub(before) as f64 / n as f64;
+            println!(
+                "server memory per idle connection: {per_conn:.1} KiB (RSS {before} KiB before, {after} KiB after)"
+            );
+            Some(per_conn)
+        }
+        _ => {
+            println!("server memory per idle connection: not measured (no server pid)");
+            None
+        }
+    };
+
+    let (mut pairs, idle) = pair_up(logins.clients);
+    let settings = Settings {
+        duration: Duration::from_secs(args.duration),
+        answer: args.answer,
+        invite_timeout: args.invite_timeout,
+    };
+
+    // Phase 2: every pair flat out.
+    let (back, max) = invites::run(pairs, Pacing::FlatOut, settings).await;
+    pairs = back;
+    println!(
+        "invitations/s (max): {:.0} ({} pairs)",
+        max.per_sec(),
+        pairs.len()
+    );
+    println!(
+        "invite->received latency at max load: {}",
+        report::percentiles(&max.latency)
+    );
+    report::errors("max-load", &max.errors);
+
+    // Phase 3: a fixed rate, to see latency when the server is not saturated.
+    let paced = if args.rate > 0 {
+        let rate = f64::from(args.rate);
+        if rate / pairs.len() as f64 > PER_CONNECTION_RATE * 0.9 {
+            println!(
+                "note: {rate}/s over {} pairs is near the server's per-connection limit of {PER_CONNECTION_RATE}/s; use more --clients",
+                pairs.len()
+            );
+        }
+        let (back, paced) = invites::run(pairs, Pacing::Rate(rate), settings).await;
+        pairs = back;
+        println!(
+            "invite->received latency at {}/s: {} (achieved {:.0}/s)",
+            args.rate,
+            report::percentiles(&paced.latency),
+            paced.per_sec()
+        );
+        report::errors("fixed-rate", &paced.errors);
+        Some(paced)
+    } else {
+        None
+    };
+
+    println!(
+        "{}",
+        summary(args, logins_per_sec, memory, &max, paced.as_ref())
+    );
+
+    keepalive.abort();
+    close_all(pairs, idle).await;
+    Ok(())
+}
+
+/// u0 calls u1, u2 calls u3, ...; with an odd count the last client stays idle (but
+/// connected, so the memory figure still holds).
+fn pair_up(clients: Vec<Client>) -> (Vec<Pair>, Vec<Client>) {
+    let mut pairs = Vec::with_capacity(clients.len() / 2);
+    let mut it = clients.into_iter();
+    let mut idle = Vec::new();
+    while let Some(caller) = it.next() {
+        match it.next() {
+            Some(invitee) => pairs.push(Pair { caller, invitee }),
+            None => idle.push(caller),
+        }
+    }
+    (pairs, idle)
+}
+
+fn summary(
+    args: &Args,
+    logins_per_sec: f64,
+    memory: Option<f64>,
+    max: &PhaseResult,
+    paced: Option<&PhaseResult>,
+) -> String {
+    let memory = memory.map_or("n/a".into(), |m| format!("{m:.1} KiB"));
+    let paced = paced.map_or("skipped".into(), |p| {
+        if p.latency.is_empty() {
+            "no samples".into()
+        } else {
+            format!(
+                "p50 {} ms p99 {} ms p999 {} ms",
+                report::ms(p.latency.value_at_quantile(0.5)),
+                report::ms(p.latency.value_at_quantile(0.99)),
+                report::ms(p.latency.value_at_quantile(0.999))
+            )
+        }
+    });
+    format!(
+        "summary: clients {} | logins/s {logins_per_sec:.0} | mem/conn {memory} | invitations/s {:.0} | latency at {}/s {paced}",
+        args.clients,
+        max.per_sec(),
+        args.rate
+    )
+}
+
+/// Closes every connection at once, bounded in time, so the server sees clean closes
+/// rather than resets when it is not ours to kill.
+async fn close_all(pairs: Vec<Pair>, idle: Vec<Client>) {
+    let mut closing = JoinSet::new();
+    let clients = pairs
+        .into_iter()
+        .flat_map(|p| [p.caller, p.invitee])
+        .chain(idle);
+    for client in clients {
+        closing.spawn(async move { client.wire.close().await });
+    }
+    let _ = tokio::time::timeout(Duration::from_secs(10), closing.join_all()).await;
+}

@@ -25,7 +25,11 @@ impl Request {
     /// frame had a readable one, so the client can match it to its request.
     pub fn parse(text: &str) -> Result<Request, Invalid> {
         let value: Value = serde_json::from_str(text).map_err(|e| {
-            invalid(None, ErrorCode::MalformedJson, format!("frame is not valid JSON: {e}"))
+            invalid(
+                None,
+                ErrorCode::MalformedJson,
+                format!("frame is not valid JSON: {e}"),
+            )
         })?;
         let Value::Object(map) = &value else {
             return Err(invalid(
@@ -223,7 +227,9 @@ mod tests {
         )
         .unwrap();
         assert_eq!(r.id, 3);
-        let RequestBody::CallInvite(c) = r.body else { panic!() };
+        let RequestBody::CallInvite(c) = r.body else {
+            panic!()
+        };
         assert_eq!(c.timeout, Some(30));
         assert_eq!(c.mode, crate::CallMode::Advanced);
     }
@@ -232,8 +238,14 @@ mod tests {
     fn every_kind_of_bad_frame_has_its_code() {
         assert_eq!(code_of("{nope"), (None, ErrorCode::MalformedJson));
         assert_eq!(code_of("[1]"), (None, ErrorCode::InvalidRequest));
-        assert_eq!(code_of(r#"{"type":"logout"}"#), (None, ErrorCode::InvalidRequest));
-        assert_eq!(code_of(r#"{"type":"fly","id":1}"#), (Some(1), ErrorCode::UnknownType));
+        assert_eq!(
+            code_of(r#"{"type":"logout"}"#),
+            (None, ErrorCode::InvalidRequest)
+        );
+        assert_eq!(
+            code_of(r#"{"type":"fly","id":1}"#),
+            (Some(1), ErrorCode::UnknownType)
+        );
         assert_eq!(code_of(r#"{"id":2}"#), (Some(2), ErrorCode::UnknownType));
         assert_eq!(
             code_of(r#"{"type":"callAccept","id":4}"#),
@@ -252,7 +264,8 @@ mod tests {
             (Some(7), ErrorCode::InvalidRequest)
         );
         let big = "x".repeat(MAX_EXTENDED_DATA_BYTES + 1);
-        let frame = format!(r#"{{"type":"callAccept","id":8,"callId":"c","extendedData":"{big}"}}"#);
+        let frame =
+            format!(r#"{{"type":"callAccept","id":8,"callId":"c","extendedData":"{big}"}}"#);
         assert_eq!(code_of(&frame), (Some(8), ErrorCode::InvalidRequest));
         assert_eq!(
             code_of(r#"{"type":"login","id":9,"userId":"a b","userName":"A"}"#),
@@ -262,7 +275,9 @@ mod tests {
 
     #[test]
     fn messages_name_the_field() {
-        let e = Request::parse(r#"{"type":"callAccept","id":4}"#).unwrap_err().0;
+        let e = Request::parse(r#"{"type":"callAccept","id":4}"#)
+            .unwrap_err()
+            .0;
         assert!(e.message.contains("callId"), "{}", e.message);
     }
 

@@ -260,9 +260,7 @@ fn members_of(conn: &Connection, seq: Seq) -> Result<Vec<Member>, StoreError> {
     for row in rows {
         let (state, reason, push, mut m) = row?;
         m.state = parse_enum::<CallUserState>(&state)?;
-        m.reason = reason
-            .map(|r| parse_enum::<StateReason>(&r))
-            .transpose()?;
+        m.reason = reason.map(|r| parse_enum::<StateReason>(&r)).transpose()?;
         m.invite.push = push
             .map(|p| serde_json::from_str(&p).map_err(|e| StoreError::Corrupt(e.to_string())))
             .transpose()?;

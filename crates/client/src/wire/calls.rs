@@ -141,12 +141,9 @@ impl WireClient {
 
     /// One page of the calls this user is a member of, newest first; pass the returned
     /// `next_flag` back for the next page (0 for the first).
-    pub async fn query_call_list(
-        &self,
-        count: u32,
-        next_flag: u64,
-    ) -> Result<CallList, WireError> {
-        let body = RequestBody::QueryCallInvitationList(QueryCallInvitationList { count, next_flag });
+    pub async fn query_call_list(&self, count: u32, next_flag: u64) -> Result<CallList, WireError> {
+        let body =
+            RequestBody::QueryCallInvitationList(QueryCallInvitationList { count, next_flag });
         expect_result!(self.request(body).await, QueryCallInvitationList)
     }
 

@@ -174,10 +174,11 @@ impl WireClient {
     /// Waits until the connection has ended, however that happens, and says how.
     pub async fn closed(&self) -> ClosedBy {
         let mut rx = self.inner.closed.clone();
-        match rx.wait_for(Option::is_some).await {
-            Ok(by) => by.clone().unwrap_or_else(task_gone),
-            Err(_) => task_gone(),
-        }
+        let by = match rx.wait_for(Option::is_some).await {
+            Ok(by) => by.clone(),
+            Err(_) => None,
+        };
+        by.unwrap_or_else(task_gone)
     }
 
     /// How the connection ended, or `None` while it is open.

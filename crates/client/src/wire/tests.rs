@@ -88,7 +88,10 @@ async fn answers_reach_their_request_even_out_of_order() {
     assert_eq!(beat.unwrap().server_time, 7);
     assert_eq!(list.unwrap().next_flag, 3);
     assert_eq!(events.next_timeout(WAIT).await, Some(timeout_event()));
-    assert!(events.try_next().is_none(), "answers must not leak into events");
+    assert!(
+        events.try_next().is_none(),
+        "answers must not leak into events"
+    );
 }
 
 #[tokio::test]
@@ -142,7 +145,10 @@ async fn server_close_fails_waiting_requests_and_ends_events_after_session_close
         code: Some(1008),
         reason: "replaced".into(),
     };
-    assert!(matches!(&err, WireError::Closed(by) if *by == expected), "{err}");
+    assert!(
+        matches!(&err, WireError::Closed(by) if *by == expected),
+        "{err}"
+    );
     assert!(err.is_retryable());
     assert!(matches!(
         events.next_timeout(WAIT).await,
@@ -168,10 +174,7 @@ async fn a_dropped_connection_fails_waiting_requests() {
         .await
         .expect("must not hang")
         .unwrap_err();
-    assert!(
-        matches!(err, WireError::Closed(ClosedBy::Lost(_))),
-        "{err}"
-    );
+    assert!(matches!(err, WireError::Closed(ClosedBy::Lost(_))), "{err}");
 }
 
 #[tokio::test]
@@ -181,17 +184,29 @@ async fn an_answer_of_the_wrong_kind_is_a_protocol_error() {
         let result = ResponseBody::Heartbeat(HeartbeatResult { server_time: 1 });
         send(&mut ws, &response(r.id, result)).await;
         let r = read_request(&mut ws).await;
-        let garbled = format!(r#"{{"type":"response","id":{},"result":{{"type":"nope"}}}}"#, r.id);
+        let garbled = format!(
+            r#"{{"type":"response","id":{},"result":{{"type":"nope"}}}}"#,
+            r.id
+        );
         ws.send(Message::text(garbled)).await.unwrap();
         while ws.next().await.is_some() {}
     })
     .await;
     let (client, _events) = WireClient::connect(&url).await.unwrap();
-    let err = client.login("alice", "Alice", None, None).await.unwrap_err();
-    assert!(matches!(&err, WireError::Protocol(m) if m.contains("heartbeat")), "{err}");
+    let err = client
+        .login("alice", "Alice", None, None)
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&err, WireError::Protocol(m) if m.contains("heartbeat")),
+        "{err}"
+    );
     assert!(!err.is_retryable());
     let err = client.heartbeat().await.unwrap_err();
-    assert!(matches!(&err, WireError::Protocol(m) if m.contains("undecodable")), "{err}");
+    assert!(
+        matches!(&err, WireError::Protocol(m) if m.contains("undecodable")),
+        "{err}"
+    );
 }
 
 #[tokio::test]

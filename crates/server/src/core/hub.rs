@@ -374,7 +374,9 @@ impl Hub {
             beckon_protocol::CallMode::Normal if pending == 0 => {
                 self.end_call(now, seq, None, String::new(), false)
             }
-            beckon_protocol::CallMode::Advanced if accepted == 0 || (accepted == 1 && pending == 0) => {
+            beckon_protocol::CallMode::Advanced
+                if accepted == 0 || (accepted == 1 && pending == 0) =>
+            {
                 self.end_call(now, seq, None, String::new(), true)
             }
             _ => {}

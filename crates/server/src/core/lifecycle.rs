@@ -89,7 +89,9 @@ impl Hub {
         let seqs = self.live_by_user.get(user).cloned().unwrap_or_default();
         for seq in seqs {
             let call = &self.calls[&seq];
-            let Some(member) = call.member(user) else { continue };
+            let Some(member) = call.member(user) else {
+                continue;
+            };
             if !member.state.is_pending() || member.invite.deadline <= now {
                 continue;
             }
@@ -120,7 +122,11 @@ impl Hub {
             session,
             reason: CloseReason::LoggedOut,
         });
-        if self.presence.device_session(&s.user_id, &s.device_id).is_none() {
+        if self
+            .presence
+            .device_session(&s.user_id, &s.device_id)
+            .is_none()
+        {
             self.device_gone(now, &s.user_id, &s.device_id);
         }
     }
@@ -144,16 +150,15 @@ impl Hub {
     /// The device a member was in the call on is gone for good. Before anyone accepted,
     /// a gone caller cancels the invitation for everyone (the seed's rule); in advanced
     /// mode an accepted member quits, so nobody is left "in a call" with a dead device.
-    pub(super) fn device_gone(
-        &mut self,
-        now: u64,
-        user: &str,
-        device: &str,
-    ) {
+    pub(super) fn device_gone(&mut self, now: u64, user: &str, device: &str) {
         let seqs = self.live_by_user.get(user).cloned().unwrap_or_default();
         for seq in seqs {
-            let Some(call) = self.calls.get(&seq) else { continue };
-            let Some(member) = call.member(user) else { continue };
+            let Some(call) = self.calls.get(&seq) else {
+                continue;
+            };
+            let Some(member) = call.member(user) else {
+                continue;
+            };
             if !call.is_live() || member.device.as_deref() != Some(device) {
                 continue;
             }
@@ -189,12 +194,16 @@ impl Hub {
     }
 
     pub(super) fn invitee_deadline(&mut self, now: u64, seq: Seq, user: &str) {
-        let Some(call) = self.calls.get_mut(&seq) else { return };
+        let Some(call) = self.calls.get_mut(&seq) else {
+            return;
+        };
         if !call.is_live() {
             return;
         }
         let call_id = call.id.clone();
-        let Some(m) = call.member_mut(user) else { return };
+        let Some(m) = call.member_mut(user) else {
+            return;
+        };
         // A later callingInvite may have moved the deadline; only the current one counts.
         if !m.state.is_pending() || m.invite.deadline > now {
             return;

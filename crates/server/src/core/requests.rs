@@ -7,8 +7,8 @@ use beckon_protocol::limits::{DEFAULT_TIMEOUT_SECS, MAX_CALL_MEMBERS};
 use beckon_protocol::{
     is_valid_id, CallAnswer, CallCancel, CallCancelResult, CallEndResult, CallIdResult,
     CallInvitationCancelled, CallInvite, CallInviteResult, CallMode, CallReject, CallState,
-    CallUserState, CallingInvite, ErrorCode, ErrorInvitee, InviteeError, Relay,
-    RelayEvent, ResponseBody, ServerMessage, StateReason,
+    CallUserState, CallingInvite, ErrorCode, ErrorInvitee, InviteeError, Relay, RelayEvent,
+    ResponseBody, ServerMessage, StateReason,
 };
 
 use super::hub::Refusal;
@@ -50,7 +50,8 @@ impl Hub {
         let call = &self.calls[&seq];
         let member = call.member(user).ok_or_else(not_found)?;
         if let Some(api) = api {
-            let advanced_only = matches!(api, Api::CallingInvite | Api::Quit | Api::End | Api::Join);
+            let advanced_only =
+                matches!(api, Api::CallingInvite | Api::Quit | Api::End | Api::Join);
             if advanced_only && call.mode == CallMode::Normal {
                 return Err(Refusal::new(
                     ErrorCode::AdvancedModeOnly,
@@ -205,7 +206,9 @@ impl Hub {
     fn deliver_invitations(&mut self, seq: Seq, users: &[String]) {
         for user in users {
             let call = &self.calls[&seq];
-            let Some(member) = call.member(user) else { continue };
+            let Some(member) = call.member(user) else {
+                continue;
+            };
             let msg = ServerMessage::CallInvitationReceived(call.invitation_for(member));
             let to = self.sessions_of([user.as_str()], None);
             self.send(to, msg);
@@ -336,7 +339,9 @@ impl Hub {
         let seq = self.checked(&r.call_id, &actor.user, Some(Api::Accept))?;
         self.enter_call(now, seq, &actor, r.extended_data);
         self.check_auto_end(now, seq);
-        Ok(ResponseBody::CallAccept(CallIdResult { call_id: r.call_id }))
+        Ok(ResponseBody::CallAccept(CallIdResult {
+            call_id: r.call_id,
+        }))
     }
 
     /// Accept and join: the member is in the call, on this device.
@@ -376,7 +381,9 @@ impl Hub {
             &[],
         );
         self.check_auto_end(now, seq);
-        Ok(ResponseBody::CallReject(CallIdResult { call_id: r.call_id }))
+        Ok(ResponseBody::CallReject(CallIdResult {
+            call_id: r.call_id,
+        }))
     }
 
     pub(super) fn calling_invite(
@@ -534,7 +541,13 @@ impl Hub {
     ) -> Result<ResponseBody, Refusal> {
         let actor = self.actor(session)?;
         let seq = self.checked(&r.call_id, &actor.user, Some(Api::End))?;
-        self.end_call(now, seq, Some((&actor.user, session)), r.extended_data, true);
+        self.end_call(
+            now,
+            seq,
+            Some((&actor.user, session)),
+            r.extended_data,
+            true,
+        );
         Ok(ResponseBody::CallEnd(CallEndResult {
             call_id: r.call_id,
             end_time: now,

@@ -69,7 +69,13 @@ mod tests {
             (Timeout, [false, false, false, false, false]),
             (Quit, [false, false, false, false, false]),
         ];
-        let apis = [Api::Accept, Api::Reject, Api::CallingInvite, Api::Quit, Api::End];
+        let apis = [
+            Api::Accept,
+            Api::Reject,
+            Api::CallingInvite,
+            Api::Quit,
+            Api::End,
+        ];
         for (state, row) in rows {
             for (api, want) in apis.iter().zip(row) {
                 assert_eq!(api_allowed(*api, state), want, "{api:?} in {state:?}");

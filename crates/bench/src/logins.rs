@@ -1,0 +1,145 @@
+//! Phase 1: connect and log in every simulated client.
+
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use anyhow::{anyhow, bail, Context, Result};
+use beckon_client::{Events, WireClient, WireConfig};
+use tokio::net::TcpSocket;
+use tokio::task::JoinSet;
+
+/// Everything one client needs, from connect to login, must finish within this.
+const LOGIN_BUDGET: Duration = Duration::from_secs(15);
+
+pub struct Client {
+    pub user_id: String,
+    pub wire: WireClient,
+    pub events: Events,
+}
+
+pub struct Logins {
+    pub clients: Vec<Client>,
+    pub elapsed: Duration,
+}
+
+/// Shared with the keepalive task, which must see clients as soon as they log in (a long
+/// login phase would otherwise let the first ones time out).
+#[derive(Clone, Default)]
+pub struct Registry {
+    pub clients: Arc<Mutex<Vec<WireClient>>>,
+    /// The smallest heartbeat interval any login result announced, in ms.
+    pub heartbeat_interval_ms: Arc<AtomicU64>,
+}
+
+impl Registry {
+    pub fn new() -> Self {
+        Registry {
+            clients: Arc::default(),
+            heartbeat_interval_ms: Arc::new(AtomicU64::new(u64::MAX)),
+        }
+    }
+}
+
+pub fn client_config() -> WireConfig {
+    WireConfig {
+        // Bench clients get at most a handful of events at a time; a small buffer keeps
+        // 10,000 of them cheap.
+        event_buffer: 64,
+        request_timeout: Some(Duration::from_secs(10)),
+        connect_timeout: Duration::from_secs(10),
+    }
+}
+
+/// The source addresses to spread connections over: 127.0.0.1 ..= 127.0.0.n, or only
+/// 127.0.0.1 where this system will not bind the others.
+pub fn source_addresses(n: u8) -> Vec<IpAddr> {
+    let probe = TcpSocket::new_v4().and_then(|s| s.bind((Ipv4Addr::new(127, 0, 0, 2), 0).into()));
+    if n <= 1 || probe.is_err() {
+        return vec![IpAddr::V4(Ipv4Addr::LOCALHOST)];
+    }
+    (1..=n)
+        .map(|i| IpAddr::V4(Ipv4Addr::new(127, 0, 0, i)))
+        .collect()
+}
+
+pub async fn login_all(
+    url: &str,
+    addr: SocketAddr,
+    count: usize,
+    concurrency: usize,
+    sources: &[IpAddr],
+    registry: &Registry,
+) -> Result<Logins> {
+    let start = Instant::now();
+    let mut slots: Vec<Option<Client>> = (0..count).map(|_| None).collect();
+    let mut tasks = JoinSet::new();
+    let mut next = 0;
+    let mut failures = 0usize;
+    let mut first_failure = None;
+    while next < count || !tasks.is_empty() {
+        while next < count && tasks.len() < concurrency.max(1) {
+            let i = next;
+            next += 1;
+            let url = url.to_owned();
+            let source = sources[i % sources.len()];
+            let registry = registry.clone();
+            tasks.spawn(async move {
+                let client = tokio::time::timeout(LOGIN_BUDGET, login_one(&url, addr, source, i))
+                    .await
+                    .map_err(|_| anyhow!("no login within {LOGIN_BUDGET:?}"))
+                    .and_then(|r| r);
+                (
+                    i,
+                    client.map(|(c, interval)| {
+                        registry
+                            .heartbeat_interval_ms
+                            .fetch_min(interval, Ordering::Relaxed);
+                        if let Ok(mut all) = registry.clients.lock() {
+                            all.push(c.wire.clone());
+                        }
+                        c
+                    }),
+                )
+            });
+        }
+        match tasks.join_next().await {
+            Some(Ok((i, Ok(client)))) => slots[i] = Some(client),
+            Some(Ok((i, Err(e)))) => {
+                failures += 1;
+                first_failure.get_or_insert_with(|| format!("u{i}: {e:#}"));
+            }
+            Some(Err(e)) => bail!("login task failed: {e}"),
+            None => {}
+        }
+    }
+    let elapsed = start.elapsed();
+    if let Some(first) = first_failure {
+        bail!("{failures} of {count} clients could not log in; first: {first}");
+    }
+    Ok(Logins {
+        clients: slots.into_iter().flatten().collect(),
+        elapsed,
+    })
+}
+
+async fn login_one(url: &str, addr: SocketAddr, source: IpAddr, i: usize) -> Result<(Client, u64)> {
+    let socket = TcpSocket::new_v4()?;
+    socket
+        .bind(SocketAddr::new(source, 0))
+        .with_context(|| format!("binding source address {source}"))?;
+    let tcp = socket.connect(addr).await.context("TCP connect")?;
+    tcp.set_nodelay(true)?;
+    let (wire, events) = WireClient::connect_over(url, tcp, client_config()).await?;
+    let user_id = format!("u{i}");
+    let result = wire
+        .login(user_id.clone(), user_id.clone(), None, None)
+        .await?;
+    let client = Client {
+        user_id,
+        wire,
+        events,
+    };
+    Ok((client, result.heartbeat_interval_ms))
+}

@@ -1,0 +1,196 @@
+//! The server under test: started as a child process, or an already running one given by
+//! URL. Either way everything stays on 127.0.0.1.
+
+use std::fs::File;
+use std::net::{Ipv4Addr, SocketAddr};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use anyhow::{bail, Context, Result};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+
+pub struct Server {
+    pub url: String,
+    pub addr: SocketAddr,
+    /// Known when we started the server or were told its pid; needed to read its memory.
+    pub pid: Option<u32>,
+    child: Option<Started>,
+}
+
+struct Started {
+    child: Child,
+    /// Holds the database (and by default the log) until the bench ends.
+    _dir: tempfile::TempDir,
+}
+
+impl Server {
+    /// A server someone else runs. Refuses non-loopback addresses: this bench opens
+    /// thousands of connections and must never aim them at another machine.
+    pub fn existing(url: &str, pid: Option<u32>) -> Result<Server> {
+        let addr = loopback_addr(url)?;
+        Ok(Server {
+            url: url.to_owned(),
+            addr,
+            pid,
+            child: None,
+        })
+    }
+
+    /// Starts `bin serve` on a free loopback port with a fresh database and open auth,
+    /// and waits until it answers `/healthz`.
+    pub async fn start(
+        bin: &Path,
+        extra_args: &[String],
+        log: Option<PathBuf>,
+        startup: Duration,
+    ) -> Result<Server> {
+        let dir = tempfile::Builder::new()
+            .prefix("beckon-bench")
+            .tempdir()
+            .context("creating a temporary directory")?;
+        let db = dir.path().join("bench.db");
+        let log = log.unwrap_or_else(|| dir.path().join("server.log"));
+        let port = free_port()?;
+        let addr = SocketAddr::from((Ipv4Addr::LOCALHOST, port));
+        let out = File::create(&log).with_context(|| format!("creating {}", log.display()))?;
+        let mut cmd = Command::new(bin);
+        cmd.arg("serve")
+            .arg("--listen")
+            .arg(addr.to_string())
+            .arg("--db")
+            .arg(&db)
+            .args(["--auth", "open"])
+            .args(extra_args)
+            .stdin(Stdio::null())
+            .stdout(out.try_clone()?)
+            .stderr(out);
+        // Per-connection info logs would cost the server time the bench means to measure;
+        // BECKON_LOG (or --server-arg=--log=...) still wins.
+        if std::env::var_os("BECKON_LOG").is_none() {
+            cmd.env("BECKON_LOG", "warn");
+        }
+        let child = cmd
+            .spawn()
+            .with_context(|| format!("starting {}", bin.display()))?;
+        let mut server = Server {
+            url: format!("ws://{addr}/ws"),
+            addr,
+            pid: Some(child.id()),
+            child: Some(Started { child, _dir: dir }),
+        };
+        if let Err(e) = server.wait_healthy(startup).await {
+            server.stop();
+            let tail = log_tail(&log);
+            bail!("{e:#}\n--- last lines of {} ---\n{tail}", log.display());
+        }
+        Ok(server)
+    }
+
+    async fn wait_healthy(&mut self, within: Duration) -> Result<()> {
+        let deadline = Instant::now() + within;
+        loop {
+            if let Some(started) = &mut self.child {
+                if let Some(status) = started.child.try_wait()? {
+                    bail!("the server exited during startup ({status})");
+                }
+            }
+            if let Ok(Ok(true)) =
+                tokio::time::timeout(Duration::from_secs(1), healthz(self.addr)).await
+            {
+                return Ok(());
+            }
+            if Instant::now() >= deadline {
+                bail!("the server did not answer GET /healthz within {within:?}");
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    /// The server's resident memory in KiB, if we know its pid.
+    pub fn rss_kib(&self) -> Option<u64> {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.pid?)).ok()?;
+        let line = status.lines().find(|l| l.starts_with("VmRSS:"))?;
+        line.split_whitespace().nth(1)?.parse().ok()
+    }
+
+    /// Kills a server we started; a server we were pointed at is left alone.
+    pub fn stop(&mut self) {
+        if let Some(mut started) = self.child.take() {
+            let _ = started.child.kill();
+            let _ = started.child.wait();
+        }
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+/// `beckon-server` in the same directory as this executable: cargo builds both there.
+pub fn default_binary() -> Result<PathBuf> {
+    let exe = std::env::current_exe().context("finding this executable")?;
+    let bin = exe.with_file_name(format!("beckon-server{}", std::env::consts::EXE_SUFFIX));
+    if !bin.is_file() {
+        bail!(
+            "{} not found; build it (cargo build --release -p beckon-server) or pass --server-bin",
+            bin.display()
+        );
+    }
+    Ok(bin)
+}
+
+/// The kernel picks a free port; it is released at once for the server to take. A race
+/// with another process is possible but harmless: startup then fails with a clear error.
+fn free_port() -> Result<u16> {
+    let listener = std::net::TcpListener::bind((Ipv4Addr::LOCALHOST, 0))?;
+    Ok(listener.local_addr()?.port())
+}
+
+fn loopback_addr(url: &str) -> Result<SocketAddr> {
+    let rest = url
+        .strip_prefix("ws://")
+        .with_context(|| format!("{url}: only ws:// URLs are supported"))?;
+    let host_port = rest.split('/').next().unwrap_or_default();
+    let addr: SocketAddr = host_port
+        .parse()
+        .with_context(|| format!("{url}: give the address as ws://127.0.0.1:PORT/ws"))?;
+    if !addr.ip().is_loopback() || !addr.is_ipv4() {
+        bail!("{url}: the bench only talks to 127.0.0.1");
+    }
+    Ok(addr)
+}
+
+/// A bare HTTP/1.0 GET: enough to see the server is up without an HTTP client dependency.
+async fn healthz(addr: SocketAddr) -> Result<bool> {
+    let mut tcp = TcpStream::connect(addr).await?;
+    tcp.write_all(b"GET /healthz HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n")
+        .await?;
+    let mut reply = Vec::new();
+    tcp.take(16 * 1024).read_to_end(&mut reply).await?;
+    let status_line = reply.split(|&b| b == b'\n').next().unwrap_or_default();
+    let status_line = String::from_utf8_lossy(status_line);
+    Ok(status_line.starts_with("HTTP/1.") && status_line.split(' ').nth(1) == Some("200"))
+}
+
+fn log_tail(path: &Path) -> String {
+    let text = std::fs::read_to_string(path).unwrap_or_default();
+    let lines: Vec<&str> = text.lines().collect();
+    lines[lines.len().saturating_sub(20)..].join("\n")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_loopback_urls_are_accepted() {
+        assert!(loopback_addr("ws://127.0.0.1:8080/ws").is_ok());
+        assert!(loopback_addr("ws://10.0.0.1:8080/ws").is_err());
+        assert!(loopback_addr("ws://example.com:8080/ws").is_err());
+        assert!(loopback_addr("wss://127.0.0.1:8080/ws").is_err());
+    }
+}

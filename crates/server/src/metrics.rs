@@ -1,0 +1,39 @@
+//! Prometheus metrics. The recorder is process-global (the `metrics` facade is), so it is
+//! installed once; several servers in one test process share it.
+
+use std::sync::OnceLock;
+
+use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
+
+static HANDLE: OnceLock<Option<PrometheusHandle>> = OnceLock::new();
+
+pub fn install() -> Option<&'static PrometheusHandle> {
+    HANDLE
+        .get_or_init(|| {
+            let latency_buckets = [
+                0.000_25, 0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1.0,
+            ];
+            PrometheusBuilder::new()
+                .set_buckets_for_metric(Matcher::Suffix("_seconds".to_string()), &latency_buckets)
+                .ok()?
+                .install_recorder()
+                .ok()
+        })
+        .as_ref()
+}
+
+pub fn render() -> String {
+    install().map(|h| h.render()).unwrap_or_default()
+}
+
+pub const CONNECTIONS: &str = "beckon_connections";
+pub const SESSIONS: &str = "beckon_sessions";
+pub const CALLS: &str = "beckon_calls";
+pub const CALL_MEMBERS: &str = "beckon_call_members";
+pub const TIMERS: &str = "beckon_pending_timers";
+pub const REQUESTS: &str = "beckon_requests_total";
+pub const REQUEST_LATENCY: &str = "beckon_request_duration_seconds";
+pub const COMMIT_LATENCY: &str = "beckon_store_commit_seconds";
+pub const COMMIT_CALLS: &str = "beckon_store_calls_written_total";
+pub const BAD_FRAMES: &str = "beckon_bad_frames_total";
+pub const CLOSED: &str = "beckon_sessions_closed_total";

@@ -1,0 +1,150 @@
+//! The two stages behind every request: the hub task applies inputs to the state machine,
+//! and the storage thread makes each resulting batch durable before releasing its frames.
+//! Batches are released in the order they were made, so no client ever sees an effect
+//! that a crash could take back, nor events out of order.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use beckon_protocol::{ServerMessage, SessionClosed};
+use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
+
+use crate::core::{Batch, Hub, Input, Out};
+use crate::metrics as m;
+use crate::registry::{Frame, Registry};
+use crate::store::Writer;
+
+pub fn now_ms() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or_default()
+}
+
+/// Inputs taken from the queue per round: enough to amortise a commit, few enough to keep
+/// the latency of the first one low.
+const MAX_INPUTS_PER_ROUND: usize = 512;
+
+pub async fn hub_task(
+    mut hub: Hub,
+    mut inputs: mpsc::Receiver<Input>,
+    batches: mpsc::Sender<Batch>,
+    stop: CancellationToken,
+) {
+    let mut buf = Vec::with_capacity(MAX_INPUTS_PER_ROUND);
+    let mut gauges = tokio::time::interval(Duration::from_secs(1));
+    loop {
+        let sleep_for = hub
+            .next_deadline()
+            .map(|at| Duration::from_millis(at.saturating_sub(now_ms())))
+            .unwrap_or(Duration::from_secs(3600));
+        tokio::select! {
+            n = inputs.recv_many(&mut buf, MAX_INPUTS_PER_ROUND) => {
+                if n == 0 {
+                    break;
+                }
+                let now = now_ms();
+                for input in buf.drain(..) {
+                    hub.handle(now, input);
+                }
+            }
+            _ = tokio::time::sleep(sleep_for) => {}
+            _ = gauges.tick() => {
+                metrics::gauge!(m::SESSIONS).set(hub.online_sessions() as f64);
+                metrics::gauge!(m::CALLS, "state" => "started").set(hub.live_calls() as f64);
+                metrics::gauge!(m::TIMERS).set(hub.pending_timers() as f64);
+            }
+            _ = stop.cancelled() => break,
+        }
+        hub.tick(now_ms());
+        let batch = hub.take_batch();
+        if !batch.is_empty() && batches.send(batch).await.is_err() {
+            break;
+        }
+    }
+}
+
+/// Runs on its own OS thread: SQLite calls block. Several queued batches are committed in
+/// one transaction (group commit), which is what makes durable writes fast.
+pub fn storage_thread(
+    mut writer: Writer,
+    mut batches: mpsc::Receiver<Batch>,
+    registry: Arc<Registry>,
+) {
+    let mut group: Vec<Batch> = Vec::new();
+    while let Some(first) = batches.blocking_recv() {
+        group.push(first);
+        while group.len() < 64 {
+            match batches.try_recv() {
+                Ok(b) => group.push(b),
+                Err(_) => break,
+            }
+        }
+        let writes: Vec<_> = group.iter_mut().flat_map(|b| b.writes.drain(..)).collect();
+        if !writes.is_empty() {
+            let started = Instant::now();
+            if let Err(e) = writer.write(&writes) {
+                // The hub already applied these changes in memory; answering as if they
+                // were stored would be a lie, and carrying on would diverge from disk.
+                // Stop, so a restart reloads the last durable state.
+                tracing::error!(error = %e, "storage failed; stopping the server");
+                std::process::exit(70);
+            }
+            metrics::histogram!(m::COMMIT_LATENCY).record(started.elapsed().as_secs_f64());
+            metrics::counter!(m::COMMIT_CALLS).increment(writes.len() as u64);
+        }
+        for batch in group.drain(..) {
+            release(&registry, batch.outs);
+        }
+    }
+}
+
+fn release(registry: &Registry, outs: Vec<Out>) {
+    for out in outs {
+        match out {
+            Out::Send { to, msg, timing } => {
+                if let Some((kind, started)) = timing {
+                    let outcome = if matches!(msg, ServerMessage::Error(_)) {
+                        "error"
+                    } else {
+                        "ok"
+                    };
+                    metrics::counter!(m::REQUESTS, "type" => kind, "outcome" => outcome)
+                        .increment(1);
+                    metrics::histogram!(m::REQUEST_LATENCY, "type" => kind)
+                        .record(started.elapsed().as_secs_f64());
+                }
+                let Some(text) = encode(&msg) else { continue };
+                registry.with_sessions(&to, |h| h.offer(Frame::Text(text.clone())));
+            }
+            Out::LoggedIn {
+                session,
+                user_id,
+                device_id,
+            } => registry.with_sessions(&[session], |h| {
+                h.offer(Frame::LoggedIn {
+                    user_id: user_id.clone(),
+                    device_id: device_id.clone(),
+                })
+            }),
+            Out::Close { session, reason } => {
+                registry.with_sessions(&[session], |h| h.offer(Frame::Close(reason)))
+            }
+        }
+    }
+}
+
+pub fn encode(msg: &ServerMessage) -> Option<axum::extract::ws::Utf8Bytes> {
+    match serde_json::to_string(msg) {
+        Ok(s) => Some(s.into()),
+        Err(e) => {
+            tracing::error!(error = %e, "cannot encode a server message");
+            None
+        }
+    }
+}
+
+pub fn closed_frame(reason: beckon_protocol::CloseReason) -> Option<axum::extract::ws::Utf8Bytes> {
+    encode(&ServerMessage::SessionClosed(SessionClosed { reason }))
+}

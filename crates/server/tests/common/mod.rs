@@ -1,0 +1,241 @@
+//! Shared by the integration tests: a real server on port 0 and real WebSocket clients.
+#![allow(dead_code)]
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use beckon_client::{Events, WireClient, WireError};
+use beckon_protocol::*;
+use beckon_server::auth::AuthMode;
+use beckon_server::Config;
+use tokio::sync::oneshot;
+
+/// How long a test waits for something that should happen.
+pub const WAIT: Duration = Duration::from_secs(5);
+/// How long a test listens to be sure something does not happen.
+pub const QUIET: Duration = Duration::from_millis(300);
+
+pub struct TestServer {
+    pub url: String,
+    pub http: String,
+    pub dir: tempfile::TempDir,
+    stop: Option<oneshot::Sender<()>>,
+    task: Option<tokio::task::JoinHandle<()>>,
+}
+
+impl TestServer {
+    pub async fn start() -> TestServer {
+        Self::start_with(|_| {}).await
+    }
+
+    pub async fn start_with(tweak: impl FnOnce(&mut Config)) -> TestServer {
+        let dir = tempfile::tempdir().unwrap();
+        let mut config = Config::for_tests(dir.path().join("beckon.db"));
+        tweak(&mut config);
+        Self::start_in(dir, config).await
+    }
+
+    pub async fn start_in(dir: tempfile::TempDir, config: Config) -> TestServer {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let (stop, stopped) = oneshot::channel::<()>();
+        let task = tokio::spawn(async move {
+            beckon_server::run(listener, config, async {
+                let _ = stopped.await;
+            })
+            .await
+            .unwrap();
+        });
+        TestServer {
+            url: format!("ws://{addr}/ws"),
+            http: format!("http://{addr}"),
+            dir,
+            stop: Some(stop),
+            task: Some(task),
+        }
+    }
+
+    pub fn db_path(&self) -> PathBuf {
+        self.dir.path().join("beckon.db")
+    }
+
+    /// Graceful stop; returns the data directory so a test can restart on it.
+    pub async fn stop(mut self) -> tempfile::TempDir {
+        if let Some(s) = self.stop.take() {
+            let _ = s.send(());
+        }
+        if let Some(t) = self.task.take() {
+            t.await.unwrap();
+        }
+        let dir = tempfile::tempdir().unwrap();
+        std::mem::replace(&mut self.dir, dir)
+    }
+
+    /// A connected client, not logged in.
+    pub async fn connect(&self) -> (WireClient, Events) {
+        WireClient::connect(&self.url).await.unwrap()
+    }
+
+    /// A logged-in user on device `{user}-1`.
+    pub async fn user(&self, user: &str) -> User {
+        self.device(user, &format!("{user}-1")).await
+    }
+
+    pub async fn device(&self, user: &str, device: &str) -> User {
+        let (client, events) = self.connect().await;
+        client
+            .login(user, format!("{user} name"), None, Some(device.to_string()))
+            .await
+            .unwrap();
+        User {
+            id: user.to_string(),
+            client,
+            events,
+        }
+    }
+}
+
+pub struct User {
+    pub id: String,
+    pub client: WireClient,
+    pub events: Events,
+}
+
+impl User {
+    /// The next event, whatever it is; panics after `WAIT`.
+    pub async fn next(&mut self) -> ServerMessage {
+        match self.events.next_timeout(WAIT).await {
+            Some(e) => e,
+            None => panic!("{}: no event within {WAIT:?}", self.id),
+        }
+    }
+
+    /// Skips events until one matches `f`; panics after `WAIT`.
+    pub async fn wait_for<T>(
+        &mut self,
+        what: &str,
+        mut f: impl FnMut(&ServerMessage) -> Option<T>,
+    ) -> T {
+        let deadline = tokio::time::Instant::now() + WAIT;
+        loop {
+            let left = deadline.saturating_duration_since(tokio::time::Instant::now());
+            match self.events.next_timeout(left).await {
+                Some(e) => {
+                    if let Some(t) = f(&e) {
+                        return t;
+                    }
+                }
+                None => panic!("{}: no {what} within {WAIT:?}", self.id),
+            }
+        }
+    }
+
+    pub async fn received(&mut self) -> InvitationInfo {
+        self.wait_for("callInvitationReceived", |e| match e {
+            ServerMessage::CallInvitationReceived(i) => Some(i.clone()),
+            _ => None,
+        })
+        .await
+    }
+
+    /// The next state change that mentions `user`, with that user's info.
+    pub async fn state_of(&mut self, user: &str) -> CallUserInfo {
+        self.wait_for(&format!("state change of {user}"), |e| match e {
+            ServerMessage::CallUserStateChanged(c) => {
+                c.call_user_list.iter().find(|u| u.user_id == user).cloned()
+            }
+            _ => None,
+        })
+        .await
+    }
+
+    /// Every event that arrives within `QUIET`.
+    pub async fn drain(&mut self) -> Vec<ServerMessage> {
+        let mut out = Vec::new();
+        while let Some(e) = self.events.next_timeout(QUIET).await {
+            out.push(e);
+        }
+        out
+    }
+
+    /// Asserts that nothing arrives within `QUIET`.
+    pub async fn silent(&mut self) {
+        let got = self.drain().await;
+        assert!(
+            got.is_empty(),
+            "{}: expected no event, got {got:?}",
+            self.id
+        );
+    }
+
+    pub async fn invite(
+        &self,
+        invitees: &[&str],
+        mode: CallMode,
+        timeout: u32,
+    ) -> CallInviteResult {
+        self.client
+            .call_invite(invite(invitees, mode, timeout))
+            .await
+            .unwrap()
+    }
+}
+
+pub fn invite(invitees: &[&str], mode: CallMode, timeout: u32) -> CallInvite {
+    CallInvite {
+        invitees: invitees.iter().map(|s| s.to_string()).collect(),
+        timeout: Some(timeout),
+        mode,
+        extended_data: r#"{"type":"voice_call"}"#.to_string(),
+        push_config: None,
+    }
+}
+
+pub fn cancel_all(call_id: &str) -> CallCancel {
+    CallCancel {
+        call_id: call_id.to_string(),
+        invitees: vec![],
+        extended_data: String::new(),
+    }
+}
+
+/// The server's error code of a failed request.
+pub fn code<T: std::fmt::Debug>(r: Result<T, WireError>) -> ErrorCode {
+    match r {
+        Err(e) => e
+            .code()
+            .unwrap_or_else(|| panic!("not a server error: {e}")),
+        Ok(v) => panic!("expected an error, got {v:?}"),
+    }
+}
+
+/// The error body of a failed request.
+pub fn error<T: std::fmt::Debug>(r: Result<T, WireError>) -> ErrorBody {
+    match r {
+        Err(WireError::Server(b)) => b,
+        Err(e) => panic!("not a server error: {e}"),
+        Ok(v) => panic!("expected an error, got {v:?}"),
+    }
+}
+
+pub fn state_in(list: &[CallUserInfo], user: &str) -> CallUserState {
+    list.iter()
+        .find(|u| u.user_id == user)
+        .unwrap_or_else(|| panic!("{user} not in {list:?}"))
+        .state
+}
+
+/// The call as the history query shows it to `user`.
+pub async fn history_call(user: &User, call_id: &str) -> CallInfo {
+    let list = user.client.query_call_list(100, 0).await.unwrap();
+    list.call_list
+        .into_iter()
+        .find(|c| c.call_id == call_id)
+        .unwrap_or_else(|| panic!("{call_id} not in {}'s history", user.id))
+}
+
+pub fn token_mode(secret: &str) -> AuthMode {
+    AuthMode::Token {
+        secret: secret.as_bytes().to_vec(),
+    }
+}
