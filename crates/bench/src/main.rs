@@ -50,9 +50,26 @@ async fn main() -> Result<()> {
         Some(pid) => println!("server: {} (pid {pid})", server.url),
         None => println!("server: {} (pid unknown: memory not measured)", server.url),
     }
-    let outcome = run(&args, &server).await;
+    // On Ctrl-C or SIGTERM the run is abandoned but the server we started is still killed,
+    // rather than left behind listening.
+    let outcome = tokio::select! {
+        outcome = run(&args, &server) => outcome,
+        signal = interrupted() => Err(anyhow::anyhow!("stopped by {signal}")),
+    };
     server.stop();
     outcome
+}
+
+async fn interrupted() -> &'static str {
+    use tokio::signal::unix::{signal, SignalKind};
+    let Ok(mut term) = signal(SignalKind::terminate()) else {
+        let _ = tokio::signal::ctrl_c().await;
+        return "SIGINT";
+    };
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => "SIGINT",
+        _ = term.recv() => "SIGTERM",
+    }
 }
 
 fn raise_open_file_limit(needed: u64) -> Result<()> {

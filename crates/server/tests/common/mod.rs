@@ -239,3 +239,46 @@ pub fn token_mode(secret: &str) -> AuthMode {
         secret: secret.as_bytes().to_vec(),
     }
 }
+
+/// Sends a heartbeat every 200 ms until the client closes, so a short heartbeat timeout
+/// only catches the clients a test means to let go silent.
+pub fn keepalive(client: &WireClient) {
+    let client = client.clone();
+    tokio::spawn(async move {
+        while client.heartbeat().await.is_ok() {
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    });
+}
+
+pub fn calling_invite(call_id: &str, users: &[&str], timeout: u32) -> CallingInvite {
+    CallingInvite {
+        call_id: call_id.to_string(),
+        invitees: users.iter().map(|u| u.to_string()).collect(),
+        timeout: Some(timeout),
+        extended_data: String::new(),
+        push_config: None,
+    }
+}
+
+impl User {
+    /// Drops whatever is already queued, without waiting.
+    pub fn drain_now(&mut self) {
+        while self.events.try_next().is_some() {}
+    }
+}
+
+impl User {
+    /// Waits for a state change that puts `user` in `state`, skipping earlier ones.
+    pub async fn wait_state(&mut self, user: &str, state: CallUserState) -> CallUserInfo {
+        self.wait_for(&format!("{user} {state:?}"), |e| match e {
+            ServerMessage::CallUserStateChanged(c) => c
+                .call_user_list
+                .iter()
+                .find(|u| u.user_id == user && u.state == state)
+                .cloned(),
+            _ => None,
+        })
+        .await
+    }
+}
