@@ -6,6 +6,7 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
+use axum::extract::ws::Utf8Bytes;
 use beckon_protocol::{ServerMessage, SessionClosed};
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
@@ -29,7 +30,7 @@ const MAX_INPUTS_PER_ROUND: usize = 512;
 pub async fn hub_task(
     mut hub: Hub,
     mut inputs: mpsc::Receiver<Input>,
-    batches: mpsc::Sender<Batch>,
+    batches: mpsc::Sender<Encoded>,
     stop: CancellationToken,
 ) {
     let mut buf = Vec::with_capacity(MAX_INPUTS_PER_ROUND);
@@ -51,16 +52,77 @@ pub async fn hub_task(
             }
             _ = tokio::time::sleep(sleep_for) => {}
             _ = gauges.tick() => {
-                metrics::gauge!(m::SESSIONS).set(hub.online_sessions() as f64);
-                metrics::gauge!(m::CALLS, "state" => "started").set(hub.live_calls() as f64);
-                metrics::gauge!(m::TIMERS).set(hub.pending_timers() as f64);
+                publish_gauges(&hub);
             }
             _ = stop.cancelled() => break,
         }
         hub.tick(now_ms());
         let batch = hub.take_batch();
-        if !batch.is_empty() && batches.send(batch).await.is_err() {
+        if !batch.is_empty() && batches.send(Encoded::from(batch)).await.is_err() {
             break;
+        }
+    }
+}
+
+fn publish_gauges(hub: &Hub) {
+    let stats = hub.stats();
+    metrics::gauge!(m::SESSIONS).set(hub.online_sessions() as f64);
+    metrics::gauge!(m::TIMERS).set(hub.pending_timers() as f64);
+    metrics::gauge!(m::CALLS, "state" => "started").set(stats.started as f64);
+    metrics::gauge!(m::CALLS, "state" => "ended").set(stats.recently_ended as f64);
+    for (state, n) in stats.members {
+        metrics::gauge!(m::CALL_MEMBERS, "state" => state.as_str()).set(n as f64);
+    }
+}
+
+/// A batch with its messages already turned into JSON. Encoding happens in the hub task,
+/// while the storage thread waits on the disk for the previous batch.
+pub struct Encoded {
+    writes: Vec<crate::core::Call>,
+    outs: Vec<EncodedOut>,
+}
+
+enum EncodedOut {
+    Send {
+        to: Vec<crate::core::SessionId>,
+        text: Utf8Bytes,
+        /// For responses: kind, arrival, and whether it was an error.
+        timing: Option<(&'static str, Instant, bool)>,
+    },
+    Frame(crate::core::SessionId, Frame),
+}
+
+impl From<Batch> for Encoded {
+    fn from(batch: Batch) -> Encoded {
+        let outs = batch
+            .outs
+            .into_iter()
+            .filter_map(|out| match out {
+                Out::Send { to, msg, timing } => {
+                    let is_error = matches!(msg, ServerMessage::Error(_));
+                    let text = encode(&msg)?;
+                    Some(EncodedOut::Send {
+                        to,
+                        text,
+                        timing: timing.map(|(kind, at)| (kind, at, is_error)),
+                    })
+                }
+                Out::LoggedIn {
+                    session,
+                    user_id,
+                    device_id,
+                } => Some(EncodedOut::Frame(
+                    session,
+                    Frame::LoggedIn { user_id, device_id },
+                )),
+                Out::Close { session, reason } => {
+                    Some(EncodedOut::Frame(session, Frame::Close(reason)))
+                }
+            })
+            .collect();
+        Encoded {
+            writes: batch.writes,
+            outs,
         }
     }
 }
@@ -69,10 +131,10 @@ pub async fn hub_task(
 /// one transaction (group commit), which is what makes durable writes fast.
 pub fn storage_thread(
     mut writer: Writer,
-    mut batches: mpsc::Receiver<Batch>,
+    mut batches: mpsc::Receiver<Encoded>,
     registry: Arc<Registry>,
 ) {
-    let mut group: Vec<Batch> = Vec::new();
+    let mut group: Vec<Encoded> = Vec::new();
     while let Some(first) = batches.blocking_recv() {
         group.push(first);
         while group.len() < 64 {
@@ -100,42 +162,32 @@ pub fn storage_thread(
     }
 }
 
-fn release(registry: &Registry, outs: Vec<Out>) {
+fn release(registry: &Registry, outs: Vec<EncodedOut>) {
     for out in outs {
         match out {
-            Out::Send { to, msg, timing } => {
-                if let Some((kind, started)) = timing {
-                    let outcome = if matches!(msg, ServerMessage::Error(_)) {
-                        "error"
-                    } else {
-                        "ok"
-                    };
+            EncodedOut::Send { to, text, timing } => {
+                if let Some((kind, started, is_error)) = timing {
+                    let outcome = if is_error { "error" } else { "ok" };
                     metrics::counter!(m::REQUESTS, "type" => kind, "outcome" => outcome)
                         .increment(1);
                     metrics::histogram!(m::REQUEST_LATENCY, "type" => kind)
                         .record(started.elapsed().as_secs_f64());
                 }
-                let Some(text) = encode(&msg) else { continue };
                 registry.with_sessions(&to, |h| h.offer(Frame::Text(text.clone())));
             }
-            Out::LoggedIn {
-                session,
-                user_id,
-                device_id,
-            } => registry.with_sessions(&[session], |h| {
-                h.offer(Frame::LoggedIn {
-                    user_id: user_id.clone(),
-                    device_id: device_id.clone(),
+            EncodedOut::Frame(session, frame) => {
+                let mut frame = Some(frame);
+                registry.with_sessions(&[session], |h| {
+                    if let Some(f) = frame.take() {
+                        h.offer(f)
+                    }
                 })
-            }),
-            Out::Close { session, reason } => {
-                registry.with_sessions(&[session], |h| h.offer(Frame::Close(reason)))
             }
         }
     }
 }
 
-pub fn encode(msg: &ServerMessage) -> Option<axum::extract::ws::Utf8Bytes> {
+pub fn encode(msg: &ServerMessage) -> Option<Utf8Bytes> {
     match serde_json::to_string(msg) {
         Ok(s) => Some(s.into()),
         Err(e) => {
@@ -145,6 +197,6 @@ pub fn encode(msg: &ServerMessage) -> Option<axum::extract::ws::Utf8Bytes> {
     }
 }
 
-pub fn closed_frame(reason: beckon_protocol::CloseReason) -> Option<axum::extract::ws::Utf8Bytes> {
+pub fn closed_frame(reason: beckon_protocol::CloseReason) -> Option<Utf8Bytes> {
     encode(&ServerMessage::SessionClosed(SessionClosed { reason }))
 }

@@ -101,15 +101,23 @@ impl Writer {
         let tx = self.conn.transaction()?;
         {
             let mut call_stmt = tx.prepare_cached(
-                "INSERT OR REPLACE INTO calls (seq, call_id, caller, caller_name, mode, state,
+                "INSERT INTO calls (seq, call_id, caller, caller_name, mode, state,
                  create_time, end_time, extended_data, answered)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)
+                 ON CONFLICT (seq) DO UPDATE SET state = excluded.state,
+                   end_time = excluded.end_time, answered = excluded.answered",
             )?;
             let mut member_stmt = tx.prepare_cached(
-                "INSERT OR REPLACE INTO members (seq, position, user_id, state, reason,
+                "INSERT INTO members (seq, position, user_id, state, reason,
                  extended_data, inviter, update_time, invite_time, timeout_secs, deadline,
                  invite_data, push, device)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)",
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)
+                 ON CONFLICT (seq, user_id) DO UPDATE SET state = excluded.state,
+                   reason = excluded.reason, extended_data = excluded.extended_data,
+                   inviter = excluded.inviter, update_time = excluded.update_time,
+                   invite_time = excluded.invite_time, timeout_secs = excluded.timeout_secs,
+                   deadline = excluded.deadline, invite_data = excluded.invite_data,
+                   push = excluded.push, device = excluded.device",
             )?;
             for c in calls {
                 call_stmt.execute(params![

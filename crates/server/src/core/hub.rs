@@ -69,6 +69,24 @@ impl Refusal {
     }
 }
 
+#[derive(Debug)]
+pub struct Stats {
+    pub started: usize,
+    /// Ended calls still held for late requests (see `HubConfig::ended_retention_ms`).
+    pub recently_ended: usize,
+    pub members: [(CallUserState, usize); 7],
+}
+
+impl Default for Stats {
+    fn default() -> Self {
+        Stats {
+            started: 0,
+            recently_ended: 0,
+            members: CallUserState::ALL.map(|s| (s, 0)),
+        }
+    }
+}
+
 pub struct Hub {
     pub(super) config: HubConfig,
     pub(super) calls: HashMap<Seq, Call>,
@@ -269,6 +287,27 @@ impl Hub {
 
     pub fn live_calls(&self) -> usize {
         self.calls.values().filter(|c| c.is_live()).count()
+    }
+
+    /// Calls in memory by call state, and members of live calls by user state: what an
+    /// operator watches to see how many people are ringing or talking right now.
+    pub fn stats(&self) -> Stats {
+        let mut stats = Stats::default();
+        for call in self.calls.values() {
+            if call.is_live() {
+                stats.started += 1;
+                for m in &call.members {
+                    let i = CallUserState::ALL
+                        .iter()
+                        .position(|s| *s == m.state)
+                        .unwrap_or(0);
+                    stats.members[i].1 += 1;
+                }
+            } else {
+                stats.recently_ended += 1;
+            }
+        }
+        stats
     }
 
     pub fn online_sessions(&self) -> usize {
