@@ -138,10 +138,15 @@ pub async fn serve(mut socket: WebSocket, shared: Arc<Shared>) {
         .await;
 }
 
+/// A write that cannot finish in this time means the client stopped reading; while the
+/// task waits here it watches nothing else, so the wait must be bounded.
+const SEND_TIMEOUT: Duration = Duration::from_secs(10);
+
 async fn send(socket: &mut WebSocket, text: Utf8Bytes) -> Flow {
-    match socket.send(Message::Text(text)).await {
-        Ok(()) => Flow::Continue,
-        Err(_) => Flow::Close(None, 1000),
+    match tokio::time::timeout(SEND_TIMEOUT, socket.send(Message::Text(text))).await {
+        Ok(Ok(())) => Flow::Continue,
+        Ok(Err(_)) => Flow::Close(None, 1000),
+        Err(_) => Flow::Close(Some(CloseReason::SlowConsumer), 1008),
     }
 }
 
