@@ -16,8 +16,14 @@ async fn cancel_and_accept_crossing_have_one_winner() {
         let sent = alice.invite(&["bob"], CallMode::Normal, 60).await;
         bob.received().await;
         let (c, a) = tokio::join!(
-            alice.client.call_cancel(cancel_all(&sent.call_id)),
-            bob.client.call_accept(&sent.call_id, "")
+            async {
+                jitter().await;
+                alice.client.call_cancel(cancel_all(&sent.call_id)).await
+            },
+            async {
+                jitter().await;
+                bob.client.call_accept(&sent.call_id, "").await
+            }
         );
         let final_state = match (&c, &a) {
             (Ok(_), Err(e)) => {
@@ -50,6 +56,10 @@ async fn cancel_and_accept_crossing_have_one_winner() {
     }
     eprintln!("cancel won {cancels}, accept won {accepts}");
     assert_eq!(cancels + accepts, 200);
+    assert!(
+        cancels > 0 && accepts > 0,
+        "the race was never run both ways"
+    );
 }
 
 #[tokio::test]
@@ -58,17 +68,30 @@ async fn two_devices_accepting_have_one_winner() {
     let alice = s.user("alice").await;
     let mut bob1 = s.device("bob", "bob-1").await;
     let mut bob2 = s.device("bob", "bob-2").await;
+    let mut wins = [0, 0];
     for round in 0..100 {
         let sent = alice.invite(&["bob"], CallMode::Normal, 60).await;
         bob1.received().await;
         bob2.received().await;
         let (a, b) = tokio::join!(
-            bob1.client.call_accept(&sent.call_id, "1"),
-            bob2.client.call_accept(&sent.call_id, "2")
+            async {
+                jitter().await;
+                bob1.client.call_accept(&sent.call_id, "1").await
+            },
+            async {
+                jitter().await;
+                bob2.client.call_accept(&sent.call_id, "2").await
+            }
         );
         let (winner, loser) = match (a, b) {
-            (Ok(_), Err(e)) => ("1", e),
-            (Err(e), Ok(_)) => ("2", e),
+            (Ok(_), Err(e)) => {
+                wins[0] += 1;
+                ("1", e)
+            }
+            (Err(e), Ok(_)) => {
+                wins[1] += 1;
+                ("2", e)
+            }
             other => panic!("round {round}: {other:?}"),
         };
         let WireErrorBody { code, state } = body(loser);
@@ -85,6 +108,20 @@ async fn two_devices_accepting_have_one_winner() {
         );
         bob1.drain_now();
         bob2.drain_now();
+    }
+    assert!(
+        wins[0] > 0 && wins[1] > 0,
+        "one device always won: {wins:?}"
+    );
+}
+
+/// A random head start of up to a few hundred microseconds, so either request may reach
+/// the server first.
+async fn jitter() {
+    let spins = rand::random::<u32>() % 400;
+    let until = std::time::Instant::now() + std::time::Duration::from_micros(u64::from(spins));
+    while std::time::Instant::now() < until {
+        tokio::task::yield_now().await;
     }
 }
 

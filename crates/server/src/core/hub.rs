@@ -94,6 +94,10 @@ pub struct Hub {
     /// Live calls each user is a member of: for login delivery and the "in a call" check.
     pub(super) live_by_user: HashMap<String, Vec<Seq>>,
     pub(super) presence: Presence,
+    /// Devices that left without logging out, with the moment they count as gone. Only
+    /// the latest departure counts: a device that came back and left again gets a new
+    /// grace period, and the older timer finds a different deadline here and does nothing.
+    pub(super) away: HashMap<(String, String), u64>,
     pub(super) timers: Timers,
     pub(super) next_seq: Seq,
     new_id: Box<dyn FnMut() -> String + Send>,
@@ -110,6 +114,7 @@ impl Hub {
             call_ids: HashMap::new(),
             live_by_user: HashMap::new(),
             presence: Presence::default(),
+            away: HashMap::new(),
             timers: Timers::default(),
             next_seq: 1,
             new_id,
@@ -140,12 +145,10 @@ impl Hub {
                         );
                     }
                     if let Some(device) = &m.device {
-                        self.timers.add(
+                        self.device_left(
+                            m.user_id.clone(),
+                            device.clone(),
                             now + self.config.heartbeat_timeout_ms,
-                            TimerKey::DeviceGone {
-                                user: m.user_id.clone(),
-                                device: device.clone(),
-                            },
                         );
                     }
                 }
@@ -248,12 +251,14 @@ impl Hub {
 
     /// Fires every deadline due at `now`.
     pub fn tick(&mut self, now: u64) {
-        while let Some(key) = self.timers.pop_due(now) {
+        while let Some((at, key)) = self.timers.pop_due(now) {
             match key {
                 TimerKey::Invitee { seq, user } => self.invitee_deadline(now, seq, &user),
                 TimerKey::DeviceGone { user, device } => {
-                    if self.presence.device_session(&user, &device).is_none() {
-                        self.device_gone(now, &user, &device);
+                    let k = (user, device);
+                    if self.away.get(&k) == Some(&at) {
+                        self.away.remove(&k);
+                        self.device_gone(now, &k.0, &k.1);
                     }
                 }
                 TimerKey::Evict { seq } => {
@@ -400,7 +405,8 @@ impl Hub {
 
     /// Ends the call when the model says it is over: normal mode once nobody is pending;
     /// advanced mode once nobody is in it, or one member is left alone with nobody ringing.
-    pub(super) fn check_auto_end(&mut self, now: u64, seq: Seq) {
+    /// `actor` is the session whose request caused this; it learns from its response.
+    pub(super) fn check_auto_end(&mut self, now: u64, seq: Seq, actor: Option<SessionId>) {
         let Some(call) = self.calls.get(&seq) else {
             return;
         };
@@ -411,12 +417,12 @@ impl Hub {
         let accepted = call.count(|s| s == CallUserState::Accepted);
         match call.mode {
             beckon_protocol::CallMode::Normal if pending == 0 => {
-                self.end_call(now, seq, None, String::new(), false)
+                self.end_call(now, seq, None, actor, String::new(), false)
             }
             beckon_protocol::CallMode::Advanced
                 if accepted == 0 || (accepted == 1 && pending == 0) =>
             {
-                self.end_call(now, seq, None, String::new(), true)
+                self.end_call(now, seq, None, actor, String::new(), true)
             }
             _ => {}
         }
@@ -428,7 +434,8 @@ impl Hub {
         &mut self,
         now: u64,
         seq: Seq,
-        operator: Option<(&str, SessionId)>,
+        operator: Option<&str>,
+        except: Option<SessionId>,
         extended_data: String,
         notify: bool,
     ) {
@@ -460,12 +467,12 @@ impl Hub {
             .iter()
             .filter(|m| table::receives(Event::Ended, m.state))
             .map(|m| m.user_id.as_str());
-        let to = self.sessions_of(users, operator.map(|(_, s)| s));
+        let to = self.sessions_of(users, except);
         let msg = ServerMessage::CallInvitationEnded(CallInvitationEnded {
             call_id: call.id.clone(),
             caller: call.caller.clone(),
             mode: call.mode,
-            operated_user_id: operator.map(|(u, _)| u.to_string()).unwrap_or_default(),
+            operated_user_id: operator.map(str::to_string).unwrap_or_default(),
             extended_data,
             end_time: now,
         });
@@ -488,6 +495,12 @@ impl Hub {
         if !list.contains(&seq) {
             list.push(seq);
         }
+    }
+
+    /// Starts the grace period of a device that left without logging out.
+    pub(super) fn device_left(&mut self, user: String, device: String, at: u64) {
+        self.away.insert((user.clone(), device.clone()), at);
+        self.timers.add(at, TimerKey::DeviceGone { user, device });
     }
 
     pub(super) fn add_timer(&mut self, at: u64, key: TimerKey) {

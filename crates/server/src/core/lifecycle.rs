@@ -12,7 +12,6 @@ use beckon_protocol::{
 use super::hub::Refusal;
 use super::presence::Session;
 use super::table::{self, Event};
-use super::timers::TimerKey;
 use super::{Hub, Out, Seq, SessionId};
 
 impl Hub {
@@ -50,6 +49,7 @@ impl Hub {
                 reason: CloseReason::Replaced,
             });
         }
+        self.away.remove(&(user_id.clone(), device_id.clone()));
         self.presence.add(
             session,
             Session {
@@ -95,14 +95,21 @@ impl Hub {
             if !member.state.is_pending() || member.invite.deadline <= now {
                 continue;
             }
-            let was = member.state;
-            let msg = ServerMessage::CallInvitationReceived(call.invitation_for(member));
-            self.send(vec![session], msg);
-            if was == CallUserState::Inviting {
+            let was_inviting = member.state == CallUserState::Inviting;
+            if was_inviting {
                 let call = self.calls.get_mut(&seq).expect("live call");
                 let m = call.member_mut(user).expect("member");
                 m.set_state(CallUserState::Received, None, now);
                 self.mark_dirty(seq);
+            }
+            // Built after the state change, so the list shows this user as received.
+            let call = &self.calls[&seq];
+            let Some(member) = call.member(user) else {
+                continue;
+            };
+            let msg = ServerMessage::CallInvitationReceived(call.invitation_for(member));
+            self.send(vec![session], msg);
+            if was_inviting {
                 let user = user.to_string();
                 self.state_changed(
                     seq,
@@ -138,13 +145,7 @@ impl Hub {
         // The device gets one heartbeat timeout, counted from its last frame, to come back
         // (a network blip, a laptop lid). A silent connection has used it up already.
         let at = (last_seen + self.config.heartbeat_timeout_ms).max(now);
-        self.add_timer(
-            at,
-            TimerKey::DeviceGone {
-                user: s.user_id,
-                device: s.device_id,
-            },
-        );
+        self.device_left(s.user_id, s.device_id, at);
     }
 
     /// The device a member was in the call on is gone for good. Before anyone accepted,
@@ -179,7 +180,7 @@ impl Hub {
                     String::new(),
                     None,
                 );
-                self.check_auto_end(now, seq);
+                self.check_auto_end(now, seq, None);
             } else if call.mode == CallMode::Advanced && member.state == CallUserState::Accepted {
                 self.quit(
                     now,
@@ -219,6 +220,6 @@ impl Hub {
             );
         }
         self.state_changed(seq, &[user.to_string()], None, &[]);
-        self.check_auto_end(now, seq);
+        self.check_auto_end(now, seq, None);
     }
 }

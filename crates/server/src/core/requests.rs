@@ -222,7 +222,21 @@ impl Hub {
         r: CallCancel,
     ) -> Result<ResponseBody, Refusal> {
         let actor = self.actor(session)?;
-        let seq = self.checked(&r.call_id, &actor.user, None)?;
+        // A cancel that lost the race to an accept must say so, even though that accept
+        // may also have ended the call: check `answered` before liveness.
+        let seq = match self.checked(&r.call_id, &actor.user, None) {
+            Err(e) if e.code == ErrorCode::CallEnded => {
+                let seq = self.call_ids[&r.call_id];
+                if self.calls[&seq].answered {
+                    return Err(Refusal::new(
+                        ErrorCode::CallAlreadyAccepted,
+                        "the invitation was already accepted and can no longer be cancelled",
+                    ));
+                }
+                return Err(e);
+            }
+            other => other?,
+        };
         let call = &self.calls[&seq];
         if call.answered && call.mode == CallMode::Normal {
             return Err(Refusal::new(
@@ -285,7 +299,7 @@ impl Hub {
             r.extended_data,
             Some((&actor.user, session)),
         );
-        self.check_auto_end(now, seq);
+        self.check_auto_end(now, seq, Some(session));
         Ok(ResponseBody::CallCancel(CallCancelResult {
             call_id: r.call_id,
             error_invitees: errors,
@@ -338,7 +352,7 @@ impl Hub {
         let actor = self.actor(session)?;
         let seq = self.checked(&r.call_id, &actor.user, Some(Api::Accept))?;
         self.enter_call(now, seq, &actor, r.extended_data);
-        self.check_auto_end(now, seq);
+        self.check_auto_end(now, seq, Some(session));
         Ok(ResponseBody::CallAccept(CallIdResult {
             call_id: r.call_id,
         }))
@@ -380,7 +394,7 @@ impl Hub {
             Some((&actor.user, session)),
             &[],
         );
-        self.check_auto_end(now, seq);
+        self.check_auto_end(now, seq, Some(session));
         Ok(ResponseBody::CallReject(CallIdResult {
             call_id: r.call_id,
         }))
@@ -530,7 +544,7 @@ impl Hub {
             session.map(|s| (user.as_str(), s)),
             &[],
         );
-        self.check_auto_end(now, seq);
+        self.check_auto_end(now, seq, session);
     }
 
     pub(super) fn call_end(
@@ -544,7 +558,8 @@ impl Hub {
         self.end_call(
             now,
             seq,
-            Some((&actor.user, session)),
+            Some(&actor.user),
+            Some(session),
             r.extended_data,
             true,
         );
@@ -568,6 +583,7 @@ impl Hub {
         }
         let target = call
             .member(&r.to_user_id)
+            .filter(|m| m.user_id != actor.user)
             .filter(|m| m.state == CallUserState::Accepted)
             .and_then(|m| m.device.as_deref())
             .and_then(|d| self.presence.device_session(&r.to_user_id, d));

@@ -806,7 +806,7 @@ fn cancel_refusals_and_partial_cancels() {
 /// call (nobody is pending), and `checked()` tests liveness before `call_cancel` looks at
 /// `answered`, so the caller gets 3004 callEnded instead.
 #[test]
-#[ignore = "BUG: cancel that loses the race to the accept in a 1:1 normal call gets 3004 callEnded, not 3009 callAlreadyAccepted"]
+
 fn cancel_losing_to_an_accept_in_a_one_to_one_call_is_call_already_accepted() {
     let mut d = Driver::new();
     d.login(1, "alice", "a1");
@@ -924,7 +924,7 @@ fn offline_invitee_logging_in_before_the_deadline_gets_the_invitation() {
 /// moves from `inviting` to `received`, so its member list shows the user as `inviting`
 /// while everyone else is told `received`.
 #[test]
-#[ignore = "BUG (minor): callInvitationReceived delivered at login lists the invitee itself as inviting, not received"]
+
 fn invitation_delivered_at_login_shows_the_invitee_as_received() {
     let mut d = Driver::new();
     d.login(1, "alice", "a1");
@@ -1155,7 +1155,7 @@ fn caller_silent_for_longer_than_the_timeout_is_gone_at_once() {
 /// and `tick` only checks that the device is offline when it fires, so it ends the
 /// device's participation early.
 #[test]
-#[ignore = "BUG: a stale DeviceGone timer from an earlier disconnect fires before the grace period of a later disconnect ends"]
+
 fn a_second_disconnect_gets_its_own_grace_period() {
     let mut d = Driver::new();
     d.login(1, "alice", "a1");
@@ -1532,7 +1532,7 @@ fn advanced_cancel_after_an_accept_is_for_the_inviters_own_invitees() {
 /// gets `callInvitationEnded` on top of its response. (Debatable: the response does not
 /// tell it the call ended. Reported rather than fixed.)
 #[test]
-#[ignore = "BUG (debatable): the session whose cancel auto-ends an advanced call gets callInvitationEnded for its own action"]
+
 fn the_session_whose_cancel_ends_the_call_gets_only_its_response() {
     let mut d = Driver::new();
     d.login(1, "alice", "a1");

@@ -29,10 +29,10 @@ impl Timers {
         self.set.first().map(|(at, _)| *at)
     }
 
-    /// Removes and returns the next entry due at `now`, if any.
-    pub fn pop_due(&mut self, now: u64) -> Option<TimerKey> {
+    /// Removes and returns the next entry due at `now`, with its deadline, if any.
+    pub fn pop_due(&mut self, now: u64) -> Option<(u64, TimerKey)> {
         match self.set.first() {
-            Some((at, _)) if *at <= now => self.set.pop_first().map(|(_, k)| k),
+            Some((at, _)) if *at <= now => self.set.pop_first(),
             _ => None,
         }
     }
