@@ -75,7 +75,7 @@ error_codes! {
     CallFull = 3006, "callFull", false;
     /// None of the invitees could be invited (see the message for why).
     NoValidInvitees = 3007, "noValidInvitees", false;
-    /// Only the caller may cancel, and only while nobody has accepted.
+    /// Only the member who sent an invitation may cancel it (before any accept: the caller).
     NotInviter = 3008, "notInviter", false;
     /// The invitation cannot be cancelled: someone already accepted it.
     CallAlreadyAccepted = 3009, "callAlreadyAccepted", false;

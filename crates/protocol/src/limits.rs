@@ -31,8 +31,9 @@ pub const HARD_MAX_FRAME_BYTES: usize = 256 * 1024;
 /// Requests per second per connection (sustained) and the burst allowed above it.
 pub const REQUESTS_PER_SEC: u32 = 50;
 pub const REQUEST_BURST: u32 = 100;
-/// Requests refused for rate in a row before the server closes the connection (1008).
-pub const MAX_RATE_LIMITED_IN_A_ROW: u32 = 200;
+/// Requests refused for rate, with no quiet second between them, before the server closes
+/// the connection (`sessionClosed{flooding}`, close code 1008).
+pub const MAX_RATE_LIMITED_REFUSALS: u32 = 200;
 /// Frames queued for one connection; a reader slower than this is disconnected rather
 /// than let server memory grow.
 pub const OUTBOUND_QUEUE_FRAMES: usize = 256;

@@ -150,7 +150,7 @@ impl ServeArgs {
             durability: self.sync,
             auth,
             heartbeat_timeout: Duration::from_secs(self.heartbeat_timeout.max(1)),
-            ended_retention: Duration::from_secs(600),
+            ended_retention: Duration::from_secs(60),
         })
     }
 }

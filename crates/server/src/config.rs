@@ -24,7 +24,7 @@ impl Config {
             durability: Durability::Normal,
             auth: AuthMode::Open,
             heartbeat_timeout: Duration::from_secs(30),
-            ended_retention: Duration::from_secs(600),
+            ended_retention: Duration::from_secs(60),
         }
     }
 }

@@ -46,7 +46,10 @@ struct Conn {
     user: Option<String>,
     last_seen: u64,
     limiter: DefaultDirectRateLimiter,
-    refused_in_a_row: u32,
+    /// Refusals since the client last kept quiet for a second. A token refilling now and
+    /// then does not reset it, so a sustained flood is cut however it is paced.
+    refused: u32,
+    last_refusal: Option<Instant>,
 }
 
 enum Flow {
@@ -75,7 +78,8 @@ pub async fn serve(mut socket: WebSocket, shared: Arc<Shared>) {
         user: None,
         last_seen: now_ms(),
         limiter: RateLimiter::direct(quota),
-        refused_in_a_row: 0,
+        refused: 0,
+        last_refusal: None,
     };
     let idle = tokio::time::sleep(shared.heartbeat_timeout);
     tokio::pin!(idle);
@@ -95,7 +99,7 @@ pub async fn serve(mut socket: WebSocket, shared: Arc<Shared>) {
                 None => Flow::Close(None, 1000),
             },
             Some(frame) = rx.recv() => match frame {
-                Frame::Text(text) => send(&mut socket, text).await,
+                Frame::Text(text) => send_queued(&mut socket, text, &overflowed).await,
                 Frame::LoggedIn { user_id, device_id } => {
                     tracing::debug!(session, user = %user_id, device = %device_id, "logged in");
                     conn.user = Some(user_id);
@@ -126,6 +130,17 @@ pub async fn serve(mut socket: WebSocket, shared: Arc<Shared>) {
             reason: Utf8Bytes::from_static(""),
         }));
         let _ = tokio::time::timeout(Duration::from_secs(1), socket.send(close)).await;
+        // Read (and drop) what the client still sends until it answers the close, for up to
+        // a second: closing with unread data makes the kernel reset the connection, and the
+        // client would lose the frames that told it why.
+        let _ = tokio::time::timeout(Duration::from_secs(1), async {
+            while let Some(Ok(msg)) = socket.recv().await {
+                if let Message::Close(_) = msg {
+                    break;
+                }
+            }
+        })
+        .await;
     }
     shared.registry.remove(session);
     metrics::gauge!(m::CONNECTIONS).decrement(1.0);
@@ -142,6 +157,19 @@ pub async fn serve(mut socket: WebSocket, shared: Arc<Shared>) {
 /// task waits here it watches nothing else, so the wait must be bounded.
 const SEND_TIMEOUT: Duration = Duration::from_secs(10);
 
+/// Writes a queued frame, giving up as soon as the queue behind it overflows: the client
+/// is not reading, and waiting longer only holds more memory for it.
+async fn send_queued(
+    socket: &mut WebSocket,
+    text: Utf8Bytes,
+    overflowed: &CancellationToken,
+) -> Flow {
+    tokio::select! {
+        flow = send(socket, text) => flow,
+        _ = overflowed.cancelled() => Flow::Close(Some(CloseReason::SlowConsumer), 1008),
+    }
+}
+
 async fn send(socket: &mut WebSocket, text: Utf8Bytes) -> Flow {
     match tokio::time::timeout(SEND_TIMEOUT, socket.send(Message::Text(text))).await {
         Ok(Ok(())) => Flow::Continue,
@@ -152,6 +180,11 @@ async fn send(socket: &mut WebSocket, text: Utf8Bytes) -> Flow {
 
 impl Conn {
     async fn on_message(&mut self, msg: Message, socket: &mut WebSocket) -> Flow {
+        if let Message::Text(_) | Message::Binary(_) = msg {
+            if let Some(flow) = self.rate_limit(&msg, socket).await {
+                return flow;
+            }
+        }
         match msg {
             Message::Text(text) => self.on_text(text.as_str(), socket).await,
             Message::Binary(_) => {
@@ -180,18 +213,6 @@ impl Conn {
                 .await;
         }
         let request = Request::parse(text);
-        if self.limiter.check().is_err() {
-            self.refused_in_a_row += 1;
-            if self.refused_in_a_row > MAX_RATE_LIMITED_IN_A_ROW {
-                return Flow::Close(Some(CloseReason::Flooding), 1008);
-            }
-            let id = request.as_ref().ok().map(|r| r.id);
-            let msg = format!("more than {REQUESTS_PER_SEC} requests per second; slow down");
-            return self
-                .reply_error(socket, id, ErrorCode::RateLimited, msg)
-                .await;
-        }
-        self.refused_in_a_row = 0;
         let request = match request {
             Ok(r) => r,
             Err(invalid) => {
@@ -246,6 +267,37 @@ impl Conn {
                 self.to_hub(socket, id, input).await
             }
         }
+    }
+
+    /// Every data frame costs a token, whatever it holds: errors cost the server too.
+    async fn rate_limit(&mut self, msg: &Message, socket: &mut WebSocket) -> Option<Flow> {
+        let now = Instant::now();
+        if self.limiter.check().is_ok() {
+            if self
+                .last_refusal
+                .is_some_and(|t| now.duration_since(t) > Duration::from_secs(1))
+            {
+                self.refused = 0;
+            }
+            return None;
+        }
+        self.refused += 1;
+        self.last_refusal = Some(now);
+        if self.refused > MAX_RATE_LIMITED_REFUSALS {
+            return Some(Flow::Close(Some(CloseReason::Flooding), 1008));
+        }
+        // Only a small frame is worth parsing for its id.
+        let id = match msg {
+            Message::Text(t) if t.len() <= MAX_FRAME_BYTES => {
+                Request::parse(t.as_str()).ok().map(|r| r.id)
+            }
+            _ => None,
+        };
+        let text = format!("more than {REQUESTS_PER_SEC} requests per second; slow down");
+        Some(
+            self.reply_error(socket, id, ErrorCode::RateLimited, text)
+                .await,
+        )
     }
 
     async fn to_hub(&mut self, socket: &mut WebSocket, id: u64, input: Input) -> Flow {

@@ -66,10 +66,17 @@ pub async fn run(
 ) -> Result<(), RunError> {
     metrics::install();
     let (writer, reads) = store::open(&config.db_path, config.durability)?;
+    let stop_checkpoints = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let checkpointer = store::spawn_checkpointer(
+        &config.db_path,
+        std::time::Duration::from_millis(500),
+        stop_checkpoints.clone(),
+    )?;
     let now = pipeline::now_ms();
     let hub_config = HubConfig {
         heartbeat_timeout_ms: config.heartbeat_timeout.as_millis() as u64,
         ended_retention_ms: config.ended_retention.as_millis() as u64,
+        ..HubConfig::default()
     };
     let (calls, next_seq) = writer.load(now, hub_config.ended_retention_ms)?;
     tracing::info!(
@@ -134,6 +141,8 @@ pub async fn run(
     hub_stop.cancel();
     let _ = hub_task.await;
     let _ = tokio::task::spawn_blocking(move || storage.join()).await;
+    stop_checkpoints.store(true, std::sync::atomic::Ordering::Relaxed);
+    let _ = tokio::task::spawn_blocking(move || checkpointer.join()).await;
     tracing::info!("stopped");
     Ok(())
 }

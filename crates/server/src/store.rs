@@ -86,6 +86,9 @@ pub fn open(path: &Path, durability: Durability) -> Result<(Writer, ReadPool), S
     };
     conn.pragma_update(None, "synchronous", sync)?;
     conn.busy_timeout(std::time::Duration::from_secs(5))?;
+    // Checkpoints run on their own connection (see `spawn_checkpointer`): inside a commit
+    // they would stall every answer waiting on that commit.
+    conn.pragma_update(None, "wal_autocheckpoint", 0)?;
     conn.execute_batch(SCHEMA)?;
     let manager = SqliteConnectionManager::file(path).with_init(|c| {
         c.busy_timeout(std::time::Duration::from_secs(5))?;
@@ -93,6 +96,31 @@ pub fn open(path: &Path, durability: Durability) -> Result<(Writer, ReadPool), S
     });
     let pool = r2d2::Pool::builder().max_size(4).build(manager)?;
     Ok((Writer { conn }, pool))
+}
+
+/// Copies the WAL back into the database file every `every`, beside the writer (a PASSIVE
+/// checkpoint never blocks it), until `stop` is set.
+pub fn spawn_checkpointer(
+    path: &Path,
+    every: std::time::Duration,
+    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+) -> Result<std::thread::JoinHandle<()>, StoreError> {
+    let conn = Connection::open(path)?;
+    conn.busy_timeout(std::time::Duration::from_secs(5))?;
+    let handle = std::thread::Builder::new()
+        .name("beckon-checkpoint".into())
+        .spawn(move || {
+            use std::sync::atomic::Ordering;
+            while !stop.load(Ordering::Relaxed) {
+                std::thread::sleep(every);
+                if let Err(e) = conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(())) {
+                    tracing::warn!(error = %e, "WAL checkpoint failed; will retry");
+                }
+            }
+            let _ = conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()));
+        })
+        .map_err(|e| StoreError::Corrupt(format!("cannot start the checkpoint thread: {e}")))?;
+    Ok(handle)
 }
 
 impl Writer {

@@ -1,4 +1,4 @@
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeSet, HashMap, VecDeque};
 use std::time::Instant;
 
 use beckon_protocol::{
@@ -18,13 +18,17 @@ pub struct HubConfig {
     /// How long an ended call stays in memory, so late requests on it get a precise answer
     /// ("already accepted on another device") rather than "not found".
     pub ended_retention_ms: u64,
+    /// At most this many ended calls stay in memory, however young: at thousands of calls
+    /// a second, time alone would let them pile up.
+    pub max_ended_in_memory: usize,
 }
 
 impl Default for HubConfig {
     fn default() -> Self {
         HubConfig {
             heartbeat_timeout_ms: 30_000,
-            ended_retention_ms: 10 * 60_000,
+            ended_retention_ms: 60_000,
+            max_ended_in_memory: 50_000,
         }
     }
 }
@@ -99,6 +103,8 @@ pub struct Hub {
     /// grace period, and the older timer finds a different deadline here and does nothing.
     pub(super) away: HashMap<(String, String), u64>,
     pub(super) timers: Timers,
+    /// Ended calls still in memory, in the order they ended.
+    ended: VecDeque<(u64, Seq)>,
     pub(super) next_seq: Seq,
     new_id: Box<dyn FnMut() -> String + Send>,
     dirty: BTreeSet<Seq>,
@@ -116,6 +122,7 @@ impl Hub {
             presence: Presence::default(),
             away: HashMap::new(),
             timers: Timers::default(),
+            ended: VecDeque::new(),
             next_seq: 1,
             new_id,
             dirty: BTreeSet::new(),
@@ -127,6 +134,7 @@ impl Hub {
     /// bound to a call gets the usual grace period to come back before it counts as gone;
     /// deadlines that passed while the server was down fire on the first tick.
     pub fn restore(&mut self, calls: Vec<Call>, now: u64) {
+        let mut ended = Vec::new();
         for call in calls {
             self.next_seq = self.next_seq.max(call.seq + 1);
             if call.is_live() {
@@ -153,14 +161,13 @@ impl Hub {
                     }
                 }
             } else {
-                self.timers.add(
-                    call.end_time + self.config.ended_retention_ms,
-                    TimerKey::Evict { seq: call.seq },
-                );
+                ended.push((call.end_time, call.seq));
             }
             self.call_ids.insert(call.id.clone(), call.seq);
             self.calls.insert(call.seq, call);
         }
+        ended.sort_unstable();
+        self.ended.extend(ended);
     }
 
     pub fn set_next_seq(&mut self, seq: Seq) {
@@ -261,14 +268,21 @@ impl Hub {
                         self.device_gone(now, &k.0, &k.1);
                     }
                 }
-                TimerKey::Evict { seq } => {
-                    if let Some(call) = self.calls.get(&seq) {
-                        if !call.is_live() {
-                            self.call_ids.remove(&call.id);
-                            self.calls.remove(&seq);
-                        }
-                    }
-                }
+            }
+        }
+        self.evict_ended(now);
+    }
+
+    /// Drops ended calls past their retention, oldest first (their history stays stored).
+    fn evict_ended(&mut self, now: u64) {
+        while let Some(&(end_time, seq)) = self.ended.front() {
+            let expired = end_time + self.config.ended_retention_ms <= now;
+            if !expired && self.ended.len() <= self.config.max_ended_in_memory {
+                break;
+            }
+            self.ended.pop_front();
+            if let Some(call) = self.calls.remove(&seq) {
+                self.call_ids.remove(&call.id);
             }
         }
     }
@@ -454,10 +468,7 @@ impl Hub {
             }
         }
         self.mark_dirty(seq);
-        self.timers.add(
-            now + self.config.ended_retention_ms,
-            TimerKey::Evict { seq },
-        );
+        self.ended.push_back((now, seq));
         if !notify {
             return;
         }

@@ -278,7 +278,13 @@ impl Hub {
             }
         }
         if cancel.is_empty() {
-            return Err(if call.answered {
+            let others = |e: &ErrorInvitee| e.reason == InviteeError::NotYourInvitee;
+            return Err(if !errors.is_empty() && errors.iter().all(others) {
+                Refusal::new(
+                    ErrorCode::NotInviter,
+                    "only the member who sent an invitation may cancel it",
+                )
+            } else if call.answered {
                 Refusal::new(
                     ErrorCode::CallAlreadyAccepted,
                     "nothing to cancel: the call was accepted",

@@ -66,6 +66,7 @@ impl Driver {
         Driver::with_config(HubConfig {
             heartbeat_timeout_ms: HB,
             ended_retention_ms: 600_000,
+            max_ended_in_memory: 50_000,
         })
     }
 
@@ -2291,6 +2292,7 @@ fn run_ops(logins: Vec<(usize, usize)>, ops: Vec<Op>) {
         d: Driver::with_config(HubConfig {
             heartbeat_timeout_ms: HB,
             ended_retention_ms: 120_000,
+            max_ended_in_memory: 50_000,
         }),
         calls: Vec::new(),
         next_session: 1,

@@ -11,8 +11,6 @@ pub enum TimerKey {
     Invitee { seq: Seq, user: String },
     /// A device may have been gone for the whole grace period.
     DeviceGone { user: String, device: String },
-    /// An ended call may leave memory (its history stays in storage).
-    Evict { seq: Seq },
 }
 
 #[derive(Debug, Default)]
