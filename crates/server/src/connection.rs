@@ -234,7 +234,7 @@ impl Conn {
                 if let Err((code, msg)) = self.shared.auth.verify(&login.user_id, token) {
                     return self.reply_error(socket, Some(id), code, msg).await;
                 }
-                self.to_hub(
+                self.forward(
                     socket,
                     id,
                     Input::Login {
@@ -264,7 +264,7 @@ impl Conn {
                     body,
                     started,
                 };
-                self.to_hub(socket, id, input).await
+                self.forward(socket, id, input).await
             }
         }
     }
@@ -300,7 +300,7 @@ impl Conn {
         )
     }
 
-    async fn to_hub(&mut self, socket: &mut WebSocket, id: u64, input: Input) -> Flow {
+    async fn forward(&mut self, socket: &mut WebSocket, id: u64, input: Input) -> Flow {
         match tokio::time::timeout(HUB_QUEUE_WAIT, self.shared.hub.send(input)).await {
             Ok(Ok(())) => Flow::Continue,
             Ok(Err(_)) => {

@@ -204,7 +204,7 @@ async fn normal_mode_refuses_advanced_requests() {
 #[tokio::test]
 async fn relay_between_accepted_members_only() {
     let s = TestServer::start().await;
-    let mut alice = s.user("alice").await;
+    let alice = s.user("alice").await;
     let mut bob = s.user("bob").await;
     let mut bob2 = s.device("bob", "bob-2").await;
     let mut carol = s.user("carol").await;

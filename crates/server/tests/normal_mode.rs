@@ -69,7 +69,7 @@ async fn reject_carries_the_reason() {
 #[tokio::test]
 async fn cancel_tells_the_invitee_and_blocks_answers() {
     let s = TestServer::start().await;
-    let mut alice = s.user("alice").await;
+    let alice = s.user("alice").await;
     let mut bob = s.user("bob").await;
     let sent = alice.invite(&["bob"], CallMode::Normal, 30).await;
     bob.received().await;
