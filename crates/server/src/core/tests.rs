@@ -1513,9 +1513,10 @@ fn advanced_cancel_after_an_accept_is_for_the_inviters_own_invitees() {
         d.err(1, cancel(&id, &[])).code,
         ErrorCode::CallAlreadyAccepted
     );
+    // carol is bob's invitee, not alice's.
     assert_eq!(
         d.err(1, cancel(&id, &["carol"])).code,
-        ErrorCode::CallAlreadyAccepted
+        ErrorCode::NotInviter
     );
     d.assert_quiet();
     d.ok(3, cancel(&id, &[]));
