@@ -2,7 +2,7 @@
 //! binary's `token` command and refusal to run open auth on a public address.
 mod common;
 
-use std::io::{Read, Write};
+use std::io::Read;
 use std::path::Path;
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
@@ -444,14 +444,6 @@ impl Drop for Running {
     }
 }
 
-fn free_port(ip: &str) -> u16 {
-    std::net::TcpListener::bind((ip, 0))
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
 fn spawn(args: &[&str], log: &Path) -> Running {
     let log = std::fs::File::create(log).unwrap();
     Running(
@@ -463,23 +455,6 @@ fn spawn(args: &[&str], log: &Path) -> Running {
             .spawn()
             .unwrap(),
     )
-}
-
-/// GET /healthz over plain TCP; true once it answers 200 ok.
-fn healthy(port: u16) -> bool {
-    let Ok(mut tcp) = std::net::TcpStream::connect(("127.0.0.1", port)) else {
-        return false;
-    };
-    let _ = tcp.set_read_timeout(Some(Duration::from_secs(2)));
-    if tcp
-        .write_all(b"GET /healthz HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n")
-        .is_err()
-    {
-        return false;
-    }
-    let mut text = String::new();
-    let _ = tcp.read_to_string(&mut text);
-    text.starts_with("HTTP/1.1 200") && text.trim_end().ends_with("ok")
 }
 
 fn wait_healthy(server: &mut Running, port: u16, log: &Path) {

@@ -5,7 +5,6 @@
 mod common;
 
 use std::collections::HashMap;
-use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
@@ -122,23 +121,6 @@ impl Drop for Server {
     fn drop(&mut self) {
         self.kill();
     }
-}
-
-/// GET /healthz over plain TCP.
-fn healthy(port: u16) -> bool {
-    let Ok(mut tcp) = std::net::TcpStream::connect(("127.0.0.1", port)) else {
-        return false;
-    };
-    let _ = tcp.set_read_timeout(Some(Duration::from_secs(2)));
-    if tcp
-        .write_all(b"GET /healthz HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n")
-        .is_err()
-    {
-        return false;
-    }
-    let mut text = String::new();
-    let _ = tcp.read_to_string(&mut text);
-    text.starts_with("HTTP/1.1 200") && text.trim_end().ends_with("ok")
 }
 
 /// `user` logged in on device `{user}-1`, kept alive by a heartbeat task (the heartbeat

@@ -77,12 +77,7 @@ async fn cancel_tells_the_invitee_and_blocks_answers() {
     c.extended_data = "sorry".into();
     let r = alice.client.call_cancel(c).await.unwrap();
     assert!(r.error_invitees.is_empty());
-    let cancelled = bob
-        .wait_for("cancelled", |e| match e {
-            ServerMessage::CallInvitationCancelled(c) => Some(c.clone()),
-            _ => None,
-        })
-        .await;
+    let cancelled = bob.cancelled().await;
     assert_eq!(cancelled.call_id, sent.call_id);
     assert_eq!(cancelled.inviter, "alice");
     assert_eq!(cancelled.extended_data, "sorry");

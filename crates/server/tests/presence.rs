@@ -149,12 +149,7 @@ async fn caller_logout_cancels_for_everyone_before_an_accept() {
     carol.received().await;
     alice.client.logout().await.unwrap();
     for u in [&mut bob, &mut carol] {
-        let c = u
-            .wait_for("cancelled", |e| match e {
-                ServerMessage::CallInvitationCancelled(c) => Some(c.clone()),
-                _ => None,
-            })
-            .await;
+        let c = u.cancelled().await;
         assert_eq!(
             (c.call_id.as_str(), c.reason),
             (sent.call_id.as_str(), StateReason::CallerGone)
@@ -200,12 +195,7 @@ async fn silent_caller_is_cancelled_after_the_heartbeat_timeout() {
         })
         .await;
     assert_eq!(closed, CloseReason::HeartbeatTimeout);
-    let c = bob
-        .wait_for("cancelled", |e| match e {
-            ServerMessage::CallInvitationCancelled(c) => Some(c.clone()),
-            _ => None,
-        })
-        .await;
+    let c = bob.cancelled().await;
     assert_eq!(
         (c.call_id, c.reason),
         (sent.call_id, StateReason::CallerGone)
@@ -242,12 +232,7 @@ async fn caller_dropping_without_coming_back_is_cancelled() {
     let sent = alice.invite(&["bob"], CallMode::Normal, 30).await;
     bob.received().await;
     alice.client.close().await;
-    let c = bob
-        .wait_for("cancelled", |e| match e {
-            ServerMessage::CallInvitationCancelled(c) => Some(c.clone()),
-            _ => None,
-        })
-        .await;
+    let c = bob.cancelled().await;
     assert_eq!(
         (c.call_id, c.reason),
         (sent.call_id, StateReason::CallerGone)

@@ -16,6 +16,36 @@ use super::table::{self, Api, Event};
 use super::timers::TimerKey;
 use super::{Call, Hub, Invite, Member, Seq, SessionId};
 
+/// Splits requested invitees into those to invite and those refused, with why. `more`
+/// adds the request's own reasons; it is asked only about valid, new, distinct users.
+fn screen_invitees(
+    actor: &str,
+    requested: Vec<String>,
+    mut more: impl FnMut(&str) -> Option<InviteeError>,
+) -> (Vec<String>, Vec<ErrorInvitee>) {
+    let mut invitees: Vec<String> = Vec::new();
+    let mut errors = Vec::new();
+    for user in requested {
+        let reason = if !is_valid_id(&user) {
+            Some(InviteeError::InvalidUserId)
+        } else if user == actor {
+            Some(InviteeError::IsSelf)
+        } else if invitees.contains(&user) {
+            Some(InviteeError::Duplicate)
+        } else {
+            more(&user)
+        };
+        match reason {
+            Some(reason) => errors.push(ErrorInvitee {
+                user_id: user,
+                reason,
+            }),
+            None => invitees.push(user),
+        }
+    }
+    (invitees, errors)
+}
+
 /// The requester, resolved from its session.
 struct Actor {
     user: String,
@@ -88,26 +118,7 @@ impl Hub {
                 "you are already in a call; end or leave it first",
             ));
         }
-        let mut errors = Vec::new();
-        let mut invitees: Vec<String> = Vec::new();
-        for user in r.invitees {
-            let reason = if !is_valid_id(&user) {
-                Some(InviteeError::InvalidUserId)
-            } else if user == actor.user {
-                Some(InviteeError::IsSelf)
-            } else if invitees.contains(&user) {
-                Some(InviteeError::Duplicate)
-            } else {
-                None
-            };
-            match reason {
-                Some(reason) => errors.push(ErrorInvitee {
-                    user_id: user,
-                    reason,
-                }),
-                None => invitees.push(user),
-            }
-        }
+        let (invitees, errors) = screen_invitees(&actor.user, r.invitees, |_| None);
         if invitees.is_empty() {
             return Err(Refusal::new(
                 ErrorCode::NoValidInvitees,
@@ -415,37 +426,21 @@ impl Hub {
         let actor = self.actor(session)?;
         let seq = self.checked(&r.call_id, &actor.user, Some(Api::CallingInvite))?;
         let call = &self.calls[&seq];
-        let mut errors = Vec::new();
-        let mut invitees: Vec<String> = Vec::new();
         let mut distinct = call.members.len();
-        for user in r.invitees {
-            let reason = if !is_valid_id(&user) {
-                Some(InviteeError::InvalidUserId)
-            } else if user == actor.user {
-                Some(InviteeError::IsSelf)
-            } else if invitees.contains(&user) {
-                Some(InviteeError::Duplicate)
-            } else {
-                match call.member(&user) {
-                    Some(m) if m.state.is_pending() || m.state == CallUserState::Accepted => {
-                        Some(InviteeError::AlreadyInCall)
-                    }
-                    Some(_) => None,
-                    None if distinct >= MAX_CALL_MEMBERS => Some(InviteeError::CallFull),
-                    None => {
-                        distinct += 1;
-                        None
-                    }
+        let (invitees, errors) = screen_invitees(&actor.user, r.invitees, |user| {
+            match call.member(user) {
+                Some(m) if m.state.is_pending() || m.state == CallUserState::Accepted => {
+                    Some(InviteeError::AlreadyInCall)
                 }
-            };
-            match reason {
-                Some(reason) => errors.push(ErrorInvitee {
-                    user_id: user,
-                    reason,
-                }),
-                None => invitees.push(user),
+                // A former member comes back without taking a new place.
+                Some(_) => None,
+                None if distinct >= MAX_CALL_MEMBERS => Some(InviteeError::CallFull),
+                None => {
+                    distinct += 1;
+                    None
+                }
             }
-        }
+        });
         if invitees.is_empty() {
             let full = errors.iter().any(|e| e.reason == InviteeError::CallFull);
             return Err(if full {
