@@ -36,6 +36,25 @@ pub struct Invite {
     pub push: Option<PushConfig>,
 }
 
+impl Invite {
+    /// An invitation sent at `now`; `timeout` in seconds, the protocol default if absent.
+    pub fn new(
+        now: u64,
+        timeout: Option<u32>,
+        extended_data: String,
+        push: Option<PushConfig>,
+    ) -> Self {
+        let timeout_secs = timeout.unwrap_or(beckon_protocol::limits::DEFAULT_TIMEOUT_SECS);
+        Invite {
+            time: now,
+            timeout_secs,
+            deadline: now + u64::from(timeout_secs) * 1000,
+            extended_data,
+            push,
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq)]
 pub struct Call {
     pub seq: Seq,

@@ -3,7 +3,7 @@
 //! state), then whether the call is still live (`callEnded`); only then does it change
 //! anything.
 
-use beckon_protocol::limits::{DEFAULT_TIMEOUT_SECS, MAX_CALL_MEMBERS};
+use beckon_protocol::limits::MAX_CALL_MEMBERS;
 use beckon_protocol::{
     is_valid_id, CallAnswer, CallCancel, CallCancelResult, CallEndResult, CallIdResult,
     CallInvitationCancelled, CallInvite, CallInviteResult, CallMode, CallReject, CallState,
@@ -125,14 +125,13 @@ impl Hub {
                 "none of the invitees can be invited (yourself, duplicates or invalid IDs)",
             ));
         }
-        let timeout = r.timeout.unwrap_or(DEFAULT_TIMEOUT_SECS);
-        let invite = Invite {
-            time: now,
-            timeout_secs: timeout,
-            deadline: now + u64::from(timeout) * 1000,
-            extended_data: r.extended_data.clone(),
-            push: r.push_config.clone(),
-        };
+        let invite = Invite::new(
+            now,
+            r.timeout,
+            r.extended_data.clone(),
+            r.push_config.clone(),
+        );
+        let timeout = invite.timeout_secs;
         let seq = self.next_seq;
         self.next_seq += 1;
         let call_id = self.new_id();
@@ -168,18 +167,7 @@ impl Hub {
         self.call_ids.insert(call_id.clone(), seq);
         self.calls.insert(seq, call);
         self.index_member(&actor.user, seq);
-        for user in &invitees {
-            self.index_member(user, seq);
-            self.add_timer(
-                invite.deadline,
-                TimerKey::Invitee {
-                    seq,
-                    user: user.clone(),
-                },
-            );
-        }
-        self.mark_dirty(seq);
-        self.deliver_invitations(seq, &invitees);
+        self.start_ringing(seq, &invitees, invite.deadline);
         let call = &self.calls[&seq];
         let created = ServerMessage::CallInvitationCreated(call.creation_info());
         let result = CallInviteResult {
@@ -210,6 +198,17 @@ impl Hub {
             invite: invite.clone(),
             device: None,
         }
+    }
+
+    /// New invitees of call `seq`: indexed, their timeout armed, stored, and rung.
+    fn start_ringing(&mut self, seq: Seq, invitees: &[String], deadline: u64) {
+        for user in invitees {
+            self.index_member(user, seq);
+            let user = user.clone();
+            self.add_timer(deadline, TimerKey::Invitee { seq, user });
+        }
+        self.mark_dirty(seq);
+        self.deliver_invitations(seq, invitees);
     }
 
     /// Rings every online device of `users`. The inviter's response is queued after these
@@ -455,14 +454,8 @@ impl Hub {
                 )
             });
         }
-        let timeout = r.timeout.unwrap_or(DEFAULT_TIMEOUT_SECS);
-        let invite = Invite {
-            time: now,
-            timeout_secs: timeout,
-            deadline: now + u64::from(timeout) * 1000,
-            extended_data: r.extended_data,
-            push: r.push_config,
-        };
+        let invite = Invite::new(now, r.timeout, r.extended_data, r.push_config);
+        let timeout = invite.timeout_secs;
         for user in &invitees {
             let member = self.new_invitee(user, &actor.user, &invite, now);
             let call = self.calls.get_mut(&seq).expect("checked call");
@@ -470,17 +463,8 @@ impl Hub {
                 Some(old) => *old = member,
                 None => call.members.push(member),
             }
-            self.index_member(user, seq);
-            self.add_timer(
-                invite.deadline,
-                TimerKey::Invitee {
-                    seq,
-                    user: user.clone(),
-                },
-            );
         }
-        self.mark_dirty(seq);
-        self.deliver_invitations(seq, &invitees);
+        self.start_ringing(seq, &invitees, invite.deadline);
         self.state_changed(seq, &invitees, Some((&actor.user, session)), &invitees);
         let call = &self.calls[&seq];
         let list = call
