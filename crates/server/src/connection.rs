@@ -19,7 +19,7 @@ use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
 use crate::auth::Authenticator;
-use crate::core::{Input, SessionId};
+use crate::core::{Input, LoginInput, SessionId};
 use crate::metrics as m;
 use crate::pipeline::{closed_frame, encode, now_ms};
 use crate::registry::{Frame, Registry, SessionHandle};
@@ -237,14 +237,14 @@ impl Conn {
                 self.forward(
                     socket,
                     id,
-                    Input::Login {
+                    Input::Login(LoginInput {
                         session: self.session,
                         req: id,
                         user_id: login.user_id,
                         user_name: login.user_name,
                         device_id: login.device_id,
                         started,
-                    },
+                    }),
                 )
                 .await
             }

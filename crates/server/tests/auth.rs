@@ -28,21 +28,8 @@ fn token_for(user: &str) -> String {
 
 /// A logged-in user (device `{user}-1`) on a token-mode server.
 async fn signed_in(s: &TestServer, user: &str) -> User {
-    let (client, events) = s.connect().await;
-    client
-        .login(
-            user,
-            format!("{user} name"),
-            Some(token_for(user)),
-            Some(format!("{user}-1")),
-        )
+    s.login(user, &format!("{user}-1"), Some(token_for(user)))
         .await
-        .unwrap();
-    User {
-        id: user.to_string(),
-        client,
-        events,
-    }
 }
 
 fn now_secs() -> u64 {

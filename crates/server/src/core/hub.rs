@@ -33,17 +33,20 @@ impl Default for HubConfig {
     }
 }
 
+/// A login whose credentials the connection already checked.
+#[derive(Debug)]
+pub struct LoginInput {
+    pub session: SessionId,
+    pub req: u64,
+    pub user_id: String,
+    pub user_name: String,
+    pub device_id: Option<String>,
+    pub started: Instant,
+}
+
 #[derive(Debug)]
 pub enum Input {
-    /// Credentials were already checked by the connection.
-    Login {
-        session: SessionId,
-        req: u64,
-        user_id: String,
-        user_name: String,
-        device_id: Option<String>,
-        started: Instant,
-    },
+    Login(LoginInput),
     /// Any other request that needs call state (everything but heartbeat and history).
     Request {
         session: SessionId,
@@ -52,7 +55,10 @@ pub enum Input {
         started: Instant,
     },
     /// The connection ended without logout; `last_seen` is when it last sent anything.
-    Disconnected { session: SessionId, last_seen: u64 },
+    Disconnected {
+        session: SessionId,
+        last_seen: u64,
+    },
 }
 
 /// A request's refusal, turned into an `error` frame.
@@ -176,14 +182,7 @@ impl Hub {
 
     pub fn handle(&mut self, now: u64, input: Input) {
         match input {
-            Input::Login {
-                session,
-                req,
-                user_id,
-                user_name,
-                device_id,
-                started,
-            } => self.login(now, session, req, user_id, user_name, device_id, started),
+            Input::Login(login) => self.login(now, login),
             Input::Request {
                 session,
                 req,

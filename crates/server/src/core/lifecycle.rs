@@ -1,8 +1,6 @@
 //! Sessions coming and going, and deadlines: what happens to calls when a device logs in,
 //! logs out or disappears, and when an invitation runs out of time.
 
-use std::time::Instant;
-
 use beckon_protocol::limits::MAX_DEVICES_PER_USER;
 use beckon_protocol::{
     CallInvitationTimeout, CallMode, CallUserState, CloseReason, ErrorCode, LoginResult,
@@ -12,20 +10,18 @@ use beckon_protocol::{
 use super::hub::Refusal;
 use super::presence::Session;
 use super::table::{self, Event};
-use super::{Hub, Out, Seq, SessionId};
+use super::{Hub, LoginInput, Out, Seq, SessionId};
 
 impl Hub {
-    #[allow(clippy::too_many_arguments)]
-    pub(super) fn login(
-        &mut self,
-        now: u64,
-        session: SessionId,
-        req: u64,
-        user_id: String,
-        user_name: String,
-        device_id: Option<String>,
-        started: Instant,
-    ) {
+    pub(super) fn login(&mut self, now: u64, login: LoginInput) {
+        let LoginInput {
+            session,
+            req,
+            user_id,
+            user_name,
+            device_id,
+            started,
+        } = login;
         if self.presence.get(session).is_some() {
             let r = Refusal::new(ErrorCode::AlreadyLoggedIn, "this connection is logged in");
             return self.answer(session, req, "login", started, Err(r));

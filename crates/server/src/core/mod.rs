@@ -16,7 +16,7 @@ pub mod table;
 mod timers;
 
 pub use call::{Call, Invite, Member, Seq};
-pub use hub::{Hub, HubConfig, Input, Stats};
+pub use hub::{Hub, HubConfig, Input, LoginInput, Stats};
 pub use out::{Batch, Out, SessionId};
 #[cfg(test)]
 mod tests;

@@ -15,6 +15,7 @@ use beckon_protocol::{
 };
 use proptest::prelude::*;
 
+use super::LoginInput;
 use super::{Call, Hub, HubConfig, Input, Out, Seq, SessionId};
 
 /// A plausible Unix time in ms, so nothing accidentally works because time starts at 0.
@@ -198,14 +199,14 @@ impl Driver {
     ) -> (Result<LoginResult, ErrorBody>, Step) {
         let id = self.next_req;
         self.next_req += 1;
-        let step = self.input(Input::Login {
+        let step = self.input(Input::Login(LoginInput {
             session,
             req: id,
             user_id: user.to_string(),
             user_name: format!("{user} name"),
             device_id: device.map(str::to_string),
             started: Instant::now(),
-        });
+        }));
         let answer = Self::answer_of(&step, session, id).map(|r| match r {
             ResponseBody::Login(l) => l,
             other => panic!("login answered with {other:?}"),

@@ -82,9 +82,19 @@ impl TestServer {
     }
 
     pub async fn device(&self, user: &str, device: &str) -> User {
+        self.login(user, device, None).await
+    }
+
+    /// A logged-in user on `device`, with a token when the server wants one.
+    pub async fn login(&self, user: &str, device: &str, token: Option<String>) -> User {
         let (client, events) = self.connect().await;
         client
-            .login(user, format!("{user} name"), None, Some(device.to_string()))
+            .login(
+                user,
+                format!("{user} name"),
+                token,
+                Some(device.to_string()),
+            )
             .await
             .unwrap();
         User {
