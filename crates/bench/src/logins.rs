@@ -6,7 +6,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use anyhow::{anyhow, bail, Context, Result};
-use beckon_client::{Events, WireClient, WireConfig};
+use beckon_client::wire::{Events, WireClient, WireConfig};
 use tokio::net::TcpSocket;
 use tokio::task::JoinSet;
 

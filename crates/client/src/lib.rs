@@ -1,7 +1,11 @@
 //! Beckon client SDK.
 //!
-//! [`wire`] is the protocol-level client that the higher layers build on.
+//! - [`Client`]: one signed-in user, kept connected, with typed requests and one event
+//!   stream (what an application uses).
+//! - [`wire`]: the protocol-level connection underneath, for tests and tools.
 
+pub mod sdk;
 pub mod wire;
 
-pub use wire::{ClosedBy, Events, WireClient, WireConfig, WireError};
+pub use sdk::{Backoff, Client, ClientConfig, ConnectionState, DisconnectReason, Error, Event, Events};
+pub use wire::{ClosedBy, WireClient, WireConfig, WireError};

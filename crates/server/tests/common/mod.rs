@@ -4,7 +4,7 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use beckon_client::{Events, WireClient, WireError};
+use beckon_client::wire::{Events, WireClient, WireError};
 use beckon_protocol::*;
 use beckon_server::auth::AuthMode;
 use beckon_server::Config;
