@@ -4,6 +4,7 @@
 //!   stream (what an application uses).
 //! - [`wire`]: the protocol-level connection underneath, for tests and tools.
 
+pub mod manager;
 pub mod sdk;
 pub mod wire;
 
