@@ -8,5 +8,6 @@ pub mod manager;
 pub mod sdk;
 pub mod wire;
 
+pub use manager::{CallManager, CallType, Outcome, Phase, Snapshot, Update, Updates};
 pub use sdk::{Backoff, Client, ClientConfig, ConnectionState, DisconnectReason, Error, Event, Events};
 pub use wire::{ClosedBy, WireClient, WireConfig, WireError};

@@ -3,6 +3,7 @@
 //! into one stream of snapshots. Busy logic lives here: while the user is calling, being
 //! called or in a call, a new invitation is rejected with the busy reason.
 
+mod driver;
 mod extras;
 mod machine;
 mod model;
@@ -11,5 +12,6 @@ mod machine_tests;
 #[cfg(test)]
 mod proptests;
 
+pub use driver::{CallManager, Updates};
 pub use machine::{Effect, Intent, Machine, MachineConfig, Op, OpId, OpResult};
 pub use model::*;

@@ -14,3 +14,4 @@ pub use client::Client;
 pub use config::{Backoff, ClientConfig};
 pub use error::Error;
 pub use events::{ConnectionState, DisconnectReason, Event, Events};
+pub(crate) use session::unix_ms;

@@ -1,0 +1,303 @@
+//! Runs a [`Machine`] against a real [`Client`]: one task owns the machine and feeds it
+//! client events, user intents, request answers and a one-second tick, in arrival order.
+//! Requests run in their own tasks so a slow answer never holds up an incoming call.
+
+use std::time::Duration;
+
+use beckon_protocol::{CallCancel, CallInfo, CallInvite, CallMode, CallingInvite, PushConfig, RejectReason};
+use tokio::sync::{mpsc, oneshot, watch};
+
+use super::machine::{Effect, Intent, Machine, MachineConfig, Op, OpId, OpResult};
+use super::model::{ActionError, CallType, Snapshot, Update};
+use crate::sdk::{unix_ms, Client, ClientConfig, Error, Events};
+
+const COMMANDS: usize = 32;
+const UPDATES: usize = 256;
+const ANSWERS: usize = 64;
+/// Attempts at a request that cleans up after the user (cancel, decline, hang up) when the
+/// connection is down: the server must learn of it, or the other side keeps ringing.
+const CLEANUP_ATTEMPTS: u32 = 5;
+const CLEANUP_WAIT: Duration = Duration::from_secs(30);
+
+struct Command {
+    intent: Intent,
+    reply: oneshot::Sender<Result<(), ActionError>>,
+}
+
+/// One signed-in user's calls: intent-level actions in, [`Updates`] (each with a full
+/// snapshot) out. Cheap to clone; the manager stops when the last handle is dropped or
+/// [`CallManager::shutdown`] is called.
+#[derive(Debug, Clone)]
+pub struct CallManager {
+    commands: mpsc::Sender<Command>,
+    snapshot: watch::Receiver<Snapshot>,
+    client: Client,
+}
+
+impl std::fmt::Debug for Command {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Command({:?})", self.intent)
+    }
+}
+
+/// The manager's updates, in order. Bounded: keep reading it (or drop it).
+#[derive(Debug)]
+pub struct Updates {
+    rx: mpsc::Receiver<Update>,
+}
+
+impl Updates {
+    pub async fn next(&mut self) -> Option<Update> {
+        self.rx.recv().await
+    }
+
+    pub async fn next_timeout(&mut self, d: Duration) -> Option<Update> {
+        tokio::time::timeout(d, self.rx.recv()).await.ok().flatten()
+    }
+
+    pub fn try_next(&mut self) -> Option<Update> {
+        self.rx.try_recv().ok()
+    }
+}
+
+impl CallManager {
+    /// Starts the client and the manager; connection progress arrives as updates.
+    pub fn start(config: ClientConfig, machine: MachineConfig) -> (CallManager, Updates) {
+        let (client, events) = Client::start(config);
+        Self::with_client(client, events, machine)
+    }
+
+    /// Wraps a client the caller started (and whose events nobody else reads).
+    pub fn with_client(client: Client, events: Events, machine: MachineConfig) -> (CallManager, Updates) {
+        let machine = Machine::new(client.user_id(), client.user_name(), machine);
+        let (snap_tx, snap_rx) = watch::channel(machine.snapshot());
+        let (cmd_tx, cmd_rx) = mpsc::channel(COMMANDS);
+        let (up_tx, up_rx) = mpsc::channel(UPDATES);
+        let task = Task {
+            machine,
+            client: client.clone(),
+            snapshot: snap_tx,
+            updates: up_tx,
+        };
+        tokio::spawn(task.run(events, cmd_rx));
+        let manager = CallManager {
+            commands: cmd_tx,
+            snapshot: snap_rx,
+            client,
+        };
+        (manager, Updates { rx: up_rx })
+    }
+
+    pub fn snapshot(&self) -> Snapshot {
+        self.snapshot.borrow().clone()
+    }
+
+    /// The underlying client, for what is not about the current call (history, relay).
+    pub fn client(&self) -> &Client {
+        &self.client
+    }
+
+    pub async fn call(&self, users: Vec<String>, call_type: CallType) -> Result<(), ActionError> {
+        self.act(Intent::Call { users, call_type }).await
+    }
+
+    pub async fn cancel(&self) -> Result<(), ActionError> {
+        self.act(Intent::Cancel).await
+    }
+
+    pub async fn accept(&self) -> Result<(), ActionError> {
+        self.act(Intent::Accept).await
+    }
+
+    pub async fn decline(&self) -> Result<(), ActionError> {
+        self.act(Intent::Decline).await
+    }
+
+    /// What the red button does: cancel while calling, decline while ringing, end a 1:1
+    /// call for both, leave a group call.
+    pub async fn hang_up(&self) -> Result<(), ActionError> {
+        self.act(Intent::HangUp).await
+    }
+
+    pub async fn invite_more(&self, users: Vec<String>) -> Result<(), ActionError> {
+        self.act(Intent::InviteMore { users }).await
+    }
+
+    /// Leaves a call; the others go on.
+    pub async fn leave(&self) -> Result<(), ActionError> {
+        self.act(Intent::Leave).await
+    }
+
+    /// Ends the call for everyone.
+    pub async fn end(&self) -> Result<(), ActionError> {
+        self.act(Intent::End).await
+    }
+
+    /// Recent calls, newest first.
+    pub async fn history(&self, count: u32) -> Result<Vec<CallInfo>, Error> {
+        Ok(self.client.query_call_list(count, 0).await?.call_list)
+    }
+
+    /// Stops the client without signing out (the server keeps this device's grace period).
+    pub async fn shutdown(&self) {
+        self.client.shutdown().await;
+    }
+
+    pub async fn logout(&self) {
+        self.client.logout().await;
+    }
+
+    async fn act(&self, intent: Intent) -> Result<(), ActionError> {
+        let (reply, answer) = oneshot::channel();
+        self.commands
+            .send(Command { intent, reply })
+            .await
+            .map_err(|_| ActionError::Stopped)?;
+        answer.await.unwrap_or(Err(ActionError::Stopped))
+    }
+}
+
+struct Task {
+    machine: Machine,
+    client: Client,
+    snapshot: watch::Sender<Snapshot>,
+    updates: mpsc::Sender<Update>,
+}
+
+impl Task {
+    async fn run(mut self, mut events: Events, mut commands: mpsc::Receiver<Command>) {
+        let (done_tx, mut done_rx) = mpsc::channel::<(OpId, OpResult)>(ANSWERS);
+        let mut tick = tokio::time::interval(Duration::from_secs(1));
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            let effects = tokio::select! {
+                cmd = commands.recv() => match cmd {
+                    Some(Command { intent, reply }) => {
+                        match self.machine.intent(intent, unix_ms()) {
+                            Ok(effects) => {
+                                let _ = reply.send(Ok(()));
+                                effects
+                            }
+                            Err(e) => {
+                                let _ = reply.send(Err(e));
+                                Vec::new()
+                            }
+                        }
+                    }
+                    None => break,
+                },
+                ev = events.next() => match ev {
+                    Some(ev) => self.machine.event(ev, unix_ms()),
+                    None => break,
+                },
+                Some((op, result)) = done_rx.recv() => self.machine.done(op, result, unix_ms()),
+                _ = tick.tick() => self.machine.tick(unix_ms()),
+            };
+            for effect in effects {
+                match effect {
+                    Effect::Send { op, request } => {
+                        let client = self.client.clone();
+                        let done = done_tx.clone();
+                        tokio::spawn(async move {
+                            let result = execute(&client, request).await;
+                            let _ = done.send((op, result)).await;
+                        });
+                    }
+                    Effect::Emit(update) => {
+                        self.snapshot.send_replace(update.snapshot.clone());
+                        let _ = self.updates.send(update).await;
+                    }
+                }
+            }
+        }
+        // Every handle is gone (or the client stopped): nobody can act on calls any more.
+        self.client.shutdown().await;
+    }
+}
+
+async fn execute(client: &Client, op: Op) -> OpResult {
+    let result = match op {
+        Op::Invite { users, extended_data, timeout } => {
+            let push = PushConfig {
+                title: "Incoming call".into(),
+                content: format!("{} is calling", client.user_name()),
+                payload: String::new(),
+            };
+            let invite = CallInvite {
+                invitees: users,
+                timeout: Some(timeout),
+                mode: CallMode::Advanced,
+                extended_data,
+                push_config: Some(push),
+            };
+            return match client.call_invite(invite).await {
+                Ok(r) => OpResult::Invited(r),
+                Err(e) => failed(e),
+            };
+        }
+        Op::InviteMore { call_id, users, extended_data, timeout } => {
+            let invite = CallingInvite {
+                call_id,
+                invitees: users,
+                timeout: Some(timeout),
+                extended_data,
+                push_config: None,
+            };
+            return match client.calling_invite(invite).await {
+                Ok(r) => OpResult::Invited(r),
+                Err(e) => failed(e),
+            };
+        }
+        Op::Accept { call_id } => client.call_accept(&call_id, "").await.map(drop),
+        cleanup => return clean_up(client, cleanup).await,
+    };
+    result.map_or_else(failed, |_| OpResult::Done)
+}
+
+/// Cancel, decline, quit and end are retried across a reconnect: the user has already
+/// moved on, and the other side must not be left ringing or talking to nobody.
+async fn clean_up(client: &Client, op: Op) -> OpResult {
+    let mut attempt = 0;
+    loop {
+        attempt += 1;
+        let result = match &op {
+            Op::Cancel { call_id } => {
+                let cancel = CallCancel {
+                    call_id: call_id.clone(),
+                    invitees: Vec::new(),
+                    extended_data: String::new(),
+                };
+                client.call_cancel(cancel).await.map(drop)
+            }
+            Op::Reject { call_id, reason } => {
+                // The demo app also says "busy" in the extended data; older clients read it.
+                let data = if *reason == RejectReason::Busy { "busy" } else { "" };
+                client.call_reject(call_id, data, *reason).await.map(drop)
+            }
+            Op::Quit { call_id } => client.call_quit(call_id, "").await.map(drop),
+            Op::End { call_id } => client.call_end(call_id, "").await.map(drop),
+            _ => return OpResult::Done,
+        };
+        match result {
+            Ok(()) => return OpResult::Done,
+            Err(e) if e.is_retryable() && attempt < CLEANUP_ATTEMPTS => {
+                tracing::info!(error = %e, ?op, "retrying after reconnect");
+                let connected = tokio::time::timeout(CLEANUP_WAIT, client.wait_connected()).await;
+                if !matches!(connected, Ok(true)) {
+                    return failed(e);
+                }
+            }
+            Err(e) => {
+                tracing::info!(error = %e, ?op, "clean-up request failed");
+                return failed(e);
+            }
+        }
+    }
+}
+
+fn failed(e: Error) -> OpResult {
+    OpResult::Failed {
+        state: e.state(),
+        message: e.to_string(),
+    }
+}
