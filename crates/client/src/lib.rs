@@ -9,5 +9,7 @@ pub mod sdk;
 pub mod wire;
 
 pub use manager::{CallManager, CallType, Outcome, Phase, Snapshot, Update, Updates};
-pub use sdk::{Backoff, Client, ClientConfig, ConnectionState, DisconnectReason, Error, Event, Events};
+pub use sdk::{
+    Backoff, Client, ClientConfig, ConnectionState, DisconnectReason, Error, Event, Events,
+};
 pub use wire::{ClosedBy, WireClient, WireConfig, WireError};

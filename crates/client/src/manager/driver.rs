@@ -4,7 +4,9 @@
 
 use std::time::Duration;
 
-use beckon_protocol::{CallCancel, CallInfo, CallInvite, CallMode, CallingInvite, PushConfig, RejectReason};
+use beckon_protocol::{
+    CallCancel, CallInfo, CallInvite, CallMode, CallingInvite, PushConfig, RejectReason,
+};
 use tokio::sync::{mpsc, oneshot, watch};
 
 use super::machine::{Effect, Intent, Machine, MachineConfig, Op, OpId, OpResult};
@@ -68,7 +70,11 @@ impl CallManager {
     }
 
     /// Wraps a client the caller started (and whose events nobody else reads).
-    pub fn with_client(client: Client, events: Events, machine: MachineConfig) -> (CallManager, Updates) {
+    pub fn with_client(
+        client: Client,
+        events: Events,
+        machine: MachineConfig,
+    ) -> (CallManager, Updates) {
         let machine = Machine::new(client.user_id(), client.user_name(), machine);
         let (snap_tx, snap_rx) = watch::channel(machine.snapshot());
         let (cmd_tx, cmd_rx) = mpsc::channel(COMMANDS);
@@ -217,7 +223,11 @@ impl Task {
 
 async fn execute(client: &Client, op: Op) -> OpResult {
     let result = match op {
-        Op::Invite { users, extended_data, timeout } => {
+        Op::Invite {
+            users,
+            extended_data,
+            timeout,
+        } => {
             let push = PushConfig {
                 title: "Incoming call".into(),
                 content: format!("{} is calling", client.user_name()),
@@ -235,7 +245,12 @@ async fn execute(client: &Client, op: Op) -> OpResult {
                 Err(e) => failed(e),
             };
         }
-        Op::InviteMore { call_id, users, extended_data, timeout } => {
+        Op::InviteMore {
+            call_id,
+            users,
+            extended_data,
+            timeout,
+        } => {
             let invite = CallingInvite {
                 call_id,
                 invitees: users,
@@ -271,7 +286,11 @@ async fn clean_up(client: &Client, op: Op) -> OpResult {
             }
             Op::Reject { call_id, reason } => {
                 // The demo app also says "busy" in the extended data; older clients read it.
-                let data = if *reason == RejectReason::Busy { "busy" } else { "" };
+                let data = if *reason == RejectReason::Busy {
+                    "busy"
+                } else {
+                    ""
+                };
                 client.call_reject(call_id, data, *reason).await.map(drop)
             }
             Op::Quit { call_id } => client.call_quit(call_id, "").await.map(drop),

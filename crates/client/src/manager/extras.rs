@@ -34,8 +34,7 @@ pub(crate) fn encode(call_type: CallType, caller_name: &str) -> String {
 /// Reads what it can: each field is taken on its own, so a payload with a good type and a
 /// broken name still yields the type.
 pub(crate) fn decode(data: &str) -> (CallType, Option<String>) {
-    let Ok(serde_json::Value::Object(map)) = serde_json::from_str::<serde_json::Value>(data)
-    else {
+    let Ok(serde_json::Value::Object(map)) = serde_json::from_str::<serde_json::Value>(data) else {
         return (CallType::Voice, None);
     };
     let call_type = match map.get("type").and_then(|v| v.as_str()) {
@@ -64,13 +63,24 @@ mod tests {
 
     #[test]
     fn foreign_or_broken_data_is_a_voice_call_without_a_name() {
-        for data in ["", "busy", "{", "[1,2]", "null", "{\"type\":7}", "{\"callerUserName\":{}}"] {
+        for data in [
+            "",
+            "busy",
+            "{",
+            "[1,2]",
+            "null",
+            "{\"type\":7}",
+            "{\"callerUserName\":{}}",
+        ] {
             assert_eq!(decode(data), (CallType::Voice, None), "{data}");
         }
         assert_eq!(
             decode("{\"type\":\"video_call\",\"callerUserName\":42}"),
             (CallType::Video, None)
         );
-        assert_eq!(decode("{\"type\":\"hologram\",\"callerUserName\":\" \"}").1, None);
+        assert_eq!(
+            decode("{\"type\":\"hologram\",\"callerUserName\":\" \"}").1,
+            None
+        );
     }
 }

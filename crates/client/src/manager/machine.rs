@@ -20,13 +20,33 @@ pub type OpId = u64;
 /// A request the driver must send, then report back with [`Machine::done`].
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Op {
-    Invite { users: Vec<String>, extended_data: String, timeout: u32 },
-    Cancel { call_id: String },
-    Accept { call_id: String },
-    Reject { call_id: String, reason: RejectReason },
-    InviteMore { call_id: String, users: Vec<String>, extended_data: String, timeout: u32 },
-    Quit { call_id: String },
-    End { call_id: String },
+    Invite {
+        users: Vec<String>,
+        extended_data: String,
+        timeout: u32,
+    },
+    Cancel {
+        call_id: String,
+    },
+    Accept {
+        call_id: String,
+    },
+    Reject {
+        call_id: String,
+        reason: RejectReason,
+    },
+    InviteMore {
+        call_id: String,
+        users: Vec<String>,
+        extended_data: String,
+        timeout: u32,
+    },
+    Quit {
+        call_id: String,
+    },
+    End {
+        call_id: String,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -34,7 +54,10 @@ pub enum OpResult {
     /// The answer to `Invite` or `InviteMore`.
     Invited(CallInviteResult),
     Done,
-    Failed { message: String, state: Option<CallUserState> },
+    Failed {
+        message: String,
+        state: Option<CallUserState>,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -46,13 +69,18 @@ pub enum Effect {
 /// What the user asked for.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Intent {
-    Call { users: Vec<String>, call_type: CallType },
+    Call {
+        users: Vec<String>,
+        call_type: CallType,
+    },
     Cancel,
     Accept,
     Decline,
     /// 1:1: end the call for both. Group: leave it. Outgoing: cancel. Incoming: decline.
     HangUp,
-    InviteMore { users: Vec<String> },
+    InviteMore {
+        users: Vec<String>,
+    },
     Leave,
     /// End the call for everyone.
     End,
@@ -164,6 +192,14 @@ impl Machine {
         ops
     }
 
+    /// Whether the current call still waits for this request (false: orphaned or unknown).
+    #[cfg(test)]
+    pub(crate) fn owns_op(&self, op: OpId) -> bool {
+        self.call.as_ref().is_some_and(|c| {
+            c.invite_op == Some(op) || c.accept_op == Some(op) || c.more_ops.contains(&op)
+        })
+    }
+
     pub fn intent(&mut self, intent: Intent, now: u64) -> Result<Vec<Effect>, ActionError> {
         self.now = now;
         let phase = self.phase();
@@ -193,13 +229,20 @@ impl Machine {
                     // Too late to decline: the accept is on its way; `finish` ends it.
                     self.finish(Outcome::HungUp);
                 } else {
-                    self.send(Op::Reject { call_id, reason: RejectReason::Declined });
+                    self.send(Op::Reject {
+                        call_id,
+                        reason: RejectReason::Declined,
+                    });
                     self.finish(Outcome::Rejected);
                 }
             }
             (Intent::HangUp, Phase::InCall) => {
                 let group = self.call.as_ref().is_some_and(|c| c.view.group);
-                self.leave_call(if group { Outcome::Left } else { Outcome::HungUp });
+                self.leave_call(if group {
+                    Outcome::Left
+                } else {
+                    Outcome::HungUp
+                });
             }
             (Intent::Leave, Phase::InCall) => self.leave_call(Outcome::Left),
             (Intent::End, Phase::InCall) => self.leave_call(Outcome::HungUp),
@@ -222,7 +265,10 @@ impl Machine {
                     // user was invited back into.
                 } else if self.phase().is_busy() {
                     let (call_type, name) = extras::decode(&info.extended_data);
-                    self.send(Op::Reject { call_id: info.call_id.clone(), reason: RejectReason::Busy });
+                    self.send(Op::Reject {
+                        call_id: info.call_id.clone(),
+                        reason: RejectReason::Busy,
+                    });
                     self.emit(Notice::RejectedBusy {
                         call_id: info.call_id,
                         caller_id: info.caller.clone(),
@@ -332,7 +378,9 @@ impl Machine {
                 OpResult::Done => self.changed(),
                 OpResult::Failed { message, .. } => {
                     if let Some(call) = self.call.as_mut() {
-                        call.view.peers.retain(|p| p.state != CallUserState::Inviting);
+                        call.view
+                            .peers
+                            .retain(|p| p.state != CallUserState::Inviting);
                     }
                     self.emit(Notice::Error { message });
                     self.settle_if_over();
@@ -349,10 +397,14 @@ impl Machine {
             .down_since
             .is_some_and(|d| now.saturating_sub(d) >= self.cfg.lost_after_ms);
         match (self.phase(), &self.call) {
-            (Phase::Outgoing | Phase::InCall, Some(_)) if lost => self.finish(Outcome::ConnectionLost),
+            (Phase::Outgoing | Phase::InCall, Some(_)) if lost => {
+                self.finish(Outcome::ConnectionLost)
+            }
             (Phase::Incoming, Some(c))
                 if c.accept_op.is_none()
-                    && c.view.ring_until.is_some_and(|r| now > r + self.cfg.grace_ms) =>
+                    && c.view
+                        .ring_until
+                        .is_some_and(|r| now > r + self.cfg.grace_ms) =>
             {
                 self.finish(Outcome::Missed)
             }
@@ -373,10 +425,14 @@ impl Machine {
             .filter(|u| !u.is_empty() && seen.insert(u.clone()))
             .collect();
         if users.is_empty() {
-            return Err(ActionError::InvalidUsers { message: "enter a user ID to call".into() });
+            return Err(ActionError::InvalidUsers {
+                message: "enter a user ID to call".into(),
+            });
         }
         if users.iter().any(|u| *u == self.me) {
-            return Err(ActionError::InvalidUsers { message: "you cannot call yourself".into() });
+            return Err(ActionError::InvalidUsers {
+                message: "you cannot call yourself".into(),
+            });
         }
         if let Some(bad) = users.iter().find(|u| !beckon_protocol::is_valid_id(u)) {
             return Err(ActionError::InvalidUsers {
@@ -391,7 +447,11 @@ impl Machine {
         let timeout = self.cfg.invite_timeout;
         let group = users.len() > 1;
         let peers = users.iter().map(|u| placeholder(u)).collect();
-        let op = self.send(Op::Invite { users, extended_data, timeout });
+        let op = self.send(Op::Invite {
+            users,
+            extended_data,
+            timeout,
+        });
         self.call = Some(Call {
             view: CallView {
                 call_id: None,
@@ -419,11 +479,17 @@ impl Machine {
     }
 
     fn on_invited(&mut self, r: CallInviteResult, now: u64) {
-        let Some(call) = self.call.as_mut() else { return };
+        let Some(call) = self.call.as_mut() else {
+            return;
+        };
         call.view.call_id = Some(r.call_id.clone());
         self.drop_refused(&r);
         self.apply_placeholders(&r.call_user_list);
-        let early = self.call.as_mut().map(|c| std::mem::take(&mut c.early)).unwrap_or_default();
+        let early = self
+            .call
+            .as_mut()
+            .map(|c| std::mem::take(&mut c.early))
+            .unwrap_or_default();
         self.changed();
         for ev in early {
             let effects = self.event(ev, now);
@@ -448,13 +514,17 @@ impl Machine {
                 .peers
                 .retain(|p| !r.error_invitees.iter().any(|e| e.user_id == p.user_id));
         }
-        self.emit(Notice::Error { message: format!("could not invite {message}") });
+        self.emit(Notice::Error {
+            message: format!("could not invite {message}"),
+        });
     }
 
     /// A request's answer may be older than an event already applied: it only fills in
     /// members still shown as just invited.
     fn apply_placeholders(&mut self, list: &[CallUserInfo]) {
-        let Some(call) = self.call.as_mut() else { return };
+        let Some(call) = self.call.as_mut() else {
+            return;
+        };
         for u in list {
             if u.state == CallUserState::Received {
                 call.reached.insert(u.user_id.clone());
@@ -475,7 +545,9 @@ impl Machine {
     }
 
     fn cancel_outgoing(&mut self) {
-        let Some(call) = self.call.as_ref() else { return };
+        let Some(call) = self.call.as_ref() else {
+            return;
+        };
         // Without a call ID the invite is still on its way; `finish` cancels it on arrival.
         if let Some(call_id) = call.view.call_id.clone() {
             self.send(Op::Cancel { call_id });
@@ -492,7 +564,11 @@ impl Machine {
             .filter(|u| u.user_id != self.me)
             .map(|u| Member {
                 user_id: u.user_id.clone(),
-                name: if u.user_id == info.caller { caller_name.clone() } else { u.user_id.clone() },
+                name: if u.user_id == info.caller {
+                    caller_name.clone()
+                } else {
+                    u.user_id.clone()
+                },
                 state: u.state,
                 reason: u.reason,
             })
@@ -553,7 +629,12 @@ impl Machine {
         call.view.working = true;
         let extended_data = extras::encode(call.view.call_type, &self.my_name);
         let timeout = self.cfg.invite_timeout;
-        let op = self.send(Op::InviteMore { call_id, users: fresh, extended_data, timeout });
+        let op = self.send(Op::InviteMore {
+            call_id,
+            users: fresh,
+            extended_data,
+            timeout,
+        });
         if let Some(call) = self.call.as_mut() {
             call.more_ops.push(op);
         }
@@ -574,7 +655,9 @@ impl Machine {
 
     fn on_members(&mut self, list: &[CallUserInfo]) {
         let me = self.me.clone();
-        let Some(call) = self.call.as_mut() else { return };
+        let Some(call) = self.call.as_mut() else {
+            return;
+        };
         let mut accepted_by = None;
         let mut my_reason = None;
         for u in list {
@@ -636,7 +719,9 @@ impl Machine {
 
     /// Ends the call locally once nobody else is in it or still being called.
     fn settle_if_over(&mut self) -> bool {
-        let Some(call) = self.call.as_ref() else { return false };
+        let Some(call) = self.call.as_ref() else {
+            return false;
+        };
         if call.view.call_id.is_none() || call.invite_op.is_some() {
             return false;
         }
@@ -659,7 +744,9 @@ impl Machine {
 
     /// Why nobody picked up, from how each callee's invitation ended.
     fn unanswered_outcome(&self) -> Outcome {
-        let Some(call) = self.call.as_ref() else { return Outcome::NoAnswer };
+        let Some(call) = self.call.as_ref() else {
+            return Outcome::NoAnswer;
+        };
         let peers = &call.view.peers;
         let rejected = |r: Option<StateReason>| {
             peers
@@ -692,11 +779,15 @@ impl Machine {
         self.connection = match &state {
             ConnectionState::Connecting => Connection::Connecting,
             ConnectionState::Connected { .. } => Connection::Connected,
-            ConnectionState::Reconnecting { attempt, reason, .. } => Connection::Reconnecting {
+            ConnectionState::Reconnecting {
+                attempt, reason, ..
+            } => Connection::Reconnecting {
                 attempt: *attempt,
                 reason: reason.clone(),
             },
-            ConnectionState::Disconnected(r) => Connection::Disconnected { reason: r.to_string() },
+            ConnectionState::Disconnected(r) => Connection::Disconnected {
+                reason: r.to_string(),
+            },
         };
         match state {
             ConnectionState::Connected { .. } => self.down_since = None,
@@ -750,7 +841,10 @@ impl Machine {
             if let (Some(op), Some(call_id)) = (call.accept_op, call.view.call_id.clone()) {
                 self.orphans.insert(op, Orphan::EndAccepted(call_id));
             }
-            self.emit(Notice::Finished { outcome, call: call.view });
+            self.emit(Notice::Finished {
+                outcome,
+                call: call.view,
+            });
         }
     }
 

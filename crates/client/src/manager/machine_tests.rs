@@ -21,7 +21,9 @@ impl H {
             sent: Vec::new(),
             updates: Vec::new(),
         };
-        h.ev(Event::Connection(ConnectionState::Connected { device_id: "d".into() }));
+        h.ev(Event::Connection(ConnectionState::Connected {
+            device_id: "d".into(),
+        }));
         h
     }
 
@@ -84,7 +86,9 @@ impl H {
     }
 
     fn incoming(&mut self, call_id: &str, data: &str) {
-        self.ev(Event::InvitationReceived(invitation(call_id, "alice", data)));
+        self.ev(Event::InvitationReceived(invitation(
+            call_id, "alice", data,
+        )));
     }
 }
 
@@ -104,7 +108,10 @@ pub(super) fn invited(call_id: &str, users: &[&str]) -> CallInviteResult {
         call_id: call_id.into(),
         timeout: 60,
         create_time: 1,
-        call_user_list: users.iter().map(|u| user(u, CallUserState::Received, None)).collect(),
+        call_user_list: users
+            .iter()
+            .map(|u| user(u, CallUserState::Received, None))
+            .collect(),
         error_invitees: vec![],
     }
 }
@@ -154,7 +161,10 @@ fn outgoing_call_accepted_becomes_in_call() {
     h.outgoing(&["bob"]);
     assert_eq!(h.m.phase(), Phase::Outgoing);
     assert_eq!(h.call().call_id.as_deref(), Some("c1"));
-    h.ev(changed("c1", vec![user("bob", CallUserState::Accepted, None)]));
+    h.ev(changed(
+        "c1",
+        vec![user("bob", CallUserState::Accepted, None)],
+    ));
     assert_eq!(h.m.phase(), Phase::InCall);
     assert_eq!(h.call().started_at, Some(h.now));
     assert!(matches!(&h.updates.last().unwrap().notice, Notice::Accepted { by } if by == "bob"));
@@ -164,22 +174,40 @@ fn outgoing_call_accepted_becomes_in_call() {
 fn the_invitation_carries_type_and_my_name() {
     let mut h = H::new();
     h.outgoing(&["bob"]);
-    let Op::Invite { extended_data, .. } = &h.sent[0].1 else { panic!() };
-    assert_eq!(extended_data, r#"{"type":"video_call","callerUserName":"Me"}"#);
+    let Op::Invite { extended_data, .. } = &h.sent[0].1 else {
+        panic!()
+    };
+    assert_eq!(
+        extended_data,
+        r#"{"type":"video_call","callerUserName":"Me"}"#
+    );
 }
 
 #[test]
 fn each_unanswered_ending_has_its_own_outcome() {
     let cases = [
-        (CallUserState::Rejected, Some(StateReason::Declined), true, Outcome::Declined),
-        (CallUserState::Rejected, Some(StateReason::Busy), true, Outcome::Busy),
+        (
+            CallUserState::Rejected,
+            Some(StateReason::Declined),
+            true,
+            Outcome::Declined,
+        ),
+        (
+            CallUserState::Rejected,
+            Some(StateReason::Busy),
+            true,
+            Outcome::Busy,
+        ),
         (CallUserState::Timeout, None, true, Outcome::NoAnswer),
         (CallUserState::Timeout, None, false, Outcome::Unreachable),
     ];
     for (state, reason, reached, want) in cases {
         let mut h = H::new();
-        h.intent(Intent::Call { users: vec!["bob".into()], call_type: CallType::Voice })
-            .unwrap();
+        h.intent(Intent::Call {
+            users: vec!["bob".into()],
+            call_type: CallType::Voice,
+        })
+        .unwrap();
         let (op, _) = h.last_op();
         let mut r = invited("c1", &["bob"]);
         if !reached {
@@ -197,23 +225,41 @@ fn a_group_call_waits_for_the_last_callee() {
     let mut h = H::new();
     h.outgoing(&["bob", "carol"]);
     assert!(h.call().group);
-    h.ev(changed("c1", vec![user("bob", CallUserState::Rejected, Some(StateReason::Busy))]));
+    h.ev(changed(
+        "c1",
+        vec![user(
+            "bob",
+            CallUserState::Rejected,
+            Some(StateReason::Busy),
+        )],
+    ));
     assert_eq!(h.m.phase(), Phase::Outgoing);
-    h.ev(changed("c1", vec![user("carol", CallUserState::Accepted, None)]));
+    h.ev(changed(
+        "c1",
+        vec![user("carol", CallUserState::Accepted, None)],
+    ));
     assert_eq!(h.m.phase(), Phase::InCall);
 }
 
 #[test]
 fn cancel_before_the_call_exists_cancels_it_when_it_does() {
     let mut h = H::new();
-    h.intent(Intent::Call { users: vec!["bob".into()], call_type: CallType::Voice })
-        .unwrap();
+    h.intent(Intent::Call {
+        users: vec!["bob".into()],
+        call_type: CallType::Voice,
+    })
+    .unwrap();
     let (op, _) = h.last_op();
     h.intent(Intent::Cancel).unwrap();
     assert_eq!(h.m.phase(), Phase::Free);
     assert_eq!(h.outcome(), Some(Outcome::Cancelled));
     h.done(op, OpResult::Invited(invited("c9", &["bob"])));
-    assert_eq!(h.last_op().1, Op::Cancel { call_id: "c9".into() });
+    assert_eq!(
+        h.last_op().1,
+        Op::Cancel {
+            call_id: "c9".into()
+        }
+    );
     assert_eq!(h.m.phase(), Phase::Free);
 }
 
@@ -222,17 +268,31 @@ fn cancel_after_the_call_exists() {
     let mut h = H::new();
     h.outgoing(&["bob"]);
     h.intent(Intent::Cancel).unwrap();
-    assert_eq!(h.last_op().1, Op::Cancel { call_id: "c1".into() });
+    assert_eq!(
+        h.last_op().1,
+        Op::Cancel {
+            call_id: "c1".into()
+        }
+    );
     assert_eq!(h.outcome(), Some(Outcome::Cancelled));
 }
 
 #[test]
 fn a_failed_invite_frees_the_user_with_the_reason() {
     let mut h = H::new();
-    h.intent(Intent::Call { users: vec!["bob".into()], call_type: CallType::Voice })
-        .unwrap();
+    h.intent(Intent::Call {
+        users: vec!["bob".into()],
+        call_type: CallType::Voice,
+    })
+    .unwrap();
     let (op, _) = h.last_op();
-    h.done(op, OpResult::Failed { message: "3003 alreadyInCall".into(), state: None });
+    h.done(
+        op,
+        OpResult::Failed {
+            message: "3003 alreadyInCall".into(),
+            state: None,
+        },
+    );
     assert_eq!(h.m.phase(), Phase::Free);
     assert!(matches!(h.outcome(), Some(Outcome::Failed { message }) if message.contains("3003")));
 }
@@ -240,10 +300,16 @@ fn a_failed_invite_frees_the_user_with_the_reason() {
 #[test]
 fn events_that_overtake_the_invite_answer_are_applied_after_it() {
     let mut h = H::new();
-    h.intent(Intent::Call { users: vec!["bob".into()], call_type: CallType::Voice })
-        .unwrap();
+    h.intent(Intent::Call {
+        users: vec!["bob".into()],
+        call_type: CallType::Voice,
+    })
+    .unwrap();
     let (op, _) = h.last_op();
-    h.ev(changed("c1", vec![user("bob", CallUserState::Accepted, None)]));
+    h.ev(changed(
+        "c1",
+        vec![user("bob", CallUserState::Accepted, None)],
+    ));
     h.done(op, OpResult::Invited(invited("c1", &["bob"])));
     assert_eq!(h.m.phase(), Phase::InCall);
     assert_eq!(h.call().peers[0].state, CallUserState::Accepted);
@@ -258,14 +324,20 @@ fn busy_auto_reject_in_every_busy_phase() {
             Phase::Incoming => h.incoming("c1", VIDEO),
             _ => {
                 h.outgoing(&["bob"]);
-                h.ev(changed("c1", vec![user("bob", CallUserState::Accepted, None)]));
+                h.ev(changed(
+                    "c1",
+                    vec![user("bob", CallUserState::Accepted, None)],
+                ));
             }
         }
         assert_eq!(h.m.phase(), phase);
         h.ev(Event::InvitationReceived(invitation("c2", "carol", VIDEO)));
         assert_eq!(
             h.last_op().1,
-            Op::Reject { call_id: "c2".into(), reason: RejectReason::Busy }
+            Op::Reject {
+                call_id: "c2".into(),
+                reason: RejectReason::Busy
+            }
         );
         assert!(matches!(
             &h.updates.last().unwrap().notice,
@@ -308,12 +380,24 @@ fn incoming_endings() {
             Outcome::CancelledByCaller,
         ),
         (
-            Event::InvitationTimeout(CallInvitationTimeout { call_id: "c1".into() }),
+            Event::InvitationTimeout(CallInvitationTimeout {
+                call_id: "c1".into(),
+            }),
             Outcome::Missed,
         ),
-        (changed("c1", vec![user("me", CallUserState::Accepted, None)]), Outcome::AnsweredElsewhere),
         (
-            changed("c1", vec![user("me", CallUserState::Rejected, Some(StateReason::Declined))]),
+            changed("c1", vec![user("me", CallUserState::Accepted, None)]),
+            Outcome::AnsweredElsewhere,
+        ),
+        (
+            changed(
+                "c1",
+                vec![user(
+                    "me",
+                    CallUserState::Rejected,
+                    Some(StateReason::Declined),
+                )],
+            ),
             Outcome::DeclinedElsewhere,
         ),
         (ended("c1", "alice"), Outcome::CancelledByCaller),
@@ -333,7 +417,12 @@ fn accept_then_talk() {
     h.incoming("c1", VIDEO);
     h.intent(Intent::Accept).unwrap();
     let (op, req) = h.last_op();
-    assert_eq!(req, Op::Accept { call_id: "c1".into() });
+    assert_eq!(
+        req,
+        Op::Accept {
+            call_id: "c1".into()
+        }
+    );
     assert!(h.call().working);
     assert!(h.intent(Intent::Accept).is_err(), "one accept at a time");
     h.done(op, OpResult::Done);
@@ -353,9 +442,18 @@ fn an_accept_that_loses_a_race_says_why() {
         h.intent(Intent::Accept).unwrap();
         let (op, _) = h.last_op();
         // The other device's accept is reported while ours is on its way: wait for ours.
-        h.ev(changed("c1", vec![user("me", CallUserState::Accepted, None)]));
+        h.ev(changed(
+            "c1",
+            vec![user("me", CallUserState::Accepted, None)],
+        ));
         assert_eq!(h.m.phase(), Phase::Incoming);
-        h.done(op, OpResult::Failed { message: "3002".into(), state: Some(state) });
+        h.done(
+            op,
+            OpResult::Failed {
+                message: "3002".into(),
+                state: Some(state),
+            },
+        );
         assert_eq!(h.outcome(), Some(want));
     }
 }
@@ -367,7 +465,10 @@ fn decline_rejects_with_the_declined_reason() {
     h.intent(Intent::Decline).unwrap();
     assert_eq!(
         h.last_op().1,
-        Op::Reject { call_id: "c1".into(), reason: RejectReason::Declined }
+        Op::Reject {
+            call_id: "c1".into(),
+            reason: RejectReason::Declined
+        }
     );
     assert_eq!(h.outcome(), Some(Outcome::Rejected));
 }
@@ -376,23 +477,47 @@ fn decline_rejects_with_the_declined_reason() {
 fn hang_up_ends_a_one_to_one_call_and_leaves_a_group_call() {
     let mut h = H::new();
     h.outgoing(&["bob"]);
-    h.ev(changed("c1", vec![user("bob", CallUserState::Accepted, None)]));
+    h.ev(changed(
+        "c1",
+        vec![user("bob", CallUserState::Accepted, None)],
+    ));
     h.intent(Intent::HangUp).unwrap();
-    assert_eq!(h.last_op().1, Op::End { call_id: "c1".into() });
+    assert_eq!(
+        h.last_op().1,
+        Op::End {
+            call_id: "c1".into()
+        }
+    );
     assert_eq!(h.outcome(), Some(Outcome::HungUp));
 
     let mut h = H::new();
     h.outgoing(&["bob", "carol"]);
-    h.ev(changed("c1", vec![user("bob", CallUserState::Accepted, None)]));
+    h.ev(changed(
+        "c1",
+        vec![user("bob", CallUserState::Accepted, None)],
+    ));
     h.intent(Intent::HangUp).unwrap();
-    assert_eq!(h.last_op().1, Op::Quit { call_id: "c1".into() });
+    assert_eq!(
+        h.last_op().1,
+        Op::Quit {
+            call_id: "c1".into()
+        }
+    );
     assert_eq!(h.outcome(), Some(Outcome::Left));
 
     let mut h = H::new();
     h.outgoing(&["bob", "carol"]);
-    h.ev(changed("c1", vec![user("bob", CallUserState::Accepted, None)]));
+    h.ev(changed(
+        "c1",
+        vec![user("bob", CallUserState::Accepted, None)],
+    ));
     h.intent(Intent::End).unwrap();
-    assert_eq!(h.last_op().1, Op::End { call_id: "c1".into() });
+    assert_eq!(
+        h.last_op().1,
+        Op::End {
+            call_id: "c1".into()
+        }
+    );
 }
 
 #[test]
@@ -410,8 +535,14 @@ fn the_other_side_hanging_up_ends_the_call() {
 fn everyone_else_leaving_ends_a_group_call() {
     let mut h = H::new();
     h.outgoing(&["bob", "carol"]);
-    h.ev(changed("c1", vec![user("bob", CallUserState::Accepted, None)]));
-    h.ev(changed("c1", vec![user("carol", CallUserState::Timeout, None)]));
+    h.ev(changed(
+        "c1",
+        vec![user("bob", CallUserState::Accepted, None)],
+    ));
+    h.ev(changed(
+        "c1",
+        vec![user("carol", CallUserState::Timeout, None)],
+    ));
     assert_eq!(h.m.phase(), Phase::InCall);
     h.ev(changed("c1", vec![user("bob", CallUserState::Quit, None)]));
     assert_eq!(h.outcome(), Some(Outcome::EndedByPeer));
@@ -421,15 +552,26 @@ fn everyone_else_leaving_ends_a_group_call() {
 fn invite_more_makes_a_group_call() {
     let mut h = H::new();
     h.outgoing(&["bob"]);
-    h.ev(changed("c1", vec![user("bob", CallUserState::Accepted, None)]));
-    h.intent(Intent::InviteMore { users: vec!["carol".into()] }).unwrap();
+    h.ev(changed(
+        "c1",
+        vec![user("bob", CallUserState::Accepted, None)],
+    ));
+    h.intent(Intent::InviteMore {
+        users: vec!["carol".into()],
+    })
+    .unwrap();
     let (op, req) = h.last_op();
     assert!(matches!(req, Op::InviteMore { ref users, .. } if users == &["carol".to_string()]));
     assert!(h.call().group);
     h.done(op, OpResult::Invited(invited("c1", &["carol"])));
     assert_eq!(h.call().peers[1].state, CallUserState::Received);
     h.intent(Intent::HangUp).unwrap();
-    assert_eq!(h.last_op().1, Op::Quit { call_id: "c1".into() });
+    assert_eq!(
+        h.last_op().1,
+        Op::Quit {
+            call_id: "c1".into()
+        }
+    );
 }
 
 #[test]
@@ -437,18 +579,32 @@ fn losing_the_connection() {
     // For good: the call is over at once.
     let mut h = H::new();
     h.outgoing(&["bob"]);
-    h.ev(changed("c1", vec![user("bob", CallUserState::Accepted, None)]));
-    h.ev(Event::Connection(ConnectionState::Disconnected(DisconnectReason::Replaced)));
+    h.ev(changed(
+        "c1",
+        vec![user("bob", CallUserState::Accepted, None)],
+    ));
+    h.ev(Event::Connection(ConnectionState::Disconnected(
+        DisconnectReason::Replaced,
+    )));
     assert_eq!(h.outcome(), Some(Outcome::ConnectionLost));
 
     // Briefly: the call survives a reconnect within the server's grace period.
     let mut h = H::new();
     h.outgoing(&["bob"]);
-    h.ev(changed("c1", vec![user("bob", CallUserState::Accepted, None)]));
-    let down = ConnectionState::Reconnecting { attempt: 1, retry_in: Default::default(), reason: "x".into() };
+    h.ev(changed(
+        "c1",
+        vec![user("bob", CallUserState::Accepted, None)],
+    ));
+    let down = ConnectionState::Reconnecting {
+        attempt: 1,
+        retry_in: Default::default(),
+        reason: "x".into(),
+    };
     h.ev(Event::Connection(down.clone()));
     h.tick(10_000);
-    h.ev(Event::Connection(ConnectionState::Connected { device_id: "d".into() }));
+    h.ev(Event::Connection(ConnectionState::Connected {
+        device_id: "d".into(),
+    }));
     h.tick(60_000);
     assert_eq!(h.m.phase(), Phase::InCall);
 
@@ -463,7 +619,14 @@ fn losing_the_connection() {
     h.intent(Intent::Accept).unwrap();
     let (op, _) = h.last_op();
     h.done(op, OpResult::Done);
-    h.ev(changed("c1", vec![user("me", CallUserState::Quit, Some(StateReason::ConnectionLost))]));
+    h.ev(changed(
+        "c1",
+        vec![user(
+            "me",
+            CallUserState::Quit,
+            Some(StateReason::ConnectionLost),
+        )],
+    ));
     assert_eq!(h.outcome(), Some(Outcome::ConnectionLost));
 }
 
@@ -485,15 +648,36 @@ fn local_deadlines_free_a_user_whose_timeout_event_was_lost() {
 #[test]
 fn refused_intents_change_nothing() {
     let mut h = H::new();
-    assert!(matches!(h.intent(Intent::Accept), Err(ActionError::NotNow { phase: Phase::Free })));
     assert!(matches!(
-        h.intent(Intent::Call { users: vec!["me".into()], call_type: CallType::Voice }),
+        h.intent(Intent::Accept),
+        Err(ActionError::NotNow { phase: Phase::Free })
+    ));
+    assert!(matches!(
+        h.intent(Intent::Call {
+            users: vec!["me".into()],
+            call_type: CallType::Voice
+        }),
         Err(ActionError::InvalidUsers { .. })
     ));
-    assert!(h.intent(Intent::Call { users: vec![" ".into()], call_type: CallType::Voice }).is_err());
-    assert!(h.intent(Intent::Call { users: vec!["a b".into()], call_type: CallType::Voice }).is_err());
+    assert!(h
+        .intent(Intent::Call {
+            users: vec![" ".into()],
+            call_type: CallType::Voice
+        })
+        .is_err());
+    assert!(h
+        .intent(Intent::Call {
+            users: vec!["a b".into()],
+            call_type: CallType::Voice
+        })
+        .is_err());
     h.outgoing(&["bob"]);
-    assert!(h.intent(Intent::Call { users: vec!["carol".into()], call_type: CallType::Voice }).is_err());
+    assert!(h
+        .intent(Intent::Call {
+            users: vec!["carol".into()],
+            call_type: CallType::Voice
+        })
+        .is_err());
     assert_eq!(h.m.phase(), Phase::Outgoing);
 }
 
@@ -515,6 +699,10 @@ fn missed_while_away_is_announced_without_ringing() {
     assert_eq!(h.m.phase(), Phase::Free);
     assert!(matches!(
         &h.updates.last().unwrap().notice,
-        Notice::MissedWhileAway { answered: false, call_type: CallType::Video, .. }
+        Notice::MissedWhileAway {
+            answered: false,
+            call_type: CallType::Video,
+            ..
+        }
     ));
 }

@@ -6,9 +6,9 @@
 mod driver;
 mod extras;
 mod machine;
-mod model;
 #[cfg(test)]
 mod machine_tests;
+mod model;
 #[cfg(test)]
 mod proptests;
 

@@ -137,7 +137,12 @@ pub enum Notice {
     /// The call is over; the snapshot is already free. `call` is how it looked last.
     Finished { outcome: Outcome, call: CallView },
     /// Someone called while this user was busy and was told "busy" automatically.
-    RejectedBusy { call_id: String, caller_id: String, caller_name: String, call_type: CallType },
+    RejectedBusy {
+        call_id: String,
+        caller_id: String,
+        caller_name: String,
+        call_type: CallType,
+    },
     /// An invitation settled while this device was offline, so it never rang here.
     MissedWhileAway {
         call_id: String,

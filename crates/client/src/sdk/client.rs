@@ -189,7 +189,11 @@ impl Client {
         Ok(self.wire()?.call_cancel(cancel).await?)
     }
 
-    pub async fn call_accept(&self, call_id: &str, extended_data: &str) -> Result<CallIdResult, Error> {
+    pub async fn call_accept(
+        &self,
+        call_id: &str,
+        extended_data: &str,
+    ) -> Result<CallIdResult, Error> {
         let r = self.wire()?.call_accept(call_id, extended_data).await?;
         self.note_own(call_id, CallUserState::Accepted);
         Ok(r)
@@ -238,13 +242,21 @@ impl Client {
         Ok(info)
     }
 
-    pub async fn call_quit(&self, call_id: &str, extended_data: &str) -> Result<CallIdResult, Error> {
+    pub async fn call_quit(
+        &self,
+        call_id: &str,
+        extended_data: &str,
+    ) -> Result<CallIdResult, Error> {
         let r = self.wire()?.call_quit(call_id, extended_data).await?;
         self.note_own(call_id, CallUserState::Quit);
         Ok(r)
     }
 
-    pub async fn call_end(&self, call_id: &str, extended_data: &str) -> Result<CallEndResult, Error> {
+    pub async fn call_end(
+        &self,
+        call_id: &str,
+        extended_data: &str,
+    ) -> Result<CallEndResult, Error> {
         let r = self.wire()?.call_end(call_id, extended_data).await?;
         self.shared().tracker().note_ended(call_id, unix_ms());
         Ok(r)

@@ -80,7 +80,13 @@ impl std::fmt::Display for DisconnectReason {
                 write!(f, "signed in elsewhere with the same device ID")
             }
             DisconnectReason::LoginRefused(e) => {
-                write!(f, "login refused: {} {}: {}", e.code.code(), e.name, e.message)
+                write!(
+                    f,
+                    "login refused: {} {}: {}",
+                    e.code.code(),
+                    e.name,
+                    e.message
+                )
             }
             DisconnectReason::Incompatible(why) => write!(f, "incompatible server: {why}"),
         }

@@ -29,11 +29,17 @@ enum SessionEnd {
     Stopped,
     Fatal(DisconnectReason),
     /// Dropped; `last_alive` is the local Unix time of the last frame heard.
-    Lost { why: String, last_alive: u64 },
+    Lost {
+        why: String,
+        last_alive: u64,
+    },
 }
 
 pub(super) async fn run(shared: Arc<Shared>, events: mpsc::Sender<Event>, stop: CancellationToken) {
-    let out = Out { shared: &shared, events };
+    let out = Out {
+        shared: &shared,
+        events,
+    };
     let mut attempt = 0u32;
     let mut why = String::new();
     // Server-clock time since which this device missed events; `None` once caught up.
@@ -295,7 +301,10 @@ impl Session<'_, '_> {
         let mut flag = 0;
         for _ in 0..RESYNC_MAX_PAGES {
             let page = self.wire.query_call_list(RESYNC_PAGE, flag).await?;
-            let older = page.call_list.last().is_some_and(|c| c.create_time < cutoff);
+            let older = page
+                .call_list
+                .last()
+                .is_some_and(|c| c.create_time < cutoff);
             all.extend(page.call_list);
             flag = page.next_flag;
             if flag == 0 || older {

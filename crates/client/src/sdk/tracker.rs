@@ -53,12 +53,12 @@ impl Tracker {
     /// Filters and records one pushed server frame; `None` means "nothing new to tell".
     pub(super) fn on_server(&mut self, msg: ServerMessage, now: u64) -> Option<Event> {
         match msg {
-            ServerMessage::CallInvitationReceived(info) => {
-                self.on_invitation(&info, now).then_some(Event::InvitationReceived(info))
-            }
-            ServerMessage::CallInvitationCreated(info) => {
-                self.on_invitation(&info, now).then_some(Event::InvitationCreated(info))
-            }
+            ServerMessage::CallInvitationReceived(info) => self
+                .on_invitation(&info, now)
+                .then_some(Event::InvitationReceived(info)),
+            ServerMessage::CallInvitationCreated(info) => self
+                .on_invitation(&info, now)
+                .then_some(Event::InvitationCreated(info)),
             ServerMessage::CallInvitationCancelled(c) => {
                 let me = self.me.clone();
                 self.settle_me(&c.call_id, &me, CallUserState::Cancelled, now)
@@ -80,13 +80,16 @@ impl Tracker {
                 if self.finished.contains_key(&c.call_id) {
                     return None;
                 }
-                let t = self.open.entry(c.call_id.clone()).or_insert_with(|| Tracked {
-                    caller: String::new(),
-                    mode: None,
-                    create_time: now,
-                    members: HashMap::new(),
-                    touched: now,
-                });
+                let t = self
+                    .open
+                    .entry(c.call_id.clone())
+                    .or_insert_with(|| Tracked {
+                        caller: String::new(),
+                        mode: None,
+                        create_time: now,
+                        members: HashMap::new(),
+                        touched: now,
+                    });
                 t.touched = now;
                 c.call_user_list
                     .retain(|u| t.members.insert(u.user_id.clone(), u.state) != Some(u.state));
@@ -94,9 +97,9 @@ impl Tracker {
                 (!c.call_user_list.is_empty()).then_some(Event::UserStateChanged(c))
             }
             ServerMessage::Relay(r) => Some(Event::Relay(r)),
-            ServerMessage::Response(_) | ServerMessage::Error(_) | ServerMessage::SessionClosed(_) => {
-                None
-            }
+            ServerMessage::Response(_)
+            | ServerMessage::Error(_)
+            | ServerMessage::SessionClosed(_) => None,
         }
     }
 
@@ -162,13 +165,16 @@ impl Tracker {
         if self.finished.contains_key(call_id) {
             return;
         }
-        let t = self.open.entry(call_id.to_owned()).or_insert_with(|| Tracked {
-            caller: caller.to_owned(),
-            mode: Some(mode),
-            create_time,
-            members: HashMap::new(),
-            touched: now,
-        });
+        let t = self
+            .open
+            .entry(call_id.to_owned())
+            .or_insert_with(|| Tracked {
+                caller: caller.to_owned(),
+                mode: Some(mode),
+                create_time,
+                members: HashMap::new(),
+                touched: now,
+            });
         if t.caller.is_empty() {
             t.caller = caller.to_owned();
         }

@@ -60,7 +60,10 @@ fn a_repushed_invitation_is_told_once() {
         t.on_server(invitation("c1", CallUserState::Received), 10),
         Some(Event::InvitationReceived(_))
     ));
-    assert_eq!(t.on_server(invitation("c1", CallUserState::Received), 20), None);
+    assert_eq!(
+        t.on_server(invitation("c1", CallUserState::Received), 20),
+        None
+    );
 }
 
 #[test]
@@ -72,7 +75,10 @@ fn a_settled_invitation_is_not_told_again() {
     });
     assert!(t.on_server(timeout.clone(), 20).is_some());
     assert_eq!(t.on_server(timeout, 30), None);
-    assert_eq!(t.on_server(invitation("c1", CallUserState::Received), 40), None);
+    assert_eq!(
+        t.on_server(invitation("c1", CallUserState::Received), 40),
+        None
+    );
 }
 
 #[test]
