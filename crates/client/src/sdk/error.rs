@@ -28,6 +28,13 @@ pub enum Error {
     /// The first connection or login failed.
     #[error("cannot connect: {0}")]
     Connect(String),
+    /// A refusal with a code this client does not know (from a newer server).
+    #[error("{code} {name}: {message}")]
+    UnknownServerError {
+        code: u16,
+        name: String,
+        message: String,
+    },
     /// The server sent something this client does not understand. Retrying will not help.
     #[error("protocol error: {0}")]
     Protocol(String),
@@ -58,6 +65,7 @@ impl Error {
             | Error::ConnectionLost(_)
             | Error::Timeout(_)
             | Error::Connect(_) => true,
+            Error::UnknownServerError { code, .. } => *code >= 4000,
             Error::Protocol(_) => false,
         }
     }
@@ -70,6 +78,15 @@ impl From<WireError> for Error {
             WireError::Closed(by) => Error::ConnectionLost(by),
             WireError::Timeout(d) => Error::Timeout(d),
             WireError::Protocol(p) => Error::Protocol(p),
+            WireError::UnknownServerError {
+                code,
+                name,
+                message,
+            } => Error::UnknownServerError {
+                code,
+                name,
+                message,
+            },
             other => Error::Connect(other.to_string()),
         }
     }

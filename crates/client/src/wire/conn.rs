@@ -161,10 +161,13 @@ impl Conn {
                     .and_then(|v| v.get("id")?.as_u64());
                 match id.and_then(|id| self.pending.remove(&id)) {
                     Some(reply) => {
-                        let _ = reply.send(Err(WireError::Protocol(format!(
-                            "undecodable answer ({err}): {}",
-                            excerpt(text)
-                        ))));
+                        let e = unknown_error(text).unwrap_or_else(|| {
+                            WireError::Protocol(format!(
+                                "undecodable answer ({err}): {}",
+                                excerpt(text)
+                            ))
+                        });
+                        let _ = reply.send(Err(e));
                     }
                     None => tracing::warn!(%err, frame = excerpt(text), "undecodable frame"),
                 }
@@ -209,6 +212,26 @@ impl Conn {
         })
         .await;
     }
+}
+
+/// An `error` frame whose code this client does not know still says what went wrong.
+fn unknown_error(text: &str) -> Option<WireError> {
+    #[derive(serde::Deserialize)]
+    struct Lenient {
+        #[serde(rename = "type")]
+        kind: String,
+        code: u16,
+        #[serde(default)]
+        name: String,
+        #[serde(default)]
+        message: String,
+    }
+    let e: Lenient = serde_json::from_str(text).ok()?;
+    (e.kind == "error").then_some(WireError::UnknownServerError {
+        code: e.code,
+        name: e.name,
+        message: e.message,
+    })
 }
 
 fn excerpt(text: &str) -> &str {

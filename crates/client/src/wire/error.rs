@@ -27,6 +27,14 @@ pub enum WireError {
     /// and this path is rare.
     #[error("WebSocket error: {0}")]
     WebSocket(#[from] Box<tokio_tungstenite::tungstenite::Error>),
+    /// The server refused the request with an error code this client does not know (a
+    /// newer server). Codes from 4000 up are server-side conditions worth retrying.
+    #[error("server refused the request: {code} {name}: {message}")]
+    UnknownServerError {
+        code: u16,
+        name: String,
+        message: String,
+    },
     /// The server sent something this client cannot make sense of: an undecodable frame,
     /// or an answer of the wrong kind. A bug on one side; retrying will not fix it.
     #[error("protocol violation: {0}")]
@@ -56,6 +64,7 @@ impl WireError {
                     | tokio_tungstenite::tungstenite::Error::ConnectionClosed
                     | tokio_tungstenite::tungstenite::Error::AlreadyClosed
             ),
+            WireError::UnknownServerError { code, .. } => *code >= 4000,
             WireError::Protocol(_) => false,
         }
     }

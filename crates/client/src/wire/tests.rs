@@ -283,3 +283,28 @@ async fn ids_count_up_from_one() {
         client.heartbeat().await.unwrap();
     }
 }
+
+#[tokio::test]
+async fn an_error_code_from_a_newer_server_is_still_an_error_with_its_message() {
+    let url = serve(|mut ws| async move {
+        for code in [3999, 4999] {
+            let r = read_request(&mut ws).await;
+            let frame = format!(
+                r#"{{"type":"error","id":{},"code":{code},"name":"somethingNew","message":"new rule"}}"#,
+                r.id
+            );
+            ws.send(Message::text(frame)).await.unwrap();
+        }
+        while ws.next().await.is_some() {}
+    })
+    .await;
+    let (client, _events) = WireClient::connect(&url).await.unwrap();
+    let err = client.heartbeat().await.unwrap_err();
+    assert!(
+        matches!(&err, WireError::UnknownServerError { code: 3999, message, .. } if message == "new rule"),
+        "{err:?}"
+    );
+    assert!(!err.is_retryable());
+    let err = client.heartbeat().await.unwrap_err();
+    assert!(err.is_retryable(), "4xxx are server-side conditions");
+}
