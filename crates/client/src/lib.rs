@@ -8,7 +8,10 @@ pub mod manager;
 pub mod sdk;
 pub mod wire;
 
-pub use manager::{CallManager, CallType, Outcome, Phase, Snapshot, Update, Updates};
+pub use manager::{
+    ActionError, CallManager, CallType, CallView, Connection, Direction, MachineConfig, Member,
+    Notice, Outcome, Phase, Snapshot, Update, Updates,
+};
 pub use sdk::{
     Backoff, Client, ClientConfig, ConnectionState, DisconnectReason, Error, Event, Events,
 };

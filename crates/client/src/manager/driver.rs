@@ -11,7 +11,7 @@ use tokio::sync::{mpsc, oneshot, watch};
 
 use super::machine::{Effect, Intent, Machine, MachineConfig, Op, OpId, OpResult};
 use super::model::{ActionError, CallType, Snapshot, Update};
-use crate::sdk::{unix_ms, Client, ClientConfig, Error, Events};
+use crate::sdk::{unix_ms, Client, ClientConfig, Error, Event, Events};
 
 const COMMANDS: usize = 32;
 const UPDATES: usize = 256;
@@ -20,6 +20,8 @@ const ANSWERS: usize = 64;
 /// connection is down: the server must learn of it, or the other side keeps ringing.
 const CLEANUP_ATTEMPTS: u32 = 5;
 const CLEANUP_WAIT: Duration = Duration::from_secs(30);
+/// How long `shutdown` and `logout` wait for requests still on their way.
+const FLUSH_WAIT: Duration = Duration::from_secs(5);
 
 struct Command {
     intent: Intent,
@@ -33,6 +35,8 @@ struct Command {
 pub struct CallManager {
     commands: mpsc::Sender<Command>,
     snapshot: watch::Receiver<Snapshot>,
+    /// Requests started and not yet answered.
+    in_flight: watch::Receiver<usize>,
     client: Client,
 }
 
@@ -75,8 +79,11 @@ impl CallManager {
         events: Events,
         machine: MachineConfig,
     ) -> (CallManager, Updates) {
-        let machine = Machine::new(client.user_id(), client.user_name(), machine);
+        let mut machine = Machine::new(client.user_id(), client.user_name(), machine);
+        // Start from where the client is, not from "connecting".
+        let _ = machine.event(Event::Connection(client.state()), unix_ms());
         let (snap_tx, snap_rx) = watch::channel(machine.snapshot());
+        let (flight_tx, flight_rx) = watch::channel(0usize);
         let (cmd_tx, cmd_rx) = mpsc::channel(COMMANDS);
         let (up_tx, up_rx) = mpsc::channel(UPDATES);
         let task = Task {
@@ -84,11 +91,13 @@ impl CallManager {
             client: client.clone(),
             snapshot: snap_tx,
             updates: up_tx,
+            in_flight: flight_tx,
         };
         tokio::spawn(task.run(events, cmd_rx));
         let manager = CallManager {
             commands: cmd_tx,
             snapshot: snap_rx,
+            in_flight: flight_rx,
             client,
         };
         (manager, Updates { rx: up_rx })
@@ -111,12 +120,27 @@ impl CallManager {
         self.act(Intent::Cancel).await
     }
 
+    /// Accepts whatever is ringing. Prefer [`CallManager::accept_call`] where the user
+    /// answers a call shown to them: that one cannot pick up a call that started ringing
+    /// after the user decided.
     pub async fn accept(&self) -> Result<(), ActionError> {
-        self.act(Intent::Accept).await
+        self.act(Intent::Accept { call_id: None }).await
+    }
+
+    /// Accepts `call_id` if that is the call ringing now.
+    pub async fn accept_call(&self, call_id: &str) -> Result<(), ActionError> {
+        let call_id = Some(call_id.to_owned());
+        self.act(Intent::Accept { call_id }).await
     }
 
     pub async fn decline(&self) -> Result<(), ActionError> {
-        self.act(Intent::Decline).await
+        self.act(Intent::Decline { call_id: None }).await
+    }
+
+    /// Declines `call_id` if that is the call ringing now.
+    pub async fn decline_call(&self, call_id: &str) -> Result<(), ActionError> {
+        let call_id = Some(call_id.to_owned());
+        self.act(Intent::Decline { call_id }).await
     }
 
     /// What the red button does: cancel while calling, decline while ringing, end a 1:1
@@ -144,13 +168,28 @@ impl CallManager {
         Ok(self.client.query_call_list(count, 0).await?.call_list)
     }
 
-    /// Stops the client without signing out (the server keeps this device's grace period).
+    /// Stops the client without signing out (the server keeps this device's grace
+    /// period), once the requests already on their way (a hang-up, say) have landed.
     pub async fn shutdown(&self) {
+        self.flush().await;
         self.client.shutdown().await;
     }
 
+    /// Signs out, once the requests already on their way have landed.
     pub async fn logout(&self) {
+        self.flush().await;
         self.client.logout().await;
+    }
+
+    /// Waits (up to a few seconds) until every request the manager has started is
+    /// answered: after `hang_up` returns, the `callEnd` may still be on its way, and a
+    /// program about to exit must not cut it off.
+    pub async fn flush(&self) {
+        let _ = tokio::time::timeout(FLUSH_WAIT, async {
+            let mut rx = self.in_flight.clone();
+            let _ = rx.wait_for(|n| *n == 0).await;
+        })
+        .await;
     }
 
     async fn act(&self, intent: Intent) -> Result<(), ActionError> {
@@ -168,6 +207,7 @@ struct Task {
     client: Client,
     snapshot: watch::Sender<Snapshot>,
     updates: mpsc::Sender<Update>,
+    in_flight: watch::Sender<usize>,
 }
 
 impl Task {
@@ -196,12 +236,16 @@ impl Task {
                     Some(ev) => self.machine.event(ev, unix_ms()),
                     None => break,
                 },
-                Some((op, result)) = done_rx.recv() => self.machine.done(op, result, unix_ms()),
+                Some((op, result)) = done_rx.recv() => {
+                    self.in_flight.send_modify(|n| *n = n.saturating_sub(1));
+                    self.machine.done(op, result, unix_ms())
+                }
                 _ = tick.tick() => self.machine.tick(unix_ms()),
             };
             for effect in effects {
                 match effect {
                     Effect::Send { op, request } => {
+                        self.in_flight.send_modify(|n| *n += 1);
                         let client = self.client.clone();
                         let done = done_tx.clone();
                         tokio::spawn(async move {
@@ -211,7 +255,7 @@ impl Task {
                     }
                     Effect::Emit(update) => {
                         self.snapshot.send_replace(update.snapshot.clone());
-                        let _ = self.updates.send(update).await;
+                        let _ = self.updates.send(*update).await;
                     }
                 }
             }

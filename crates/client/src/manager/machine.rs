@@ -62,8 +62,12 @@ pub enum OpResult {
 
 #[derive(Debug, Clone, PartialEq)]
 pub enum Effect {
-    Send { op: OpId, request: Op },
-    Emit(Update),
+    Send {
+        op: OpId,
+        request: Op,
+    },
+    /// Boxed: an update carries a whole snapshot, many times the size of a request.
+    Emit(Box<Update>),
 }
 
 /// What the user asked for.
@@ -74,8 +78,14 @@ pub enum Intent {
         call_type: CallType,
     },
     Cancel,
-    Accept,
-    Decline,
+    /// `call_id`, when given, must be the ringing call: an answer meant for a call that
+    /// stopped ringing must not pick up the next one.
+    Accept {
+        call_id: Option<String>,
+    },
+    Decline {
+        call_id: Option<String>,
+    },
     /// 1:1: end the call for both. Group: leave it. Outgoing: cancel. Incoming: decline.
     HangUp,
     InviteMore {
@@ -204,13 +214,22 @@ impl Machine {
         self.now = now;
         let phase = self.phase();
         let not_now = ActionError::NotNow { phase };
+        if let Intent::Accept { call_id: Some(id) } | Intent::Decline { call_id: Some(id) } =
+            &intent
+        {
+            if !self.is_current(id) {
+                return Err(ActionError::NotRinging {
+                    call_id: id.clone(),
+                });
+            }
+        }
         match (intent, phase) {
             (Intent::Call { users, call_type }, Phase::Free) => {
                 let users = self.clean_users(users)?;
                 self.start_outgoing(users, call_type, now);
             }
             (Intent::Cancel | Intent::HangUp, Phase::Outgoing) => self.cancel_outgoing(),
-            (Intent::Accept, Phase::Incoming) => {
+            (Intent::Accept { .. }, Phase::Incoming) => {
                 let call = self.call.as_mut().ok_or(not_now.clone())?;
                 if call.accept_op.is_some() {
                     return Err(not_now);
@@ -222,7 +241,7 @@ impl Machine {
                 call.view.working = true;
                 self.changed();
             }
-            (Intent::Decline | Intent::Cancel | Intent::HangUp, Phase::Incoming) => {
+            (Intent::Decline { .. } | Intent::Cancel | Intent::HangUp, Phase::Incoming) => {
                 let call = self.call.as_ref().ok_or(not_now.clone())?;
                 let call_id = call.view.call_id.clone().unwrap_or_default();
                 if call.accept_op.is_some() {
@@ -300,15 +319,15 @@ impl Machine {
                     self.keep_early(Event::UserStateChanged(c));
                 }
             }
-            Event::InvitationCancelled(c) if self.is_current(&c.call_id) => {
-                if self.phase() == Phase::Incoming {
-                    self.finish(Outcome::CancelledByCaller);
-                }
+            Event::InvitationCancelled(c)
+                if self.is_current(&c.call_id) && self.phase() == Phase::Incoming =>
+            {
+                self.finish(Outcome::CancelledByCaller);
             }
-            Event::InvitationTimeout(t) if self.is_current(&t.call_id) => {
-                if self.phase() == Phase::Incoming {
-                    self.finish(Outcome::Missed);
-                }
+            Event::InvitationTimeout(t)
+                if self.is_current(&t.call_id) && self.phase() == Phase::Incoming =>
+            {
+                self.finish(Outcome::Missed);
             }
             Event::InvitationEnded(e) => {
                 if self.is_current(&e.call_id) {
@@ -429,7 +448,7 @@ impl Machine {
                 message: "enter a user ID to call".into(),
             });
         }
-        if users.iter().any(|u| *u == self.me) {
+        if users.contains(&self.me) {
             return Err(ActionError::InvalidUsers {
                 message: "you cannot call yourself".into(),
             });
@@ -776,6 +795,11 @@ impl Machine {
     }
 
     fn on_connection(&mut self, state: ConnectionState, now: u64) {
+        // A manager put on a client that is already connected hears the client's earlier
+        // "connecting" afterwards; it is old news and would only make the UI flicker.
+        if state == ConnectionState::Connecting && self.connection == Connection::Connected {
+            return;
+        }
         self.connection = match &state {
             ConnectionState::Connecting => Connection::Connecting,
             ConnectionState::Connected { .. } => Connection::Connected,
@@ -861,7 +885,8 @@ impl Machine {
 
     fn emit(&mut self, notice: Notice) {
         let snapshot = self.snapshot();
-        self.out.push(Effect::Emit(Update { notice, snapshot }));
+        self.out
+            .push(Effect::Emit(Box::new(Update { notice, snapshot })));
     }
 
     fn take(&mut self) -> Vec<Effect> {

@@ -31,7 +31,7 @@ impl H {
         for e in effects {
             match e {
                 Effect::Send { op, request } => self.sent.push((op, request)),
-                Effect::Emit(u) => self.updates.push(u),
+                Effect::Emit(u) => self.updates.push(*u),
             }
         }
     }
@@ -415,7 +415,7 @@ fn incoming_endings() {
 fn accept_then_talk() {
     let mut h = H::new();
     h.incoming("c1", VIDEO);
-    h.intent(Intent::Accept).unwrap();
+    h.intent(Intent::Accept { call_id: None }).unwrap();
     let (op, req) = h.last_op();
     assert_eq!(
         req,
@@ -424,7 +424,10 @@ fn accept_then_talk() {
         }
     );
     assert!(h.call().working);
-    assert!(h.intent(Intent::Accept).is_err(), "one accept at a time");
+    assert!(
+        h.intent(Intent::Accept { call_id: None }).is_err(),
+        "one accept at a time"
+    );
     h.done(op, OpResult::Done);
     assert_eq!(h.m.phase(), Phase::InCall);
     assert!(h.call().started_at.is_some());
@@ -439,7 +442,7 @@ fn an_accept_that_loses_a_race_says_why() {
     ] {
         let mut h = H::new();
         h.incoming("c1", VIDEO);
-        h.intent(Intent::Accept).unwrap();
+        h.intent(Intent::Accept { call_id: None }).unwrap();
         let (op, _) = h.last_op();
         // The other device's accept is reported while ours is on its way: wait for ours.
         h.ev(changed(
@@ -462,7 +465,7 @@ fn an_accept_that_loses_a_race_says_why() {
 fn decline_rejects_with_the_declined_reason() {
     let mut h = H::new();
     h.incoming("c1", VIDEO);
-    h.intent(Intent::Decline).unwrap();
+    h.intent(Intent::Decline { call_id: None }).unwrap();
     assert_eq!(
         h.last_op().1,
         Op::Reject {
@@ -524,7 +527,7 @@ fn hang_up_ends_a_one_to_one_call_and_leaves_a_group_call() {
 fn the_other_side_hanging_up_ends_the_call() {
     let mut h = H::new();
     h.incoming("c1", VIDEO);
-    h.intent(Intent::Accept).unwrap();
+    h.intent(Intent::Accept { call_id: None }).unwrap();
     let (op, _) = h.last_op();
     h.done(op, OpResult::Done);
     h.ev(ended("c1", "alice"));
@@ -616,7 +619,7 @@ fn losing_the_connection() {
     // The server says so after a reconnect.
     let mut h = H::new();
     h.incoming("c1", VIDEO);
-    h.intent(Intent::Accept).unwrap();
+    h.intent(Intent::Accept { call_id: None }).unwrap();
     let (op, _) = h.last_op();
     h.done(op, OpResult::Done);
     h.ev(changed(
@@ -649,7 +652,7 @@ fn local_deadlines_free_a_user_whose_timeout_event_was_lost() {
 fn refused_intents_change_nothing() {
     let mut h = H::new();
     assert!(matches!(
-        h.intent(Intent::Accept),
+        h.intent(Intent::Accept { call_id: None }),
         Err(ActionError::NotNow { phase: Phase::Free })
     ));
     assert!(matches!(
@@ -705,4 +708,38 @@ fn missed_while_away_is_announced_without_ringing() {
             ..
         }
     ));
+}
+
+#[test]
+fn an_answer_meant_for_another_call_is_refused() {
+    let mut h = H::new();
+    h.incoming("c2", VIDEO);
+    let err = h
+        .intent(Intent::Accept {
+            call_id: Some("c1".into()),
+        })
+        .unwrap_err();
+    assert_eq!(
+        err,
+        ActionError::NotRinging {
+            call_id: "c1".into()
+        }
+    );
+    assert!(h
+        .intent(Intent::Decline {
+            call_id: Some("c1".into())
+        })
+        .is_err());
+    assert_eq!(h.m.phase(), Phase::Incoming);
+    h.intent(Intent::Accept {
+        call_id: Some("c2".into()),
+    })
+    .unwrap();
+}
+
+#[test]
+fn an_old_connecting_after_connected_does_not_flicker() {
+    let mut h = H::new();
+    h.ev(Event::Connection(ConnectionState::Connecting));
+    assert_eq!(h.m.snapshot().connection, Connection::Connected);
 }

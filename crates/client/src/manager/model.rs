@@ -173,6 +173,8 @@ pub enum ActionError {
     NotNow { phase: Phase },
     #[error("{message}")]
     InvalidUsers { message: String },
+    #[error("call {call_id} is no longer ringing")]
+    NotRinging { call_id: String },
     #[error("the call manager has stopped")]
     Stopped,
 }

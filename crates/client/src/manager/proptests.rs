@@ -72,7 +72,7 @@ impl Run {
             (Op::Invite { users, .. }, true) => {
                 // Mostly the call the events talk about, sometimes another one.
                 self.next_call += 1;
-                let id = if self.next_call % 3 == 0 {
+                let id = if self.next_call.is_multiple_of(3) {
                     format!("n{}", self.next_call)
                 } else {
                     "c1".into()
@@ -140,8 +140,8 @@ impl Run {
                         call_type: CallType::Video,
                     },
                     2 => Intent::Cancel,
-                    3 => Intent::Accept,
-                    4 => Intent::Decline,
+                    3 => Intent::Accept { call_id: None },
+                    4 => Intent::Decline { call_id: None },
                     5 => Intent::HangUp,
                     6 => Intent::InviteMore { users },
                     _ => Intent::Leave,

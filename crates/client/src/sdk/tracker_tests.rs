@@ -101,7 +101,7 @@ fn resync_reports_a_cancel_that_happened_while_away() {
     t.on_server(invitation("c1", CallUserState::Received), 10);
     let mut info = call("c1", CallState::Ended, CallUserState::Cancelled, 5_000);
     info.call_user_list[1].reason = Some(StateReason::CallerGone);
-    let events = t.resync(&[info.clone()], 4_000, 6_000);
+    let events = t.resync(std::slice::from_ref(&info), 4_000, 6_000);
     assert!(
         matches!(&events[..], [Event::InvitationCancelled(c), Event::InvitationEnded(_)]
             if c.reason == StateReason::CallerGone),
@@ -115,7 +115,7 @@ fn resync_reports_an_answer_from_another_device() {
     let mut t = Tracker::new("bob");
     t.on_server(invitation("c1", CallUserState::Received), 10);
     let info = call("c1", CallState::Started, CallUserState::Accepted, 5_000);
-    let events = t.resync(&[info.clone()], 4_000, 6_000);
+    let events = t.resync(std::slice::from_ref(&info), 4_000, 6_000);
     assert!(matches!(&events[..], [Event::UserStateChanged(c)]
         if c.call_user_list.len() == 1 && c.call_user_list[0].user_id == "bob"));
     assert!(t.resync(&[info], 4_000, 7_000).is_empty());
@@ -134,7 +134,7 @@ fn own_actions_are_not_reported_back() {
 fn an_invitation_missed_entirely_while_away_is_reported_once() {
     let mut t = Tracker::new("bob");
     let info = call("c2", CallState::Ended, CallUserState::Timeout, 9_000);
-    let events = t.resync(&[info.clone()], 4_000, 10_000);
+    let events = t.resync(std::slice::from_ref(&info), 4_000, 10_000);
     assert!(matches!(&events[..], [Event::MissedWhileAway(c)] if c.call_id == "c2"));
     assert!(t.resync(&[info], 4_000, 11_000).is_empty());
     // Settled long before the drop: old news, not missed.
