@@ -6,6 +6,7 @@ use serde::{Deserialize, Serialize};
 /// the server's `core::table` holds that mapping.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
 pub enum CallUserState {
     /// Invited, but no device of the user has been told yet (offline).
     Inviting,
@@ -79,6 +80,7 @@ pub enum RejectReason {
 /// Why a member's state last changed, when the state alone does not say it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
 pub enum StateReason {
     /// Rejected by the user.
     Declined,

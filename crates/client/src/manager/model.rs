@@ -6,6 +6,7 @@ use serde::Serialize;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
 #[serde(rename_all = "camelCase")]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
 pub enum CallType {
     Voice,
     Video,
@@ -14,6 +15,7 @@ pub enum CallType {
 /// The seed's busy diagram: every phase but `Free` is busy.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "camelCase")]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
 pub enum Phase {
     Free,
     /// Calling someone, waiting for an answer.
@@ -31,6 +33,7 @@ impl Phase {
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "camelCase")]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
 pub enum Direction {
     Outgoing,
     Incoming,
@@ -38,6 +41,7 @@ pub enum Direction {
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "camelCase")]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
 pub struct Member {
     pub user_id: String,
     /// The display name when known (the caller's), else the user ID.
@@ -49,6 +53,7 @@ pub struct Member {
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "camelCase")]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
 pub struct CallView {
     /// `None` for the moment between pressing "call" and the server's answer.
     pub call_id: Option<String>,
@@ -62,17 +67,25 @@ pub struct CallView {
     /// UI offers "end for everyone" separately.
     pub group: bool,
     /// Local Unix milliseconds.
+    #[cfg_attr(feature = "ts", ts(type = "number"))]
     pub created_at: u64,
     /// When the talking started (the first accept), local Unix milliseconds.
+    #[cfg_attr(feature = "ts", ts(type = "number | null"))]
     pub started_at: Option<u64>,
     /// Incoming only: when the ringing stops by itself, local Unix milliseconds.
+    #[cfg_attr(feature = "ts", ts(type = "number | null"))]
     pub ring_until: Option<u64>,
     /// An accept or invite request is on its way.
     pub working: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "camelCase", tag = "state")]
+#[serde(
+    rename_all = "camelCase",
+    rename_all_fields = "camelCase",
+    tag = "state"
+)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
 pub enum Connection {
     Connecting,
     Connected,
@@ -82,6 +95,7 @@ pub enum Connection {
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "camelCase")]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
 pub struct Snapshot {
     pub user_id: String,
     pub user_name: String,
@@ -92,7 +106,12 @@ pub struct Snapshot {
 
 /// How a call ended for this user. Each is something a UI says differently.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "camelCase", tag = "kind")]
+#[serde(
+    rename_all = "camelCase",
+    rename_all_fields = "camelCase",
+    tag = "kind"
+)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
 pub enum Outcome {
     /// Outgoing: the callee declined.
     Declined,
@@ -128,7 +147,12 @@ pub enum Outcome {
 
 /// Why the manager is telling the application something; the snapshot says the rest.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "camelCase", tag = "kind")]
+#[serde(
+    rename_all = "camelCase",
+    rename_all_fields = "camelCase",
+    tag = "kind"
+)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
 pub enum Notice {
     /// The current call or the connection changed; render the snapshot.
     Changed,
@@ -159,6 +183,7 @@ pub enum Notice {
 /// One item of the manager's event stream.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "camelCase")]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
 pub struct Update {
     pub notice: Notice,
     pub snapshot: Snapshot,
@@ -166,8 +191,13 @@ pub struct Update {
 
 /// Why an action was refused before anything was sent.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error, Serialize)]
-#[serde(rename_all = "camelCase", tag = "kind")]
+#[serde(
+    rename_all = "camelCase",
+    rename_all_fields = "camelCase",
+    tag = "kind"
+)]
 #[non_exhaustive]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
 pub enum ActionError {
     #[error("not possible while {phase:?}")]
     NotNow { phase: Phase },
