@@ -376,6 +376,12 @@ impl Machine {
                         Some(CallUserState::Rejected) => Outcome::DeclinedElsewhere,
                         _ => Outcome::Failed { message },
                     };
+                    // Without a state the answer may just have been lost with the
+                    // connection, after the server accepted: quit, or the user stays in the
+                    // call on the server (refused harmlessly if the accept never landed).
+                    if let (None, Some(call_id)) = (state, call.view.call_id.clone()) {
+                        self.send(Op::Quit { call_id });
+                    }
                     self.finish(outcome);
                 }
                 _ => {
@@ -832,7 +838,11 @@ impl Machine {
             (Orphan::CancelInvite, OpResult::Invited(r)) => {
                 self.send(Op::Cancel { call_id: r.call_id });
             }
-            (Orphan::EndAccepted(call_id), OpResult::Done) => {
+            // A failure without a state may be an answer lost after the server accepted.
+            (
+                Orphan::EndAccepted(call_id),
+                OpResult::Done | OpResult::Failed { state: None, .. },
+            ) => {
                 self.send(Op::End { call_id });
             }
             _ => {}

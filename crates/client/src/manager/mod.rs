@@ -5,6 +5,7 @@
 
 mod driver;
 mod extras;
+mod history;
 mod machine;
 #[cfg(test)]
 mod machine_tests;
@@ -13,5 +14,6 @@ mod model;
 mod proptests;
 
 pub use driver::{CallManager, Updates};
+pub use history::{summarize, CallResult, HistoryEntry};
 pub use machine::{Effect, Intent, Machine, MachineConfig, Op, OpId, OpResult};
 pub use model::*;
