@@ -22,6 +22,9 @@ const CLEANUP_ATTEMPTS: u32 = 5;
 const CLEANUP_WAIT: Duration = Duration::from_secs(30);
 /// How long `shutdown` and `logout` wait for requests still on their way.
 const FLUSH_WAIT: Duration = Duration::from_secs(5);
+/// How long a new call waits for an earlier cancel, quit or end to be answered: sent from
+/// separate tasks, the `callInvite` could overtake it and be refused (`alreadyInCall`).
+const ORDER_WAIT: Duration = Duration::from_secs(5);
 
 struct Command {
     intent: Intent,
@@ -213,6 +216,8 @@ struct Task {
 impl Task {
     async fn run(mut self, mut events: Events, mut commands: mpsc::Receiver<Command>) {
         let (done_tx, mut done_rx) = mpsc::channel::<(OpId, OpResult)>(ANSWERS);
+        // Cancels, quits and ends not answered yet; a new call waits for them.
+        let leaving = std::sync::Arc::new(watch::channel(0usize).0);
         let mut tick = tokio::time::interval(Duration::from_secs(1));
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
@@ -248,8 +253,26 @@ impl Task {
                         self.in_flight.send_modify(|n| *n += 1);
                         let client = self.client.clone();
                         let done = done_tx.clone();
+                        let leaves = matches!(
+                            request,
+                            Op::Cancel { .. } | Op::Quit { .. } | Op::End { .. }
+                        );
+                        let invites = matches!(request, Op::Invite { .. });
+                        if leaves {
+                            leaving.send_modify(|n| *n += 1);
+                        }
+                        let leaving = leaving.clone();
+                        let mut left = leaving.subscribe();
                         tokio::spawn(async move {
+                            if invites {
+                                let _ =
+                                    tokio::time::timeout(ORDER_WAIT, left.wait_for(|n| *n == 0))
+                                        .await;
+                            }
                             let result = execute(&client, request).await;
+                            if leaves {
+                                leaving.send_modify(|n| *n -= 1);
+                            }
                             let _ = done.send((op, result)).await;
                         });
                     }

@@ -143,6 +143,9 @@ struct Call {
     early: Vec<Event>,
     /// Outgoing: the local time after which the server must have timed everyone out.
     deadline: Option<u64>,
+    /// The call ended while this user's accept was on its way: whether the user was in it
+    /// (ended by the peer) or not (cancelled) is known only from the accept's answer.
+    ended_while_accepting: bool,
 }
 
 #[derive(Debug, Clone)]
@@ -330,7 +333,12 @@ impl Machine {
                 self.finish(Outcome::Missed);
             }
             Event::InvitationEnded(e) => {
-                if self.is_current(&e.call_id) {
+                let accepting = self.call.as_ref().is_some_and(|c| c.accept_op.is_some());
+                if self.is_current(&e.call_id) && accepting {
+                    if let Some(call) = self.call.as_mut() {
+                        call.ended_while_accepting = true;
+                    }
+                } else if self.is_current(&e.call_id) {
                     let outcome = match self.phase() {
                         Phase::Incoming => Outcome::CancelledByCaller,
                         Phase::Outgoing => self.unanswered_outcome(),
@@ -379,11 +387,17 @@ impl Machine {
                     // Without a state the answer may just have been lost with the
                     // connection, after the server accepted: quit, or the user stays in the
                     // call on the server (refused harmlessly if the accept never landed).
+                    let outcome = if call.ended_while_accepting {
+                        Outcome::CancelledByCaller
+                    } else {
+                        outcome
+                    };
                     if let (None, Some(call_id)) = (state, call.view.call_id.clone()) {
                         self.send(Op::Quit { call_id });
                     }
                     self.finish(outcome);
                 }
+                _ if call.ended_while_accepting => self.finish(Outcome::EndedByPeer),
                 _ => {
                     call.my_state = CallUserState::Accepted;
                     self.start_talking();
@@ -499,6 +513,7 @@ impl Machine {
             reached: HashSet::new(),
             early: Vec::new(),
             deadline: Some(now + u64::from(timeout) * 1000 + self.cfg.grace_ms),
+            ended_while_accepting: false,
         });
         self.changed();
     }
@@ -621,6 +636,7 @@ impl Machine {
             reached: HashSet::new(),
             early: Vec::new(),
             deadline: None,
+            ended_while_accepting: false,
         });
         self.changed();
     }
