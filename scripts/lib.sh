@@ -30,3 +30,19 @@ need_rust() {
     # rusqlite builds SQLite from source: a C compiler is needed.
     command -v cc >/dev/null 2>&1 || apt_install build-essential pkg-config
 }
+
+need_node() {
+    command -v npm >/dev/null 2>&1 || apt_install nodejs npm
+}
+
+# The desktop UI: its npm packages (exactly as locked) and its build in ui/dist, which
+# the Tauri app embeds at compile time, so it must exist before any cargo build of it.
+need_ui() {
+    need_node
+    if [ ! -d ui/node_modules ] || [ ui/package-lock.json -nt ui/node_modules ]; then
+        echo "installing: ui npm packages"
+        npm --prefix ui ci --no-audit --no-fund --loglevel=error
+        touch ui/node_modules
+    fi
+    npm --prefix ui run --silent build >/dev/null
+}

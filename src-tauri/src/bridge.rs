@@ -1,0 +1,104 @@
+//! From the manager to the desktop: every update goes to the windows as a Tauri event,
+//! and the few things that live outside the windows follow the snapshot: the incoming-call
+//! popup, desktop notifications and the tray's status line.
+
+use beckon_client::manager::Notice;
+use beckon_client::{Connection, Outcome, Phase, Snapshot, Update, Updates};
+use tauri::{AppHandle, Emitter, Manager, Runtime};
+
+use crate::settings::Settings;
+use crate::{notify, popup, tray};
+
+pub const UPDATE_EVENT: &str = "beckon://update";
+pub const SETTINGS_EVENT: &str = "beckon://settings";
+
+pub async fn run<R: Runtime>(app: AppHandle<R>, mut updates: Updates) {
+    let mut ringing: Option<String> = None;
+    while let Some(update) = updates.next().await {
+        if let Err(e) = app.emit(UPDATE_EVENT, &update) {
+            tracing::warn!(error = %e, "cannot send an update to the windows");
+        }
+        follow_ringing(&app, &update, &mut ringing);
+        notify_missed(&update);
+        announce(&app, &update.snapshot);
+    }
+}
+
+pub fn settings_changed<R: Runtime>(app: &AppHandle<R>, settings: &Settings) {
+    let _ = app.emit(SETTINGS_EVENT, settings);
+}
+
+/// The tray says who is signed in and whether calls can reach them.
+pub fn announce<R: Runtime>(app: &AppHandle<R>, s: &Snapshot) {
+    let connection = match &s.connection {
+        Connection::Connected => "online",
+        Connection::Connecting => "connecting…",
+        Connection::Reconnecting { .. } => "reconnecting…",
+        Connection::Disconnected { .. } => "offline",
+    };
+    let phase = match s.phase {
+        Phase::Free => "",
+        Phase::Outgoing => " · calling",
+        Phase::Incoming => " · ringing",
+        Phase::InCall => " · in a call",
+    };
+    tray::set_status(
+        app,
+        &format!("{} ({}): {connection}{phase}", s.user_name, s.user_id),
+    );
+}
+
+/// Opens the popup when a call starts ringing and closes it when it stops, whatever the
+/// reason (answered, declined, cancelled, timed out, answered on another device).
+fn follow_ringing<R: Runtime>(app: &AppHandle<R>, update: &Update, ringing: &mut Option<String>) {
+    let now = match (&update.snapshot.phase, &update.snapshot.call) {
+        (Phase::Incoming, Some(call)) => call.call_id.clone(),
+        _ => None,
+    };
+    if now == *ringing {
+        return;
+    }
+    match (&now, &update.snapshot.call) {
+        (Some(_), Some(call)) => {
+            popup::show(app);
+            let main_focused = app
+                .get_webview_window("main")
+                .and_then(|w| w.is_focused().ok())
+                .unwrap_or(false);
+            if !main_focused {
+                let kind = match call.call_type {
+                    beckon_client::CallType::Video => "video",
+                    beckon_client::CallType::Voice => "voice",
+                };
+                notify::send(
+                    format!("Incoming {kind} call"),
+                    format!("{} ({}) is calling", call.caller_name, call.caller_id),
+                );
+            }
+        }
+        _ => popup::close(app),
+    }
+    *ringing = now;
+}
+
+fn notify_missed(update: &Update) {
+    match &update.notice {
+        Notice::Finished {
+            outcome: Outcome::Missed,
+            call,
+        } => notify::send(
+            "Missed call".into(),
+            format!("{} ({}) called you", call.caller_name, call.caller_id),
+        ),
+        Notice::MissedWhileAway {
+            caller_id,
+            caller_name,
+            answered: false,
+            ..
+        } => notify::send(
+            "Missed call".into(),
+            format!("{caller_name} ({caller_id}) called while you were offline"),
+        ),
+        _ => {}
+    }
+}

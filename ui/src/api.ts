@@ -1,0 +1,75 @@
+// Typed commands and events over a Transport. Names and argument keys are the contract
+// with src-tauri: Rust fns in snake_case, argument keys in camelCase.
+import type { Transport, Unlisten } from "./transport";
+import type { ApiError, AppState, CallType, HistoryEntry, Settings, Update } from "./types";
+
+export const EVENT_UPDATE = "beckon://update";
+export const EVENT_SETTINGS = "beckon://settings";
+
+export interface Api {
+  appState(): Promise<AppState>;
+  saveSettings(settings: Settings): Promise<void>;
+  call(users: string[], callType: CallType): Promise<void>;
+  cancel(): Promise<void>;
+  accept(callId: string): Promise<void>;
+  decline(callId: string): Promise<void>;
+  hangUp(): Promise<void>;
+  inviteMore(users: string[]): Promise<void>;
+  leave(): Promise<void>;
+  endCall(): Promise<void>;
+  history(count: number): Promise<HistoryEntry[]>;
+  onUpdate(handler: (update: Update) => void): Promise<Unlisten>;
+  onSettings(handler: (settings: Settings | null) => void): Promise<Unlisten>;
+}
+
+/** Turns whatever a command rejected with into `{ kind, message }`. */
+export function toApiError(error: unknown): ApiError {
+  if (error && typeof error === "object") {
+    const e = error as { kind?: unknown; message?: unknown };
+    const kind = typeof e.kind === "string" ? e.kind : "error";
+    const message = typeof e.message === "string" && e.message ? e.message : describeKind(kind);
+    return { kind, message };
+  }
+  if (typeof error === "string" && error) return { kind: "error", message: error };
+  return { kind: "error", message: "Something went wrong." };
+}
+
+function describeKind(kind: string): string {
+  switch (kind) {
+    case "notNow":
+      return "That can't be done right now.";
+    case "invalidUsers":
+      return "Check the user IDs.";
+    case "notRinging":
+      return "That call is no longer ringing.";
+    case "stopped":
+      return "Not signed in.";
+    default:
+      return "Something went wrong.";
+  }
+}
+
+export function createApi(t: Transport): Api {
+  const run = async <T>(command: string, args?: Record<string, unknown>): Promise<T> => {
+    try {
+      return await t.invoke<T>(command, args);
+    } catch (error) {
+      throw toApiError(error);
+    }
+  };
+  return {
+    appState: () => run<AppState>("app_state"),
+    saveSettings: (settings) => run<void>("save_settings", { settings }),
+    call: (users, callType) => run<void>("call", { users, callType }),
+    cancel: () => run<void>("cancel"),
+    accept: (callId) => run<void>("accept", { callId }),
+    decline: (callId) => run<void>("decline", { callId }),
+    hangUp: () => run<void>("hang_up"),
+    inviteMore: (users) => run<void>("invite_more", { users }),
+    leave: () => run<void>("leave"),
+    endCall: () => run<void>("end_call"),
+    history: (count) => run<HistoryEntry[]>("history", { count }),
+    onUpdate: (handler) => t.listen<Update>(EVENT_UPDATE, handler),
+    onSettings: (handler) => t.listen<Settings | null>(EVENT_SETTINGS, handler),
+  };
+}

@@ -1,0 +1,554 @@
+// The window controller: keeps the model (host state + view-local bits), renders it,
+// routes clicks, keys and form submits to the Api, and turns notices into one-off effects
+// (banner, toast, history refresh). Call logic stays in the Rust manager: every page
+// renders from the snapshot.
+import type { Api } from "./api";
+import { formatDuration, parseUserIds } from "./format";
+import { outcomeBanner } from "./outcome";
+import { draftFrom, settingsFromDraft, type SettingsDraft } from "./pages/settings";
+import { createSoundPlayer, type SoundKind, type SoundPlayer } from "./sounds";
+import type { Unlisten } from "./transport";
+import type { ApiError, CallType, Notice, Settings, Update } from "./types";
+import { emptyModel, pageFor, renderWindow, windowTitle, type Model, type PageName, type WindowKind } from "./view";
+
+export type AppOptions = {
+  api: Api;
+  root: HTMLElement;
+  kind: WindowKind;
+  sounds?: SoundPlayer;
+  now?: () => number;
+  /** How many history entries home shows. */
+  historyCount?: number;
+  /** How long a banner about the user's own doing stays. */
+  ownBannerMs?: number;
+  toastMs?: number;
+};
+
+export type ToastTone = "info" | "bad";
+
+const SETTINGS_FIELDS: ReadonlyArray<keyof SettingsDraft> = ["serverUrl", "userId", "userName", "token"];
+
+export class App {
+  readonly model: Model = emptyModel();
+  readonly sounds: SoundPlayer;
+  private readonly api: Api;
+  private readonly root: HTMLElement;
+  private readonly kind: WindowKind;
+  private readonly now: () => number;
+  private readonly historyCount: number;
+  private readonly ownBannerMs: number;
+  private readonly toastMs: number;
+  private readonly view: HTMLElement;
+  private readonly toastHost: HTMLElement;
+  private unlisteners: Unlisten[] = [];
+  private ticker: ReturnType<typeof setInterval> | null = null;
+  private bannerTimer: ReturnType<typeof setTimeout> | null = null;
+  private lastHtml = "";
+  private lastPage: PageName | null = null;
+  private historySeq = 0;
+  private updates = 0;
+  private disposed = false;
+
+  constructor(opts: AppOptions) {
+    this.api = opts.api;
+    this.root = opts.root;
+    this.kind = opts.kind;
+    this.sounds = opts.sounds ?? createSoundPlayer();
+    this.now = opts.now ?? (() => Date.now());
+    this.historyCount = opts.historyCount ?? 50;
+    this.ownBannerMs = opts.ownBannerMs ?? 8000;
+    this.toastMs = opts.toastMs ?? 6000;
+    const doc = this.root.ownerDocument;
+    this.view = doc.createElement("div");
+    this.view.className = "view";
+    this.toastHost = doc.createElement("div");
+    this.toastHost.className = "toasts";
+    this.toastHost.setAttribute("aria-live", "polite");
+    this.root.replaceChildren(this.view, this.toastHost);
+    this.root.addEventListener("click", this.onClick);
+    this.root.addEventListener("submit", this.onSubmit);
+    this.root.addEventListener("input", this.onInput);
+    doc.addEventListener("keydown", this.onKeyDown);
+  }
+
+  /** Subscribes to the host, then asks for the current state. */
+  async start(): Promise<void> {
+    this.render();
+    try {
+      this.unlisteners.push(await this.api.onUpdate((u) => this.applyUpdate(u)));
+      this.unlisteners.push(await this.api.onSettings((s) => this.applySettings(s)));
+    } catch (e) {
+      this.toast(`Couldn't subscribe to the app's events: ${toMessage(e)}`, "bad");
+    }
+    try {
+      const state = await this.api.appState();
+      const m = this.model;
+      if (!m.loaded || this.updates === 0) m.snapshot = state.snapshot;
+      m.settings = state.settings;
+      m.loaded = true;
+    } catch (e) {
+      this.model.loaded = true;
+      this.model.settingsError = `Couldn't reach the app: ${toMessage(e)}`;
+    }
+    this.refreshHistory();
+    this.render();
+    this.ticker = setInterval(() => this.tick(), 1000);
+  }
+
+  dispose(): void {
+    this.disposed = true;
+    for (const u of this.unlisteners) u();
+    this.unlisteners = [];
+    if (this.ticker !== null) clearInterval(this.ticker);
+    if (this.bannerTimer !== null) clearTimeout(this.bannerTimer);
+    this.sounds.set(null);
+    this.root.removeEventListener("click", this.onClick);
+    this.root.removeEventListener("submit", this.onSubmit);
+    this.root.removeEventListener("input", this.onInput);
+    this.root.ownerDocument.removeEventListener("keydown", this.onKeyDown);
+  }
+
+  get page(): PageName {
+    return pageFor(this.model, this.kind);
+  }
+
+  // ---- host → model ------------------------------------------------------------------
+
+  applyUpdate(u: Update): void {
+    if (this.disposed) return;
+    const m = this.model;
+    const before = m.snapshot;
+    this.updates++;
+    m.snapshot = u.snapshot;
+    m.loaded = true;
+    if (before?.phase !== u.snapshot.phase) {
+      m.busy = null;
+      if (u.snapshot.phase !== "inCall") {
+        m.inviteText = "";
+        m.inviteError = null;
+      }
+    }
+    if (!before || before.userId !== u.snapshot.userId) this.refreshHistory();
+    this.onNotice(u.notice, u);
+    this.render();
+  }
+
+  applySettings(s: Settings | null): void {
+    if (this.disposed) return;
+    const m = this.model;
+    const userChanged = m.settings?.userId !== s?.userId || m.settings?.serverUrl !== s?.serverUrl;
+    m.settings = s;
+    m.loaded = true;
+    if (s === null) {
+      m.editingSettings = false;
+      m.draft = draftFrom(null);
+    }
+    if (userChanged) {
+      m.history = null;
+      m.banner = null;
+      this.refreshHistory();
+    }
+    this.render();
+  }
+
+  private onNotice(n: Notice, u: Update): void {
+    if (this.kind !== "main") return;
+    switch (n.kind) {
+      case "finished": {
+        const banner = outcomeBanner(n.outcome, n.call, this.now());
+        this.setBanner(banner);
+        this.refreshHistory();
+        break;
+      }
+      case "missedWhileAway":
+        this.toast(
+          n.answered
+            ? `${n.callerName || n.callerId} called while you were away; it was answered on another device.`
+            : `Missed ${n.callType === "video" ? "video " : ""}call from ${n.callerName || n.callerId} while you were offline.`,
+          n.answered ? "info" : "bad",
+        );
+        this.refreshHistory();
+        break;
+      case "rejectedBusy":
+        // Discreet: it only shows up in the history as a missed call.
+        this.refreshHistory();
+        break;
+      case "error":
+        this.toast(n.message, "bad");
+        break;
+      case "accepted": {
+        const call = u.snapshot.call;
+        if (call?.group) {
+          const who = call.peers.find((p) => p.userId === n.by);
+          this.toast(`${who?.name || n.by} joined the call`, "info");
+        }
+        break;
+      }
+      case "changed":
+        break;
+    }
+  }
+
+  private setBanner(banner: Model["banner"]): void {
+    this.model.banner = banner;
+    if (this.bannerTimer !== null) clearTimeout(this.bannerTimer);
+    this.bannerTimer = null;
+    if (banner?.own) {
+      this.bannerTimer = setTimeout(() => {
+        if (this.model.banner === banner) {
+          this.model.banner = null;
+          this.render();
+        }
+      }, this.ownBannerMs);
+    }
+  }
+
+  refreshHistory(): void {
+    if (this.kind !== "main" || !this.model.snapshot) return;
+    const seq = ++this.historySeq;
+    this.api.history(this.historyCount).then(
+      (entries) => {
+        if (seq !== this.historySeq || this.disposed) return;
+        this.model.history = entries;
+        this.model.historyError = null;
+        this.render();
+      },
+      (e: unknown) => {
+        if (seq !== this.historySeq || this.disposed) return;
+        if (this.model.history === null) this.model.historyError = toMessage(e);
+        this.render();
+      },
+    );
+  }
+
+  // ---- rendering ---------------------------------------------------------------------
+
+  render(): void {
+    if (this.disposed) return;
+    const m = this.model;
+    const page = this.page;
+    if (page === "settings" && !m.draft) m.draft = draftFrom(m.settings);
+    const now = this.now();
+    const markup = renderWindow(m, this.kind, now).value;
+    const pageChanged = page !== this.lastPage;
+    if (markup !== this.lastHtml) {
+      const focus = pageChanged ? null : this.captureFocus();
+      this.view.innerHTML = markup;
+      this.lastHtml = markup;
+      if (focus) this.restoreFocus(focus);
+    }
+    if (pageChanged) {
+      this.lastPage = page;
+      this.autofocus(page);
+    }
+    const doc = this.root.ownerDocument;
+    doc.title = windowTitle(m, this.kind);
+    doc.documentElement.dataset.page = page;
+    this.sounds.set(this.soundFor(page));
+  }
+
+  /** Ringtone in the popup while it rings; ringback on the waiting page. */
+  soundFor(page: PageName): SoundKind | null {
+    const call = this.model.snapshot?.call;
+    if (this.kind === "popup") return page === "incoming" && call && !call.working ? "ringtone" : null;
+    return page === "waiting" ? "ringback" : null;
+  }
+
+  private tick(): void {
+    const now = this.now();
+    for (const el of Array.from(this.view.querySelectorAll<HTMLElement>("[data-since]"))) {
+      const since = Number(el.dataset.since);
+      if (Number.isFinite(since)) el.textContent = formatDuration(now - since);
+    }
+  }
+
+  private captureFocus(): { selector: string; start: number | null; end: number | null } | null {
+    const el = this.root.ownerDocument.activeElement as HTMLElement | null;
+    if (!el || !this.view.contains(el)) return null;
+    let selector: string | null = null;
+    if (el.id) selector = `[id="${attr(el.id)}"]`;
+    else if (el.dataset.action) {
+      selector = `[data-action="${attr(el.dataset.action)}"]`;
+      if (el.dataset.type) selector += `[data-type="${attr(el.dataset.type)}"]`;
+      if (el.dataset.users) selector += `[data-users="${attr(el.dataset.users)}"]`;
+    }
+    if (!selector) return null;
+    const input = el instanceof HTMLInputElement ? el : null;
+    return { selector, start: input?.selectionStart ?? null, end: input?.selectionEnd ?? null };
+  }
+
+  private restoreFocus(f: { selector: string; start: number | null; end: number | null }): void {
+    const el = this.view.querySelector<HTMLElement>(f.selector);
+    if (!el) return;
+    el.focus();
+    if (el instanceof HTMLInputElement && f.start !== null) {
+      try {
+        el.setSelectionRange(f.start, f.end ?? f.start);
+      } catch {
+        /* type=url etc. */
+      }
+    }
+  }
+
+  private autofocus(page: PageName): void {
+    // Text boxes get the focus; call pages focus the page itself, never a button, so a
+    // stray Enter or Space can't accept, cancel or hang up. Esc works from anywhere.
+    let el: HTMLElement | null = null;
+    if (page === "home") el = this.view.querySelector<HTMLElement>("#dial-ids");
+    else if (page === "settings" && !this.model.settings)
+      el =
+        Array.from(this.view.querySelectorAll<HTMLInputElement>("input[data-field]")).find((i) => !i.value) ??
+        this.view.querySelector<HTMLElement>("input[data-field]");
+    else el = this.view.querySelector<HTMLElement>("main");
+    if (el && el.tagName === "MAIN") el.tabIndex = -1;
+    el?.focus({ preventScroll: true });
+  }
+
+  // ---- toasts ------------------------------------------------------------------------
+
+  toast(text: string, tone: ToastTone = "info"): void {
+    const doc = this.root.ownerDocument;
+    const el = doc.createElement("div");
+    el.className = `toast toast-${tone}`;
+    el.setAttribute("role", tone === "bad" ? "alert" : "status");
+    const span = doc.createElement("span");
+    span.textContent = text;
+    const close = doc.createElement("button");
+    close.type = "button";
+    close.className = "toast-close";
+    close.setAttribute("aria-label", "Dismiss");
+    close.textContent = "×";
+    close.addEventListener("click", () => el.remove());
+    el.append(span, close);
+    this.toastHost.append(el);
+    while (this.toastHost.children.length > 3) this.toastHost.firstElementChild?.remove();
+    setTimeout(() => el.remove(), this.toastMs);
+  }
+
+  // ---- user → host -------------------------------------------------------------------
+
+  private async run(action: string, fn: () => Promise<void>): Promise<boolean> {
+    if (this.model.busy === action) return false;
+    this.model.busy = action;
+    this.render();
+    try {
+      await fn();
+      return true;
+    } catch (e) {
+      this.toast(toMessage(e), "bad");
+      return false;
+    } finally {
+      if (this.model.busy === action) this.model.busy = null;
+      this.render();
+    }
+  }
+
+  async placeCall(users: string[], callType: CallType, fromDialBox: boolean): Promise<void> {
+    const m = this.model;
+    if (users.length === 0) {
+      m.dialError = "Type the user ID of the person you want to call.";
+      this.render();
+      this.view.querySelector<HTMLElement>("#dial-ids")?.focus();
+      return;
+    }
+    m.dialError = null;
+    this.setBanner(null);
+    const ok = await this.run("call", () => this.api.call(users, callType));
+    if (ok && fromDialBox) {
+      m.dialText = "";
+      this.render();
+    }
+  }
+
+  private callId(): string | null {
+    return this.model.snapshot?.call?.callId ?? null;
+  }
+
+  async act(action: string, el?: HTMLElement): Promise<void> {
+    const m = this.model;
+    switch (action) {
+      case "call":
+        return this.placeCall(parseUserIds(m.dialText), el?.dataset.type === "video" ? "video" : "voice", true);
+      case "call-back": {
+        const users = (el?.dataset.users ?? "").split(",").filter(Boolean);
+        return this.placeCall(users, el?.dataset.type === "video" ? "video" : "voice", false);
+      }
+      case "cancel":
+        await this.run("cancel", () => this.api.cancel());
+        return;
+      case "accept": {
+        const id = this.callId();
+        if (id) await this.run("accept", () => this.api.accept(id));
+        return;
+      }
+      case "decline": {
+        const id = this.callId();
+        if (id) await this.run("decline", () => this.api.decline(id));
+        return;
+      }
+      case "hang-up":
+        await this.run("hang-up", () => this.api.hangUp());
+        return;
+      case "leave":
+        await this.run("leave", () => this.api.leave());
+        return;
+      case "end-call":
+        await this.run("end-call", () => this.api.endCall());
+        return;
+      case "invite":
+        return this.invite();
+      case "dismiss-banner":
+        this.setBanner(null);
+        this.render();
+        return;
+      case "edit-settings":
+        m.editingSettings = true;
+        m.draft = draftFrom(m.settings);
+        m.settingsError = null;
+        this.render();
+        return;
+      case "cancel-settings":
+        m.editingSettings = false;
+        m.settingsError = null;
+        this.render();
+        return;
+      case "save-settings":
+        return this.saveSettings();
+      case "retry-history":
+        m.historyError = null;
+        m.history = null;
+        this.render();
+        this.refreshHistory();
+        return;
+      default:
+        return;
+    }
+  }
+
+  private async invite(): Promise<void> {
+    const m = this.model;
+    const users = parseUserIds(m.inviteText);
+    if (users.length === 0) {
+      m.inviteError = "Type one or more user IDs to invite.";
+      this.render();
+      return;
+    }
+    m.inviteError = null;
+    const ok = await this.run("invite", () => this.api.inviteMore(users));
+    if (ok) {
+      m.inviteText = "";
+      this.render();
+    }
+  }
+
+  private async saveSettings(): Promise<void> {
+    const m = this.model;
+    const draft = m.draft ?? draftFrom(m.settings);
+    const checked = settingsFromDraft(draft);
+    if ("error" in checked) {
+      m.settingsError = checked.error;
+      this.render();
+      this.view.querySelector<HTMLElement>(`[data-field="${checked.field}"]`)?.focus();
+      return;
+    }
+    m.saving = true;
+    m.settingsError = null;
+    this.render();
+    try {
+      await this.api.saveSettings(checked.settings);
+      m.settings = checked.settings;
+      m.editingSettings = false;
+      m.draft = null;
+      try {
+        const state = await this.api.appState();
+        m.settings = state.settings;
+        if (state.snapshot) m.snapshot = state.snapshot;
+      } catch {
+        /* the update event brings it */
+      }
+      m.history = null;
+      this.refreshHistory();
+    } catch (e) {
+      m.settingsError = toMessage(e);
+    } finally {
+      m.saving = false;
+      this.render();
+    }
+  }
+
+  // ---- DOM events --------------------------------------------------------------------
+
+  private readonly onClick = (ev: Event): void => {
+    const target = ev.target as Element | null;
+    const el = target?.closest<HTMLElement>("[data-action]");
+    if (!el || !this.root.contains(el)) return;
+    if ((el as HTMLButtonElement).disabled) return;
+    ev.preventDefault();
+    void this.act(el.dataset.action ?? "", el);
+  };
+
+  private readonly onSubmit = (ev: Event): void => {
+    const form = ev.target as HTMLFormElement | null;
+    if (!form) return;
+    ev.preventDefault();
+    switch (form.dataset.form) {
+      case "dial":
+        // Enter in the ID box: a voice call.
+        void this.placeCall(parseUserIds(this.model.dialText), "voice", true);
+        break;
+      case "invite":
+        void this.invite();
+        break;
+      case "settings":
+        void this.saveSettings();
+        break;
+      default:
+        break;
+    }
+  };
+
+  private readonly onInput = (ev: Event): void => {
+    const el = ev.target as HTMLInputElement | null;
+    const field = el?.dataset.field;
+    if (!el || !field) return;
+    const m = this.model;
+    if (field === "dialText") {
+      m.dialText = el.value;
+      if (m.dialError) {
+        m.dialError = null;
+        this.render();
+      }
+    } else if (field === "inviteText") {
+      m.inviteText = el.value;
+    } else if ((SETTINGS_FIELDS as readonly string[]).includes(field)) {
+      m.draft = { ...(m.draft ?? draftFrom(m.settings)), [field]: el.value };
+    }
+  };
+
+  private readonly onKeyDown = (ev: KeyboardEvent): void => {
+    if (ev.key !== "Escape" || ev.defaultPrevented) return;
+    const page = this.page;
+    const m = this.model;
+    if (page === "waiting") {
+      ev.preventDefault();
+      void this.act("cancel");
+    } else if (page === "incoming" && !m.snapshot?.call?.working) {
+      ev.preventDefault();
+      void this.act("decline");
+    } else if (page === "settings" && m.settings && m.snapshot && !m.saving) {
+      ev.preventDefault();
+      void this.act("cancel-settings");
+    }
+  };
+}
+
+/** Escapes a value for a double-quoted CSS attribute selector. */
+function attr(value: string): string {
+  return value.replace(/["\\]/g, "\\$&");
+}
+
+export function toMessage(e: unknown): string {
+  if (e && typeof e === "object" && typeof (e as ApiError).message === "string") return (e as ApiError).message;
+  if (typeof e === "string") return e;
+  return "Something went wrong.";
+}

@@ -1,0 +1,76 @@
+import { callPartyLabel, formatDuration } from "./format";
+import type { CallView, Outcome } from "./types";
+
+export type BannerTone = "info" | "warn" | "bad";
+
+/** What home says after a call finished. Built once, from the Finished notice. */
+export type Banner = {
+  /** The outcome's kind, kept for tests and styling. */
+  kind: Outcome["kind"];
+  title: string;
+  detail: string;
+  tone: BannerTone;
+  /** The user's own doing: the banner fades by itself. */
+  own: boolean;
+  /** Offered as "Call back" / "Call again". */
+  redial: { users: string[]; callType: CallView["callType"] } | null;
+};
+
+function talked(call: CallView, now: number): string {
+  return call.startedAt !== null ? ` after ${formatDuration(now - call.startedAt)}` : "";
+}
+
+/** Everyone else in the call: the callees of an outgoing call, the caller of an incoming one. */
+function redialTarget(call: CallView): Banner["redial"] {
+  const users =
+    call.direction === "incoming" && !call.group ? [call.callerId] : call.peers.map((p) => p.userId);
+  return users.length > 0 ? { users, callType: call.callType } : null;
+}
+
+/** One distinct sentence for each outcome. */
+export function outcomeBanner(outcome: Outcome, call: CallView, now: number): Banner {
+  const who = callPartyLabel(call);
+  const caller = call.callerName || call.callerId;
+  const kind = call.callType === "video" ? "video call" : "call";
+  const redial = redialTarget(call);
+  const b = (title: string, detail: string, tone: BannerTone, own = false, offerRedial = true): Banner => ({
+    kind: outcome.kind,
+    title,
+    detail,
+    tone,
+    own,
+    redial: offerRedial ? redial : null,
+  });
+  switch (outcome.kind) {
+    case "declined":
+      return b(`${who} declined`, `Your ${kind} was declined.`, "warn");
+    case "busy":
+      return b(`${who} ${call.peers.length > 1 ? "are" : "is"} busy`, "They're on another call. Try again later.", "warn");
+    case "noAnswer":
+      return b(`No answer from ${who}`, `Their device rang, but nobody picked up.`, "warn");
+    case "unreachable":
+      return b(`${who} couldn't be reached`, "They stayed offline the whole time the call rang.", "warn");
+    case "cancelledByCaller":
+      return b(`${caller} cancelled the call`, `They hung up before you answered: a missed ${kind}.`, "bad");
+    case "missed":
+      return b(`Missed call from ${caller}`, `You didn't answer the ${kind} in time.`, "bad");
+    case "answeredElsewhere":
+      return b(`Answered on another device`, `The ${kind} from ${caller} was picked up on another of your devices.`, "info", false, false);
+    case "declinedElsewhere":
+      return b(`Declined on another device`, `The ${kind} from ${caller} was declined on another of your devices.`, "info", false, false);
+    case "endedByPeer":
+      return b(`${who} ended the call`, `The ${kind} ended${talked(call, now)}.`, "info");
+    case "connectionLost":
+      return b(`Call dropped: connection lost`, `Your ${kind} with ${who} ended because the connection to the server was lost${talked(call, now)}.`, "bad");
+    case "cancelled":
+      return b(`Call cancelled`, `You cancelled the ${kind} to ${who}.`, "info", true);
+    case "rejected":
+      return b(`Call declined`, `You declined the ${kind} from ${caller}.`, "info", true);
+    case "hungUp":
+      return b(`Call ended`, `You hung up on the ${kind} with ${who}${talked(call, now)}.`, "info", true);
+    case "left":
+      return b(`You left the group call`, `The others in the call with ${who} can carry on without you.`, "info", true);
+    case "failed":
+      return b(`Call failed`, outcome.message || "Something went wrong.", "bad");
+  }
+}

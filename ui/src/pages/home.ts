@@ -1,0 +1,116 @@
+import { formatWhen, historyResult } from "../format";
+import { html, type Html } from "../html";
+import { icon } from "../icons";
+import type { Banner } from "../outcome";
+import type { HistoryEntry, Snapshot } from "../types";
+import { avatar } from "./shell";
+
+export type HomeView = {
+  snapshot: Snapshot;
+  /** The ID box's text (view-local). */
+  dialText: string;
+  dialError: string | null;
+  /** null while the first load is on its way. */
+  history: HistoryEntry[] | null;
+  historyError: string | null;
+  banner: Banner | null;
+  /** An action the user started that has not answered yet. */
+  busy: string | null;
+  now: number;
+};
+
+function bannerView(b: Banner): Html {
+  const ic = b.tone === "bad" ? "missed" : b.tone === "warn" ? "alert" : "info";
+  const redial = b.redial
+    ? html`<button type="button" class="btn btn-small btn-soft" data-action="call-back"
+        data-users="${b.redial.users.join(",")}" data-type="${b.redial.callType}">${icon(b.redial.callType === "video" ? "video" : "phone")}${b.kind === "cancelledByCaller" || b.kind === "missed" ? "Call back" : "Call again"}</button>`
+    : "";
+  return html`<section class="banner banner-${b.tone}" role="${b.tone === "info" ? "status" : "alert"}" data-outcome="${b.kind}">
+    <span class="banner-icon">${icon(ic)}</span>
+    <div class="banner-text"><strong class="banner-title">${b.title}</strong><span class="banner-detail">${b.detail}</span></div>
+    <div class="banner-actions">${redial}<button type="button" class="icon-btn icon-btn-small" data-action="dismiss-banner" aria-label="Dismiss">${icon("close")}</button></div>
+  </section>`;
+}
+
+function connectionNote(s: Snapshot): Html {
+  const c = s.connection;
+  if (c.state === "connected") return html``;
+  if (c.state === "disconnected")
+    return html`<p class="note note-bad" role="status">You're offline${c.reason ? html` (${c.reason})` : ""}. Calls can't be placed until Beckon reconnects. Check the server in <button type="button" class="link" data-action="edit-settings">Settings</button>.</p>`;
+  return html`<p class="note note-warn" role="status">${c.state === "reconnecting" ? `Reconnecting to the server (attempt ${c.attempt})…` : "Connecting to the server…"} Calls go through once you're back online.</p>`;
+}
+
+function historyItem(e: HistoryEntry, now: number): Html {
+  const r = historyResult(e);
+  const missed = e.missed || e.busyReject;
+  const typeLabel = e.callType === "video" ? "Video call" : "Voice call";
+  const dirLabel = e.direction === "incoming" ? "Incoming" : "Outgoing";
+  return html`<li class="recent${missed ? " recent-missed" : ""}${e.busyReject ? " recent-busy" : ""}" data-call-id="${e.callId}">
+    ${avatar(e.withLabel, e.withIds.join(","), "sm")}
+    <div class="recent-main">
+      <div class="recent-name">${e.withLabel}${missed ? html` <span class="badge badge-bad">Missed</span>` : ""}</div>
+      <div class="recent-meta">
+        <span class="recent-dir" title="${dirLabel}">${icon(e.direction === "incoming" ? "incoming" : "outgoing", "icon-xs")}<span class="sr-only">${dirLabel}</span></span>
+        <span class="recent-type" title="${typeLabel}">${icon(e.callType === "video" ? "video" : "phone", "icon-xs")}<span class="sr-only">${typeLabel}</span></span>
+        <span class="recent-result tone-${r.tone}">${r.text}</span>
+        <span class="recent-sep" aria-hidden="true">·</span>
+        <time datetime="${new Date(e.createdAt).toISOString()}">${formatWhen(e.createdAt, now)}</time>
+      </div>
+    </div>
+    <button type="button" class="icon-btn call-back" data-action="call-back" data-users="${e.withIds.join(",")}" data-type="${e.callType}"
+      aria-label="Call back ${e.withLabel} (${typeLabel.toLowerCase()})" title="Call back">${icon(e.callType === "video" ? "video" : "phone")}</button>
+  </li>`;
+}
+
+function historyView(v: HomeView): Html {
+  let body: Html;
+  if (v.historyError)
+    body = html`<div class="empty"><p>Couldn't load recent calls: ${v.historyError}</p><button type="button" class="btn btn-small btn-soft" data-action="retry-history">Try again</button></div>`;
+  else if (v.history === null) body = html`<div class="empty" aria-busy="true"><p>Loading recent calls…</p></div>`;
+  else if (v.history.length === 0)
+    body = html`<div class="empty"><p>No calls yet.</p><p class="hint">Calls you make and receive show up here.</p></div>`;
+  else body = html`<ul class="recents-list">${v.history.map((e) => historyItem(e, v.now))}</ul>`;
+  return html`<section class="card recents" aria-labelledby="recents-title">
+    <div class="card-head"><h2 id="recents-title">Recent calls</h2></div>
+    ${body}
+  </section>`;
+}
+
+export function renderHome(v: HomeView): Html {
+  const s = v.snapshot;
+  const placing = v.busy === "call";
+  return html`<main class="page page-home" data-page="home">
+    ${v.banner ? bannerView(v.banner) : ""}
+    <div class="home-grid">
+      <div class="home-side">
+        <section class="card me" aria-label="Your profile">
+          ${avatar(s.userName, s.userId, "lg")}
+          <div class="me-text">
+            <div class="me-name">${s.userName || s.userId}</div>
+            <div class="me-id">ID <span class="mono">${s.userId}</span></div>
+          </div>
+          <button type="button" class="btn btn-small btn-ghost" data-action="edit-settings">Edit</button>
+        </section>
+        <section class="card dial" aria-labelledby="dial-title">
+          <h2 id="dial-title">Start a call</h2>
+          <form data-form="dial" class="dial-form" novalidate>
+            <label for="dial-ids">User ID</label>
+            <input id="dial-ids" data-field="dialText" type="text" value="${v.dialText}" placeholder="e.g. bob — or bob, carol for a group"
+              autocomplete="off" spellcheck="false" aria-describedby="dial-hint${v.dialError ? " dial-error" : ""}"
+              ${v.dialError ? html`aria-invalid="true"` : ""} />
+            ${v.dialError
+              ? html`<p class="field-error" id="dial-error" role="alert">${v.dialError}</p>`
+              : ""}
+            <p class="hint" id="dial-hint">Several IDs separated by commas or spaces start a group call. Enter starts a voice call.</p>
+            <div class="dial-actions">
+              <button type="button" class="btn btn-primary" data-action="call" data-type="voice" ${placing ? "disabled" : ""}>${icon("phone")}Voice call</button>
+              <button type="button" class="btn btn-secondary" data-action="call" data-type="video" ${placing ? "disabled" : ""}>${icon("video")}Video call</button>
+            </div>
+          </form>
+          ${connectionNote(s)}
+        </section>
+      </div>
+      ${historyView(v)}
+    </div>
+  </main>`;
+}

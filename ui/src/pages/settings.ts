@@ -1,0 +1,108 @@
+import { html, type Html } from "../html";
+import type { Settings } from "../types";
+
+export const DEFAULT_SERVER_URL = "ws://127.0.0.1:7070/ws";
+
+/** The form's text, as typed (view-local). */
+export type SettingsDraft = { serverUrl: string; userId: string; userName: string; token: string };
+
+export type SettingsView = {
+  /** First run: nothing saved yet. Edit: opened from home. */
+  mode: "first" | "edit";
+  draft: SettingsDraft;
+  saving: boolean;
+  error: string | null;
+  /** Saved settings exist but signing in with them did not give a snapshot. */
+  notSignedIn: boolean;
+  /** There is a home to go back to. */
+  canCancel: boolean;
+};
+
+export function draftFrom(settings: Settings | null): SettingsDraft {
+  return settings
+    ? {
+        serverUrl: settings.serverUrl,
+        userId: settings.userId,
+        userName: settings.userName,
+        token: settings.token ?? "",
+      }
+    : { serverUrl: DEFAULT_SERVER_URL, userId: "", userName: "", token: "" };
+}
+
+/** Checks the draft; returns the settings to save or the first problem. */
+export function settingsFromDraft(d: SettingsDraft): { settings: Settings } | { error: string; field: keyof SettingsDraft } {
+  const serverUrl = d.serverUrl.trim();
+  const userId = d.userId.trim();
+  const userName = d.userName.trim();
+  const token = d.token.trim();
+  if (!/^wss?:\/\/\S+$/i.test(serverUrl))
+    return { error: "The server URL starts with ws:// or wss://, e.g. " + DEFAULT_SERVER_URL, field: "serverUrl" };
+  if (!userId) return { error: "Choose a user ID: it's what others type to call you.", field: "userId" };
+  if (/[\s,;]/.test(userId)) return { error: "A user ID can't contain spaces, commas or semicolons.", field: "userId" };
+  return { settings: { serverUrl, userId, userName: userName || userId, token: token || null } };
+}
+
+function field(
+  id: string,
+  name: keyof SettingsDraft,
+  label: string,
+  value: string,
+  opts: { type?: string; placeholder?: string; hint?: string; required?: boolean; autocomplete?: string },
+): Html {
+  const hintId = opts.hint ? `${id}-hint` : "";
+  return html`<div class="field">
+    <label for="${id}">${label}${opts.required ? "" : html` <span class="optional">(optional)</span>`}</label>
+    <input id="${id}" name="${name}" data-field="${name}" type="${opts.type ?? "text"}" value="${value}"
+      placeholder="${opts.placeholder ?? ""}" autocomplete="${opts.autocomplete ?? "off"}" spellcheck="false"
+      ${opts.required ? html`required aria-required="true"` : ""} ${hintId ? html`aria-describedby="${hintId}"` : ""} />
+    ${opts.hint ? html`<p class="hint" id="${hintId}">${opts.hint}</p>` : ""}
+  </div>`;
+}
+
+export function renderSettings(v: SettingsView): Html {
+  const first = v.mode === "first";
+  return html`<main class="page page-settings" data-page="settings" data-mode="${v.mode}">
+    <form class="card settings-card" data-form="settings" novalidate aria-labelledby="settings-title">
+      <div class="settings-head">
+        <h1 id="settings-title">${first ? "Welcome to Beckon" : "Settings"}</h1>
+        <p class="lead">${first
+          ? "Sign in to your team's Beckon server to start calling. You can change this later."
+          : "Your profile and the server you sign in to. Saving signs in again."}</p>
+      </div>
+      ${v.notSignedIn ? html`<p class="note note-warn" role="status">You're not signed in. Check the details below and sign in again.</p>` : ""}
+      ${field("set-server", "serverUrl", "Server URL", v.draft.serverUrl, {
+        placeholder: DEFAULT_SERVER_URL,
+        required: true,
+        type: "url",
+        hint: "Ask whoever runs your Beckon server.",
+      })}
+      <div class="field-row">
+        ${field("set-user", "userId", "User ID", v.draft.userId, {
+          placeholder: "e.g. alice",
+          required: true,
+          hint: "Others call you by this ID.",
+          autocomplete: "username",
+        })}
+        ${field("set-name", "userName", "Display name", v.draft.userName, {
+          placeholder: "e.g. Alice Martin",
+          hint: "Shown to the people you call. Defaults to your user ID.",
+          autocomplete: "name",
+        })}
+      </div>
+      ${field("set-token", "token", "Access token", v.draft.token, {
+        type: "password",
+        placeholder: "Leave empty for an open server",
+        hint: "Only needed if your server requires tokens.",
+      })}
+      ${v.error ? html`<p class="note note-bad" role="alert" id="settings-error">${v.error}</p>` : ""}
+      <div class="form-actions">
+        ${v.canCancel
+          ? html`<button type="button" class="btn btn-ghost" data-action="cancel-settings">Cancel</button>`
+          : ""}
+        <button type="submit" class="btn btn-primary" ${v.saving ? html`disabled aria-busy="true"` : ""}>
+          ${v.saving ? "Signing in…" : first ? "Sign in" : "Save and sign in"}
+        </button>
+      </div>
+    </form>
+  </main>`;
+}

@@ -1,0 +1,69 @@
+import { callPartyLabel, memberStatus } from "../format";
+import { html, type Html } from "../html";
+import { icon } from "../icons";
+import type { CallView, Member } from "../types";
+import { avatar, pill, since } from "./shell";
+
+export type WaitingView = { call: CallView; busy: string | null; now: number };
+
+export function memberRow(m: Member): Html {
+  const st = memberStatus(m);
+  return html`<li class="member" data-user="${m.userId}" data-state="${m.state}">
+    ${avatar(m.name, m.userId, "sm")}
+    <div class="member-text"><span class="member-name">${m.name || m.userId}</span>${m.name && m.name !== m.userId ? html`<span class="member-id mono">${m.userId}</span>` : ""}</div>
+    ${pill(st.text, st.tone)}
+  </li>`;
+}
+
+export function avatarGroup(call: CallView, size: "lg" | "xl", ringing: boolean): Html {
+  const people = call.peers.slice(0, 3);
+  if (people.length <= 1) {
+    const p = people[0];
+    const name = p ? p.name : call.callerName;
+    const key = p ? p.userId : call.callerId;
+    return html`<div class="stage-avatar${ringing ? " ringing" : ""}">${avatar(name, key, size)}</div>`;
+  }
+  return html`<div class="stage-avatar stage-avatar-group${ringing ? " ringing" : ""}">${people.map((p) => avatar(p.name, p.userId, "lg"))}${call.peers.length > 3 ? html`<span class="avatar avatar-lg avatar-more" aria-hidden="true">+${String(call.peers.length - 3)}</span>` : ""}</div>`;
+}
+
+function waitingStatus(call: CallView): string {
+  if (call.callId === null) return "Calling…";
+  if (call.peers.length === 1 && call.peers[0]) return memberStatus(call.peers[0]).text;
+  const ringing = call.peers.filter((p) => p.state === "received").length;
+  const offline = call.peers.filter((p) => p.state === "inviting").length;
+  const parts: string[] = [];
+  if (ringing) parts.push(`Ringing ${ringing}`);
+  if (offline) parts.push(`${offline} offline`);
+  return parts.length ? parts.join(" · ") : "Waiting for answers…";
+}
+
+export function renderWaiting(v: WaitingView): Html {
+  const c = v.call;
+  const who = callPartyLabel(c);
+  const anyRinging = c.peers.some((p) => p.state === "received");
+  const cancelling = v.busy === "cancel";
+  return html`<main class="page stage stage-waiting" data-page="waiting" aria-labelledby="stage-title">
+    <div class="stage-top">
+      <span class="stage-kind">${icon(c.callType === "video" ? "video" : "phone", "icon-sm")}${c.callType === "video" ? "Video call" : "Voice call"}${c.group ? " · group" : ""}</span>
+      ${since(c.createdAt, v.now, "stage-elapsed")}
+    </div>
+    <div class="stage-center">
+      ${avatarGroup(c, "xl", anyRinging)}
+      <p class="stage-eyebrow">Calling</p>
+      <h1 id="stage-title" class="stage-title">${who}</h1>
+      <p class="stage-status" role="status" aria-live="polite">${waitingStatus(c)}</p>
+    </div>
+    ${c.peers.length > 1
+      ? html`<section class="members" aria-label="People being called"><ul class="member-list">${c.peers.map(memberRow)}</ul></section>`
+      : ""}
+    <div class="dock">
+    <div class="controls">
+      <div class="control">
+        <button type="button" class="round round-red" data-action="cancel" aria-label="Cancel call to ${who}" ${cancelling ? html`disabled aria-busy="true"` : ""}>${icon("hangUp")}</button>
+        <span class="control-label" aria-hidden="true">${cancelling ? "Cancelling…" : "Cancel"}</span>
+      </div>
+    </div>
+    <p class="kbd-hint"><kbd>Esc</kbd> cancels</p>
+    </div>
+  </main>`;
+}

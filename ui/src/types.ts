@@ -1,0 +1,28 @@
+export type { ActionError } from "./generated/ActionError";
+export type { CallResult } from "./generated/CallResult";
+export type { CallType } from "./generated/CallType";
+export type { CallUserState } from "./generated/CallUserState";
+export type { CallView } from "./generated/CallView";
+export type { Connection } from "./generated/Connection";
+export type { Direction } from "./generated/Direction";
+export type { HistoryEntry } from "./generated/HistoryEntry";
+export type { Member } from "./generated/Member";
+export type { Notice } from "./generated/Notice";
+export type { Outcome } from "./generated/Outcome";
+export type { Phase } from "./generated/Phase";
+export type { Settings } from "./generated/Settings";
+export type { Snapshot } from "./generated/Snapshot";
+export type { StateReason } from "./generated/StateReason";
+export type { Update } from "./generated/Update";
+
+export type { AppView } from "./generated/AppView";
+export type { CommandError } from "./generated/CommandError";
+
+import type { AppView } from "./generated/AppView";
+import type { CommandError } from "./generated/CommandError";
+
+/** `app_state()`: snapshot is null while not signed in. */
+export type AppState = AppView;
+
+/** What a rejected command carries: `{ kind, message }`. */
+export type ApiError = CommandError;

@@ -1,0 +1,135 @@
+// Which page a window shows, and the whole window's markup, from the model alone.
+import { html, type Html } from "./html";
+import type { Banner } from "./outcome";
+import { renderCalling } from "./pages/calling";
+import { renderHome } from "./pages/home";
+import { renderIncoming, renderNoIncoming } from "./pages/incoming";
+import { renderSettings, type SettingsDraft } from "./pages/settings";
+import { topBar } from "./pages/shell";
+import { renderWaiting } from "./pages/waiting";
+import type { HistoryEntry, Settings, Snapshot } from "./types";
+
+export type WindowKind = "main" | "popup";
+
+/** Everything a window renders from: the host's state plus view-local bits. */
+export type Model = {
+  /** app_state() has answered (or an update arrived). */
+  loaded: boolean;
+  settings: Settings | null;
+  snapshot: Snapshot | null;
+  // View-local:
+  editingSettings: boolean;
+  draft: SettingsDraft | null;
+  saving: boolean;
+  settingsError: string | null;
+  dialText: string;
+  dialError: string | null;
+  inviteText: string;
+  inviteError: string | null;
+  history: HistoryEntry[] | null;
+  historyError: string | null;
+  banner: Banner | null;
+  busy: string | null;
+};
+
+export function emptyModel(): Model {
+  return {
+    loaded: false,
+    settings: null,
+    snapshot: null,
+    editingSettings: false,
+    draft: null,
+    saving: false,
+    settingsError: null,
+    dialText: "",
+    dialError: null,
+    inviteText: "",
+    inviteError: null,
+    history: null,
+    historyError: null,
+    banner: null,
+    busy: null,
+  };
+}
+
+export type PageName = "loading" | "settings" | "home" | "waiting" | "calling" | "incoming" | "incoming-idle";
+
+export function pageFor(m: Model, kind: WindowKind): PageName {
+  if (!m.loaded) return "loading";
+  const s = m.snapshot;
+  if (kind === "popup") return s && s.phase === "incoming" && s.call ? "incoming" : "incoming-idle";
+  if (!s || !m.settings || m.editingSettings) return "settings";
+  switch (s.phase) {
+    case "free":
+      return "home";
+    case "outgoing":
+      return s.call ? "waiting" : "home";
+    case "incoming":
+      return s.call ? "incoming" : "home";
+    case "inCall":
+      return s.call ? "calling" : "home";
+  }
+}
+
+export function renderWindow(m: Model, kind: WindowKind, now: number): Html {
+  const page = pageFor(m, kind);
+  const s = m.snapshot;
+  const call = s?.call ?? null;
+  if (kind === "popup") {
+    return page === "incoming" && call ? renderIncoming({ call, compact: true, busy: m.busy }) : renderNoIncoming();
+  }
+  let body: Html;
+  switch (page) {
+    case "loading":
+      body = html`<main class="page page-loading" data-page="loading" aria-busy="true"><p>Starting Beckon…</p></main>`;
+      break;
+    case "settings":
+      body = renderSettings({
+        mode: m.settings ? "edit" : "first",
+        draft: m.draft ?? { serverUrl: "", userId: "", userName: "", token: "" },
+        saving: m.saving,
+        error: m.settingsError,
+        notSignedIn: m.settings !== null && s === null,
+        canCancel: m.settings !== null && s !== null,
+      });
+      break;
+    case "home":
+      body = renderHome({
+        snapshot: s as Snapshot,
+        dialText: m.dialText,
+        dialError: m.dialError,
+        history: m.history,
+        historyError: m.historyError,
+        banner: m.banner,
+        busy: m.busy,
+        now,
+      });
+      break;
+    case "waiting":
+      body = renderWaiting({ call: call!, busy: m.busy, now });
+      break;
+    case "calling":
+      body = renderCalling({ call: call!, inviteText: m.inviteText, inviteError: m.inviteError, busy: m.busy, now });
+      break;
+    case "incoming":
+      body = renderIncoming({ call: call!, compact: false, busy: m.busy });
+      break;
+    default:
+      body = renderNoIncoming();
+  }
+  const onCallPage = page === "waiting" || page === "calling" || page === "incoming";
+  return html`<div class="shell${onCallPage ? " shell-dark" : ""}">
+    ${topBar({ connection: s?.connection ?? null, showSettings: page === "home" })}
+    ${body}
+  </div>`;
+}
+
+/** The window title for the OS task bar. */
+export function windowTitle(m: Model, kind: WindowKind): string {
+  const call = m.snapshot?.call;
+  const page = pageFor(m, kind);
+  if (page === "incoming" && call) return `Incoming call from ${call.callerName || call.callerId} — Beckon`;
+  if (page === "waiting") return "Calling… — Beckon";
+  if (page === "calling") return "In call — Beckon";
+  return "Beckon";
+}

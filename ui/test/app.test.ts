@@ -1,0 +1,317 @@
+import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
+import { createApi, EVENT_SETTINGS, EVENT_UPDATE } from "../src/api";
+import { App } from "../src/app";
+import { FakeTransport } from "../src/fake-transport";
+import { SETTINGS, finishedCall, fixtures, history, snapshot } from "../src/fixtures";
+import type { Notice, Snapshot, Update } from "../src/types";
+import { FakeSounds, flush, NOW, text } from "./helpers";
+
+let root: HTMLElement;
+let t: FakeTransport;
+let sounds: FakeSounds;
+let app: App;
+
+async function start(opts: { snapshot?: Snapshot | null; settings?: typeof SETTINGS | null; kind?: "main" | "popup" } = {}) {
+  let state = {
+    settings: opts.settings === undefined ? SETTINGS : opts.settings,
+    snapshot: opts.snapshot === undefined ? snapshot() : opts.snapshot,
+  };
+  t = new FakeTransport({
+    app_state: () => state,
+    history: () => history(NOW),
+    save_settings: (a) => {
+      state = { settings: a?.settings as typeof SETTINGS, snapshot: snapshot() };
+    },
+  });
+  sounds = new FakeSounds();
+  app = new App({ api: createApi(t), root, kind: opts.kind ?? "main", sounds, now: () => NOW, ownBannerMs: 50 });
+  await app.start();
+  await flush();
+}
+
+function update(snap: Snapshot, notice: Notice = { kind: "changed" }): void {
+  const u: Update = { notice, snapshot: snap };
+  t.emit(EVENT_UPDATE, u);
+}
+
+const $ = <T extends HTMLElement = HTMLElement>(sel: string) => root.querySelector<T>(sel);
+
+function type(sel: string, value: string): void {
+  const input = $<HTMLInputElement>(sel);
+  if (!input) throw new Error(`no ${sel}`);
+  input.value = value;
+  input.dispatchEvent(new Event("input", { bubbles: true }));
+}
+
+function submit(sel: string): void {
+  $(sel)?.dispatchEvent(new Event("submit", { bubbles: true, cancelable: true }));
+}
+
+function esc(): void {
+  document.dispatchEvent(new KeyboardEvent("keydown", { key: "Escape", bubbles: true, cancelable: true }));
+}
+
+beforeEach(() => {
+  document.body.innerHTML = '<div id="app"></div>';
+  root = document.getElementById("app") as HTMLElement;
+});
+
+afterEach(() => {
+  app?.dispose();
+  vi.useRealTimers();
+});
+
+describe("start-up", () => {
+  it("listens first, then asks app_state and history", async () => {
+    await start();
+    expect(t.commands()).toEqual(["app_state", "history"]);
+    expect(t.calls[1]?.args).toEqual({ count: 50 });
+    expect(app.page).toBe("home");
+    expect(root.querySelectorAll(".recent")).toHaveLength(6);
+  });
+
+  it("first run shows settings; saving signs in and goes home", async () => {
+    await start({ settings: null, snapshot: null });
+    expect(app.page).toBe("settings");
+    expect($('[data-page="settings"]')?.dataset.mode).toBe("first");
+    type("#set-user", "carol");
+    type("#set-name", "Carol Diaz");
+    submit('[data-form="settings"]');
+    await flush();
+    const save = t.calls.find((c) => c.command === "save_settings");
+    expect(save?.args).toEqual({
+      settings: { serverUrl: "ws://127.0.0.1:7070/ws", userId: "carol", userName: "Carol Diaz", token: null },
+    });
+    expect(app.page).toBe("home");
+  });
+
+  it("an invalid draft is not sent", async () => {
+    await start({ settings: null, snapshot: null });
+    submit('[data-form="settings"]');
+    await flush();
+    expect(t.commands()).not.toContain("save_settings");
+    expect(text($("#settings-error"))).toContain("user ID");
+  });
+
+  it("a refused sign-in stays on settings with the message", async () => {
+    await start({ settings: null, snapshot: null });
+    t.handlers.save_settings = () => Promise.reject({ kind: "loginRefused", message: "bad token" });
+    type("#set-user", "carol");
+    submit('[data-form="settings"]');
+    await flush();
+    expect(app.page).toBe("settings");
+    expect(text($("#settings-error"))).toBe("bad token");
+  });
+
+  it("settings open from home and Esc goes back", async () => {
+    await start();
+    $('[data-action="edit-settings"]')?.click();
+    expect(app.page).toBe("settings");
+    expect($<HTMLInputElement>("#set-user")?.value).toBe("alice");
+    esc();
+    expect(app.page).toBe("home");
+  });
+
+  it("beckon://settings null (signed out) shows first-run settings", async () => {
+    await start();
+    t.emit(EVENT_SETTINGS, null);
+    update(snapshot());
+    expect(app.page).toBe("settings");
+    expect($('[data-page="settings"]')?.dataset.mode).toBe("first");
+  });
+});
+
+describe("placing calls", () => {
+  it("Enter in the ID box starts a voice call with every ID", async () => {
+    await start();
+    type("#dial-ids", " bob, carol  dan;bob ");
+    submit('[data-form="dial"]');
+    await flush();
+    expect(t.calls.at(-1)).toEqual({ command: "call", args: { users: ["bob", "carol", "dan"], callType: "voice" } });
+    expect(app.model.dialText).toBe("");
+  });
+
+  it("Video call button", async () => {
+    await start();
+    type("#dial-ids", "bob");
+    $('[data-action="call"][data-type="video"]')?.click();
+    await flush();
+    expect(t.calls.at(-1)).toEqual({ command: "call", args: { users: ["bob"], callType: "video" } });
+  });
+
+  it("an empty box asks for an ID and sends nothing", async () => {
+    await start();
+    $('[data-action="call"][data-type="voice"]')?.click();
+    await flush();
+    expect(t.commands()).not.toContain("call");
+    expect(text($("#dial-error"))).toContain("user ID");
+  });
+
+  it("call-back from the history uses its IDs and type", async () => {
+    await start();
+    $('[data-call-id="h2"] [data-action="call-back"]')?.click();
+    await flush();
+    expect(t.calls.at(-1)).toEqual({ command: "call", args: { users: ["carol", "dan"], callType: "video" } });
+  });
+
+  it("a refused command shows its message as a toast and keeps the typed text", async () => {
+    await start();
+    t.handlers.call = () => Promise.reject({ kind: "invalidUsers", message: "You can't call yourself." });
+    type("#dial-ids", "alice");
+    submit('[data-form="dial"]');
+    await flush();
+    expect(text($(".toast"))).toContain("You can't call yourself.");
+    expect($<HTMLInputElement>("#dial-ids")?.value).toBe("alice");
+  });
+});
+
+describe("pages follow the snapshot", () => {
+  it("waiting: ringback plays, Esc cancels, and the view change stops it", async () => {
+    await start();
+    update(fixtures.waitingRinging(NOW));
+    expect(app.page).toBe("waiting");
+    expect(sounds.current).toBe("ringback");
+    esc();
+    await flush();
+    expect(t.commands()).toContain("cancel");
+    update(snapshot(), { kind: "finished", outcome: { kind: "cancelled" }, call: finishedCall({ kind: "cancelled" }, NOW) });
+    expect(app.page).toBe("home");
+    expect(sounds.current).toBe(null);
+    expect(sounds.log).toEqual(["ringback", null]);
+  });
+
+  it("calling 1:1: Hang up", async () => {
+    await start({ snapshot: fixtures.calling(NOW) });
+    expect(app.page).toBe("calling");
+    expect(sounds.current).toBe(null);
+    $('[data-action="hang-up"]')?.click();
+    await flush();
+    expect(t.commands()).toContain("hang_up");
+  });
+
+  it("calling group: invite more, leave, end for everyone", async () => {
+    await start({ snapshot: fixtures.callingGroup(NOW) });
+    type("#invite-ids", "gus, hana");
+    submit('[data-form="invite"]');
+    await flush();
+    expect(t.calls.at(-1)).toEqual({ command: "invite_more", args: { users: ["gus", "hana"] } });
+    expect(app.model.inviteText).toBe("");
+    $('[data-action="leave"]')?.click();
+    await flush();
+    expect(t.commands().at(-1)).toBe("leave");
+    $('[data-action="end-call"]')?.click();
+    await flush();
+    expect(t.commands().at(-1)).toBe("end_call");
+  });
+
+  it("the media toggles do nothing", async () => {
+    await start({ snapshot: fixtures.calling(NOW) });
+    const before = t.calls.length;
+    $('[data-action="mute"]')?.click();
+    $('[data-action="camera"]')?.click();
+    await flush();
+    expect(t.calls.length).toBe(before);
+  });
+
+  it("the ticker updates elapsed time without re-rendering", async () => {
+    vi.useFakeTimers();
+    let now = NOW;
+    t = new FakeTransport({ app_state: () => ({ settings: SETTINGS, snapshot: fixtures.calling(NOW) }), history: () => [] });
+    app = new App({ api: createApi(t), root, kind: "main", sounds: new FakeSounds(), now: () => now });
+    await app.start();
+    const el = $(".stage-duration");
+    expect(text(el)).toBe("3:05");
+    now += 61_000;
+    vi.advanceTimersByTime(1000);
+    expect($(".stage-duration")).toBe(el);
+    expect(text(el)).toBe("4:06");
+  });
+});
+
+describe("notices", () => {
+  it("Finished shows its banner on home and refreshes the history", async () => {
+    await start({ snapshot: fixtures.waitingRinging(NOW) });
+    const before = t.commands().filter((c) => c === "history").length;
+    update(snapshot(), { kind: "finished", outcome: { kind: "declined" }, call: finishedCall({ kind: "declined" }, NOW) });
+    await flush();
+    expect(app.page).toBe("home");
+    expect(text($(".banner-title"))).toBe("bob declined");
+    expect(t.commands().filter((c) => c === "history").length).toBe(before + 1);
+    $('[data-action="dismiss-banner"]')?.click();
+    expect($(".banner")).toBeNull();
+  });
+
+  it("a banner about the user's own doing fades", async () => {
+    await start({ snapshot: fixtures.calling(NOW) });
+    update(snapshot(), { kind: "finished", outcome: { kind: "hungUp" }, call: finishedCall({ kind: "hungUp" }, NOW) });
+    expect(text($(".banner-title"))).toBe("Call ended");
+    await new Promise((r) => setTimeout(r, 80));
+    expect($(".banner")).toBeNull();
+  });
+
+  it("RejectedBusy: history refresh only, no toast, no sound", async () => {
+    await start({ snapshot: fixtures.calling(NOW) });
+    const before = t.commands().filter((c) => c === "history").length;
+    update(fixtures.calling(NOW), { kind: "rejectedBusy", callId: "c9", callerId: "erin", callerName: "Erin", callType: "voice" });
+    await flush();
+    expect(t.commands().filter((c) => c === "history").length).toBe(before + 1);
+    expect($(".toast")).toBeNull();
+    expect(sounds.log).toEqual([]);
+    expect(app.page).toBe("calling");
+  });
+
+  it("MissedWhileAway: a toast and a history refresh", async () => {
+    await start();
+    const before = t.commands().filter((c) => c === "history").length;
+    update(snapshot(), { kind: "missedWhileAway", callId: "c8", callerId: "bob", callerName: "Bob Chen", callType: "video", answered: false });
+    await flush();
+    expect(text($(".toast"))).toContain("Missed video call from Bob Chen while you were offline.");
+    expect(t.commands().filter((c) => c === "history").length).toBe(before + 1);
+  });
+
+  it("Error notices show as a toast", async () => {
+    await start();
+    update(snapshot(), { kind: "error", message: "server hiccup" });
+    expect(text($(".toast"))).toContain("server hiccup");
+  });
+});
+
+describe("incoming", () => {
+  it("popup: ringtone, Accept sends the call ID, working stops the ringtone", async () => {
+    await start({ kind: "popup", snapshot: fixtures.incoming(NOW) });
+    expect(app.page).toBe("incoming");
+    expect(sounds.current).toBe("ringtone");
+    expect($(".topbar")).toBeNull();
+    $('[data-action="accept"]')?.click();
+    await flush();
+    expect(t.calls.at(-1)).toEqual({ command: "accept", args: { callId: "call-in-1" } });
+    update(fixtures.incomingAccepting(NOW));
+    expect(sounds.current).toBe(null);
+    expect($<HTMLButtonElement>('[data-action="accept"]')?.disabled).toBe(true);
+  });
+
+  it("popup: Esc declines", async () => {
+    await start({ kind: "popup", snapshot: fixtures.incomingVideo(NOW) });
+    esc();
+    await flush();
+    expect(t.calls.at(-1)).toEqual({ command: "decline", args: { callId: "call-in-1" } });
+  });
+
+  it("popup: the call going away stops the ringtone; the popup never asks for history", async () => {
+    await start({ kind: "popup", snapshot: fixtures.incoming(NOW) });
+    update(snapshot(), { kind: "finished", outcome: { kind: "cancelledByCaller" }, call: finishedCall({ kind: "cancelledByCaller" }, NOW) });
+    expect(sounds.current).toBe(null);
+    expect(app.page).toBe("incoming-idle");
+    expect(t.commands()).not.toContain("history");
+    expect($(".banner")).toBeNull();
+  });
+
+  it("the main window does not ring (the popup does)", async () => {
+    await start({ snapshot: fixtures.incoming(NOW) });
+    expect(app.page).toBe("incoming");
+    expect(sounds.current).toBe(null);
+    $('[data-action="decline"]')?.click();
+    await flush();
+    expect(t.calls.at(-1)).toEqual({ command: "decline", args: { callId: "call-in-1" } });
+  });
+});

@@ -1,0 +1,31 @@
+import type { Html } from "../src/html";
+import type { SoundKind, SoundPlayer } from "../src/sounds";
+
+export const NOW = Date.UTC(2025, 2, 14, 15, 30, 0);
+
+/** Renders markup into a detached element for querying. */
+export function mount(markup: Html): HTMLElement {
+  const el = document.createElement("div");
+  el.innerHTML = markup.value;
+  return el;
+}
+
+/** The visible text, whitespace collapsed. */
+export function text(el: Element | null | undefined): string {
+  return (el?.textContent ?? "").replace(/\s+/g, " ").trim();
+}
+
+export class FakeSounds implements SoundPlayer {
+  current: SoundKind | null = null;
+  log: (SoundKind | null)[] = [];
+  set(kind: SoundKind | null): void {
+    if (kind === this.current) return;
+    this.current = kind;
+    this.log.push(kind);
+  }
+}
+
+/** Lets pending promise callbacks run. */
+export async function flush(): Promise<void> {
+  for (let i = 0; i < 5; i++) await new Promise((r) => setTimeout(r, 0));
+}

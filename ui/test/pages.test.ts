@@ -1,0 +1,353 @@
+import { describe, expect, it } from "vitest";
+import {
+  CONNECTED,
+  DISCONNECTED,
+  RECONNECTING,
+  SETTINGS,
+  fixtures,
+  history,
+  snapshot,
+} from "../src/fixtures";
+import { renderCalling } from "../src/pages/calling";
+import { renderHome, type HomeView } from "../src/pages/home";
+import { renderIncoming } from "../src/pages/incoming";
+import { DEFAULT_SERVER_URL, draftFrom, renderSettings, settingsFromDraft } from "../src/pages/settings";
+import { renderWaiting } from "../src/pages/waiting";
+import type { Snapshot } from "../src/types";
+import { emptyModel, pageFor, renderWindow, type Model } from "../src/view";
+import { mount, NOW, text } from "./helpers";
+
+function call(s: Snapshot) {
+  if (!s.call) throw new Error("fixture without a call");
+  return s.call;
+}
+
+function home(over: Partial<HomeView> = {}): HTMLElement {
+  return mount(
+    renderHome({
+      snapshot: snapshot(),
+      dialText: "",
+      dialError: null,
+      history: history(NOW),
+      historyError: null,
+      banner: null,
+      busy: null,
+      now: NOW,
+      ...over,
+    }),
+  );
+}
+
+function model(over: Partial<Model>): Model {
+  return { ...emptyModel(), loaded: true, ...over };
+}
+
+describe("settings page", () => {
+  it("first run: empty profile, default server URL, Sign in, no Cancel", () => {
+    const el = mount(
+      renderSettings({ mode: "first", draft: draftFrom(null), saving: false, error: null, notSignedIn: false, canCancel: false }),
+    );
+    expect(text(el.querySelector("h1"))).toBe("Welcome to Beckon");
+    expect(el.querySelector<HTMLInputElement>("#set-server")?.value).toBe("ws://127.0.0.1:7070/ws");
+    expect(el.querySelector<HTMLInputElement>("#set-user")?.value).toBe("");
+    expect(el.querySelector<HTMLInputElement>("#set-name")?.value).toBe("");
+    expect(el.querySelector<HTMLInputElement>("#set-token")?.type).toBe("password");
+    expect(text(el.querySelector('label[for="set-token"]'))).toContain("optional");
+    expect(text(el.querySelector('button[type="submit"]'))).toBe("Sign in");
+    expect(el.querySelector('[data-action="cancel-settings"]')).toBeNull();
+    // Every input has a label.
+    for (const input of Array.from(el.querySelectorAll("input")))
+      expect(el.querySelector(`label[for="${input.id}"]`)).not.toBeNull();
+  });
+
+  it("edit: filled from the saved settings, Save and Cancel", () => {
+    const el = mount(
+      renderSettings({
+        mode: "edit",
+        draft: draftFrom({ ...SETTINGS, token: "s3cret" }),
+        saving: false,
+        error: null,
+        notSignedIn: false,
+        canCancel: true,
+      }),
+    );
+    expect(text(el.querySelector("h1"))).toBe("Settings");
+    expect(el.querySelector<HTMLInputElement>("#set-user")?.value).toBe("alice");
+    expect(el.querySelector<HTMLInputElement>("#set-name")?.value).toBe("Alice Martin");
+    expect(el.querySelector<HTMLInputElement>("#set-token")?.value).toBe("s3cret");
+    expect(text(el.querySelector('button[type="submit"]'))).toBe("Save and sign in");
+    expect(el.querySelector('[data-action="cancel-settings"]')).not.toBeNull();
+  });
+
+  it("saving and error states", () => {
+    const el = mount(
+      renderSettings({ mode: "edit", draft: draftFrom(SETTINGS), saving: true, error: "login refused", notSignedIn: true, canCancel: false }),
+    );
+    const submit = el.querySelector<HTMLButtonElement>('button[type="submit"]');
+    expect(submit?.disabled).toBe(true);
+    expect(text(submit)).toBe("Signing in…");
+    expect(text(el.querySelector('[role="alert"]'))).toBe("login refused");
+    expect(text(el)).toContain("You're not signed in");
+  });
+
+  it("checks the draft and turns an empty token into null", () => {
+    expect(settingsFromDraft({ serverUrl: "http://x", userId: "a", userName: "", token: "" })).toMatchObject({ field: "serverUrl" });
+    expect(settingsFromDraft({ serverUrl: DEFAULT_SERVER_URL, userId: " ", userName: "", token: "" })).toMatchObject({ field: "userId" });
+    expect(settingsFromDraft({ serverUrl: DEFAULT_SERVER_URL, userId: "a b", userName: "", token: "" })).toMatchObject({ field: "userId" });
+    expect(settingsFromDraft({ serverUrl: ` ${DEFAULT_SERVER_URL} `, userId: "bob", userName: "", token: " " })).toEqual({
+      settings: { serverUrl: DEFAULT_SERVER_URL, userId: "bob", userName: "bob", token: null },
+    });
+  });
+
+  it("the main window shows settings on first run, when not signed in, and while editing", () => {
+    expect(pageFor(model({ settings: null, snapshot: null }), "main")).toBe("settings");
+    expect(pageFor(model({ settings: SETTINGS, snapshot: null }), "main")).toBe("settings");
+    expect(pageFor(model({ settings: SETTINGS, snapshot: snapshot(), editingSettings: true }), "main")).toBe("settings");
+    expect(pageFor(model({ settings: SETTINGS, snapshot: snapshot() }), "main")).toBe("home");
+    expect(pageFor({ ...emptyModel() }, "main")).toBe("loading");
+  });
+});
+
+describe("home page", () => {
+  it("shows my name and ID, the ID box and both call buttons", () => {
+    const el = home();
+    expect(text(el.querySelector(".me-name"))).toBe("Alice Martin");
+    expect(text(el.querySelector(".me-id"))).toContain("alice");
+    const input = el.querySelector<HTMLInputElement>("#dial-ids");
+    expect(input).not.toBeNull();
+    expect(el.querySelector('label[for="dial-ids"]')).not.toBeNull();
+    expect(text(el.querySelector('[data-action="call"][data-type="voice"]'))).toBe("Voice call");
+    expect(text(el.querySelector('[data-action="call"][data-type="video"]'))).toBe("Video call");
+  });
+
+  it.each([
+    ["connected", CONNECTED, "Online", "pill-ok", null],
+    ["reconnecting", RECONNECTING, "Reconnecting…", "pill-warn", "Reconnecting to the server (attempt 3)"],
+    ["disconnected", DISCONNECTED, "Offline", "pill-bad", "You're offline (login refused: bad token)"],
+  ] as const)("connection %s: the pill and the note", (_name, connection, pillText, cls, note) => {
+    const m = model({ settings: SETTINGS, snapshot: snapshot({ connection }), history: history(NOW) });
+    const el = mount(renderWindow(m, "main", NOW));
+    const pill = el.querySelector(".conn-pill");
+    expect(text(pill)).toBe(pillText);
+    expect(pill?.classList.contains(cls)).toBe(true);
+    expect(pill?.getAttribute("aria-label")).toMatch(/^Connection: /);
+    const notes = text(el.querySelector(".dial"));
+    if (note) expect(notes).toContain(note);
+    else expect(el.querySelector(".dial .note")).toBeNull();
+  });
+
+  it("the connection pill shows on every page of the main window", () => {
+    for (const s of [fixtures.waitingRinging(NOW), fixtures.calling(NOW), fixtures.incoming(NOW)]) {
+      const el = mount(renderWindow(model({ settings: SETTINGS, snapshot: s }), "main", NOW));
+      expect(el.querySelector(".conn-pill")).not.toBeNull();
+    }
+  });
+
+  it("recent calls: missed and busy-reject entries are marked, each has a call-back button", () => {
+    const el = home();
+    const items = Array.from(el.querySelectorAll(".recent"));
+    expect(items).toHaveLength(6);
+    const missed = el.querySelector('[data-call-id="h1"]');
+    expect(missed?.classList.contains("recent-missed")).toBe(true);
+    expect(text(missed?.querySelector(".badge"))).toBe("Missed");
+    expect(text(missed?.querySelector(".recent-result"))).toBe("Not answered");
+    const busy = el.querySelector('[data-call-id="h3"]');
+    expect(busy?.classList.contains("recent-busy")).toBe(true);
+    expect(text(busy?.querySelector(".recent-result"))).toBe("You were on another call");
+    const answered = el.querySelector('[data-call-id="h2"]');
+    expect(answered?.classList.contains("recent-missed")).toBe(false);
+    expect(text(answered?.querySelector(".recent-result"))).toBe("Answered · 12 min");
+    expect(text(el.querySelector('[data-call-id="h4"] .recent-result'))).toBe("No answer");
+    expect(text(el.querySelector('[data-call-id="h6"] .recent-result'))).toBe("Declined");
+    const back = answered?.querySelector<HTMLButtonElement>('[data-action="call-back"]');
+    expect(back?.dataset.users).toBe("carol,dan");
+    expect(back?.dataset.type).toBe("video");
+    expect(back?.getAttribute("aria-label")).toBe("Call back carol, dan (video call)");
+    expect(items.every((i) => i.querySelector('[data-action="call-back"]'))).toBe(true);
+  });
+
+  it("recent calls: loading, empty and error", () => {
+    expect(text(home({ history: null }).querySelector(".recents"))).toContain("Loading recent calls");
+    expect(text(home({ history: [] }).querySelector(".recents"))).toContain("No calls yet");
+    const err = home({ history: null, historyError: "not connected" });
+    expect(text(err.querySelector(".recents"))).toContain("Couldn't load recent calls: not connected");
+    expect(err.querySelector('[data-action="retry-history"]')).not.toBeNull();
+  });
+
+  it("keeps the typed IDs and shows a dial error", () => {
+    const el = home({ dialText: "bob, carol", dialError: "Type the user ID" });
+    expect(el.querySelector<HTMLInputElement>("#dial-ids")?.value).toBe("bob, carol");
+    expect(el.querySelector("#dial-ids")?.getAttribute("aria-invalid")).toBe("true");
+    expect(text(el.querySelector("#dial-error"))).toBe("Type the user ID");
+  });
+
+  it("escapes what users typed or named themselves", () => {
+    const el = home({ dialText: '"><img src=x onerror=alert(1)>', snapshot: snapshot({ userName: "<b>Eve</b>" }) });
+    expect(el.querySelector("img")).toBeNull();
+    expect(el.querySelector("b")).toBeNull();
+    expect(text(el.querySelector(".me-name"))).toBe("<b>Eve</b>");
+  });
+});
+
+describe("waiting page", () => {
+  it("1:1 ringing: who, Ringing, elapsed time from createdAt, Cancel", () => {
+    const s = fixtures.waitingRinging(NOW);
+    const el = mount(renderWaiting({ call: call(s), busy: null, now: NOW }));
+    expect(text(el.querySelector(".stage-title"))).toBe("bob");
+    expect(text(el.querySelector(".stage-status"))).toBe("Ringing");
+    expect(text(el.querySelector("[data-since]"))).toBe("0:12");
+    expect(el.querySelector("[data-since]")?.getAttribute("data-since")).toBe(String(NOW - 12_000));
+    const cancel = el.querySelector('[data-action="cancel"]');
+    expect(cancel?.getAttribute("aria-label")).toBe("Cancel call to bob");
+    expect(text(el.querySelector(".stage-kind"))).toBe("Voice call");
+    expect(el.querySelector(".stage-avatar.ringing")).not.toBeNull();
+  });
+
+  it("offline callee: will ring when they come online", () => {
+    const el = mount(renderWaiting({ call: call(fixtures.waitingOffline(NOW)), busy: null, now: NOW }));
+    expect(text(el.querySelector(".stage-status"))).toBe("Offline — will ring when they come online");
+    expect(text(el.querySelector(".stage-kind"))).toBe("Video call");
+    expect(el.querySelector(".stage-avatar.ringing")).toBeNull();
+  });
+
+  it("before the server answered: Calling…", () => {
+    const el = mount(renderWaiting({ call: call(fixtures.waitingPlacing(NOW)), busy: null, now: NOW }));
+    expect(text(el.querySelector(".stage-status"))).toBe("Calling…");
+  });
+
+  it("group with one declined: every callee with their own status", () => {
+    const el = mount(renderWaiting({ call: call(fixtures.waitingGroup(NOW)), busy: null, now: NOW }));
+    expect(text(el.querySelector(".stage-title"))).toBe("bob, carol and dan");
+    expect(text(el.querySelector(".stage-kind"))).toBe("Voice call · group");
+    const row = (id: string) => text(el.querySelector(`.member[data-user="${id}"] .pill`));
+    expect(row("bob")).toBe("Ringing");
+    expect(row("carol")).toBe("Declined");
+    expect(row("dan")).toBe("Offline — will ring when they come online");
+    expect(text(el.querySelector(".stage-status"))).toBe("Ringing 1 · 1 offline");
+  });
+
+  it("busy, no answer and cancelling", () => {
+    const s = fixtures.waitingGroup(NOW);
+    const c = call(s);
+    c.peers = [
+      { userId: "bob", name: "bob", state: "rejected", reason: "busy" },
+      { userId: "carol", name: "carol", state: "timeout", reason: null },
+    ];
+    const el = mount(renderWaiting({ call: c, busy: "cancel", now: NOW }));
+    expect(text(el.querySelector('.member[data-user="bob"] .pill'))).toBe("Busy");
+    expect(text(el.querySelector('.member[data-user="carol"] .pill'))).toBe("No answer");
+    expect(el.querySelector<HTMLButtonElement>('[data-action="cancel"]')?.disabled).toBe(true);
+    expect(text(el.querySelector(".control-label"))).toBe("Cancelling…");
+  });
+});
+
+describe("calling page", () => {
+  it("1:1: peer, duration from startedAt, media-not-connected toggles, Hang up", () => {
+    const el = mount(renderCalling({ call: call(fixtures.calling(NOW)), inviteText: "", inviteError: null, busy: null, now: NOW }));
+    expect(text(el.querySelector(".stage-title"))).toBe("bob");
+    expect(text(el.querySelector(".stage-duration"))).toBe("3:05");
+    expect(text(el.querySelector(".media-note"))).toContain("Media not connected.");
+    const mute = el.querySelector<HTMLButtonElement>('[data-action="mute"]');
+    const camera = el.querySelector<HTMLButtonElement>('[data-action="camera"]');
+    expect(mute?.disabled).toBe(true);
+    expect(camera?.disabled).toBe(true);
+    expect(mute?.getAttribute("aria-label")).toBe("Mute (media not connected)");
+    expect(camera?.getAttribute("aria-label")).toBe("Camera (media not connected)");
+    expect(el.querySelector('[data-action="hang-up"]')?.getAttribute("aria-label")).toBe("Hang up");
+    expect(el.querySelector('[data-action="leave"]')).toBeNull();
+    expect(el.querySelector('[data-action="end-call"]')).toBeNull();
+    expect(el.querySelector(".members")).toBeNull();
+  });
+
+  it("1:1 incoming voice call: the caller's name", () => {
+    const el = mount(renderCalling({ call: call(fixtures.callingVoice(NOW)), inviteText: "", inviteError: null, busy: null, now: NOW }));
+    expect(text(el.querySelector(".stage-title"))).toBe("Bob Chen");
+    expect(text(el.querySelector(".stage-kind"))).toBe("Voice call");
+    expect(text(el.querySelector(".media-note"))).toContain("doesn't carry audio yet");
+  });
+
+  it("group: each member with state, Invite more, Leave and End for everyone", () => {
+    const el = mount(renderCalling({ call: call(fixtures.callingGroup(NOW)), inviteText: "gus", inviteError: null, busy: null, now: NOW }));
+    const row = (id: string) => text(el.querySelector(`.member[data-user="${id}"] .pill`));
+    expect(row("bob")).toBe("In the call");
+    expect(row("carol")).toBe("Ringing");
+    expect(row("dan")).toBe("Busy");
+    expect(row("erin")).toBe("Left");
+    expect(row("frank")).toBe("Offline — will ring when they come online");
+    expect(text(el.querySelector(".stage-duration"))).toBe("12:34");
+    expect(el.querySelector<HTMLInputElement>("#invite-ids")?.value).toBe("gus");
+    expect(text(el.querySelector('[data-form="invite"] button'))).toBe("Invite more");
+    expect(el.querySelector('[data-action="leave"]')?.getAttribute("aria-label")).toBe("Leave the call");
+    expect(el.querySelector('[data-action="end-call"]')?.getAttribute("aria-label")).toBe("End the call for everyone");
+    expect(el.querySelector('[data-action="hang-up"]')).toBeNull();
+    expect(text(el.querySelector(".media-note"))).toContain("Media not connected");
+  });
+
+  it("group: an invite on its way disables the box", () => {
+    const c = call(fixtures.callingGroup(NOW));
+    c.working = true;
+    const el = mount(renderCalling({ call: c, inviteText: "", inviteError: null, busy: null, now: NOW }));
+    expect(el.querySelector<HTMLInputElement>("#invite-ids")?.disabled).toBe(true);
+    expect(text(el.querySelector('[data-form="invite"] button'))).toBe("Inviting…");
+  });
+
+  it("a member who dropped: connection lost", () => {
+    const c = call(fixtures.callingGroup(NOW));
+    c.peers = [{ userId: "erin", name: "erin", state: "quit", reason: "connectionLost" }];
+    const el = mount(renderCalling({ call: c, inviteText: "", inviteError: null, busy: null, now: NOW }));
+    expect(text(el.querySelector('.member[data-user="erin"] .pill'))).toBe("Connection lost");
+  });
+});
+
+describe("incoming popup", () => {
+  it("voice: caller name, voice, Accept and Decline", () => {
+    const el = mount(renderIncoming({ call: call(fixtures.incoming(NOW)), compact: true, busy: null }));
+    expect(text(el.querySelector(".incoming-name"))).toBe("Bob Chen");
+    expect(text(el.querySelector(".incoming-sub"))).toBe("Incoming voice call");
+    const accept = el.querySelector<HTMLButtonElement>('[data-action="accept"]');
+    const decline = el.querySelector<HTMLButtonElement>('[data-action="decline"]');
+    expect(accept?.getAttribute("aria-label")).toBe("Accept voice call from Bob Chen");
+    expect(decline?.getAttribute("aria-label")).toBe("Decline call from Bob Chen");
+    expect(accept?.disabled).toBe(false);
+    expect(accept?.classList.contains("round-green")).toBe(true);
+    expect(decline?.classList.contains("round-red")).toBe(true);
+    expect(el.querySelector("main")?.getAttribute("role")).toBe("alertdialog");
+    expect(el.querySelector('[data-page="incoming"]')?.getAttribute("data-state")).toBe("ringing");
+  });
+
+  it("video", () => {
+    const el = mount(renderIncoming({ call: call(fixtures.incomingVideo(NOW)), compact: true, busy: null }));
+    expect(text(el.querySelector(".incoming-sub"))).toBe("Incoming video call");
+    expect(el.querySelector('[data-action="accept"]')?.getAttribute("aria-label")).toBe("Accept video call from Bob Chen");
+  });
+
+  it("group: who else is in it", () => {
+    const el = mount(renderIncoming({ call: call(fixtures.incomingGroup(NOW)), compact: true, busy: null }));
+    expect(text(el.querySelector(".incoming-sub"))).toBe("Incoming video call · with carol and dan");
+  });
+
+  it("accepting (working): both buttons locked, Connecting…", () => {
+    const el = mount(renderIncoming({ call: call(fixtures.incomingAccepting(NOW)), compact: true, busy: null }));
+    expect(el.querySelector<HTMLButtonElement>('[data-action="accept"]')?.disabled).toBe(true);
+    expect(el.querySelector<HTMLButtonElement>('[data-action="decline"]')?.disabled).toBe(true);
+    expect(text(el.querySelector(".incoming-status"))).toBe("Connecting…");
+    expect(el.querySelector('[data-page="incoming"]')?.getAttribute("data-state")).toBe("accepting");
+  });
+
+  it("the popup window shows only the incoming call, no top bar", () => {
+    const m = model({ settings: SETTINGS, snapshot: fixtures.incoming(NOW) });
+    const el = mount(renderWindow(m, "popup", NOW));
+    expect(el.querySelector(".topbar")).toBeNull();
+    expect(el.querySelector('[data-page="incoming"]')).not.toBeNull();
+    const idle = mount(renderWindow(model({ settings: SETTINGS, snapshot: snapshot() }), "popup", NOW));
+    expect(text(idle)).toBe("No incoming call");
+  });
+
+  it("the main window has its own full incoming page", () => {
+    const m = model({ settings: SETTINGS, snapshot: fixtures.incomingVideo(NOW) });
+    expect(pageFor(m, "main")).toBe("incoming");
+    const el = mount(renderWindow(m, "main", NOW));
+    expect(el.querySelector(".incoming.stage")).not.toBeNull();
+    expect(text(el.querySelector(".kbd-hint"))).toBe("Esc declines");
+  });
+});
