@@ -40,12 +40,16 @@ pub fn run() {
     run_app(Builder::default());
 }
 
-pub fn run_app<R: Runtime>(builder: Builder<R>) {
-    let app = builder
-        // A second launch only brings the running one forward: one user, one manager.
-        .plugin(tauri_plugin_single_instance::init(|app, _args, _cwd| {
+pub fn run_app<R: Runtime>(mut builder: Builder<R>) {
+    // A second launch only brings the running one forward: one user, one manager. A
+    // launch with its own BECKON_CONFIG_DIR is another profile (a demo's second user, a
+    // test instance) and runs beside it.
+    if std::env::var_os("BECKON_CONFIG_DIR").is_none() {
+        builder = builder.plugin(tauri_plugin_single_instance::init(|app, _args, _cwd| {
             show_main(app)
-        }))
+        }));
+    }
+    let app = builder
         .invoke_handler(tauri::generate_handler![
             commands::app_state,
             commands::save_settings,
