@@ -41,7 +41,10 @@ need_ui() {
     need_node
     if [ ! -d ui/node_modules ] || [ ui/package-lock.json -nt ui/node_modules ]; then
         echo "installing: ui npm packages"
-        npm --prefix ui ci --no-audit --no-fund --loglevel=error
+        # `npm install --no-save` rather than `npm ci`: it takes the locked versions too,
+        # and tolerates a lock file that lists no entries for other platforms' optional
+        # packages (rollup's), which some registries and mirrors produce.
+        npm --prefix ui install --no-save --no-audit --no-fund --loglevel=error
         touch ui/node_modules
     fi
     npm --prefix ui run --silent build >/dev/null
