@@ -865,7 +865,9 @@ async fn flood_a_non_reader(s: &TestServer) -> NonReader {
     // From here on nobody reads `slow`.
 
     // Several devices, because the rate limit is per connection. In all far more than
-    // the socket buffers (a few MiB) plus the 256-frame queue can hold.
+    // the socket buffers plus the 256-frame queue can hold: loopback receive buffers can
+    // grow to `tcp_rmem`'s maximum (32 MiB on these machines), so up to 140 MiB are
+    // sent; the flood stops as soon as the server has cut `slow`.
     let mut senders = vec![alice];
     for d in 2..=4 {
         senders.push(s.device("alice", &format!("alice-{d}")).await);
@@ -877,7 +879,7 @@ async fn flood_a_non_reader(s: &TestServer) -> NonReader {
         let payload = payload.clone();
         async move {
             let mut accepted = 0u32;
-            while accepted < 200 {
+            while accepted < 600 {
                 match client.relay(&call_id, "slow", payload.clone()).await {
                     Ok(()) => accepted += 1,
                     Err(e) if e.code() == Some(ErrorCode::RateLimited) => {
@@ -894,7 +896,7 @@ async fn flood_a_non_reader(s: &TestServer) -> NonReader {
         }
     });
     let results = tokio::time::timeout(
-        Duration::from_secs(30),
+        Duration::from_secs(60),
         futures_util::future::join_all(flood),
     )
     .await
