@@ -33,6 +33,15 @@ fn users(list: &[&str]) -> Vec<String> {
 }
 
 /// Polls the manager's snapshot (without consuming updates) until `f` holds.
+/// Cuts `m`'s connection (and keeps it down) and waits until its manager has noticed.
+async fn go_offline(proxy: &Proxy, m: &CallManager) {
+    proxy.cut_and_block();
+    until(m, "disconnected", |s| {
+        !matches!(s.connection, Connection::Connected)
+    })
+    .await;
+}
+
 async fn until(m: &CallManager, what: &str, f: impl Fn(&Snapshot) -> bool) -> Snapshot {
     let deadline = tokio::time::Instant::now() + WAIT;
     loop {
@@ -954,11 +963,7 @@ async fn a_decline_made_while_offline_reaches_the_caller_after_the_reconnect() {
     )
     .await;
 
-    proxy.cut_and_block();
-    until(&bob, "disconnected", |s| {
-        !matches!(s.connection, Connection::Connected)
-    })
-    .await;
+    go_offline(&proxy, &bob).await;
     bob.decline().await.unwrap();
     assert_eq!(outcome(&mut bob_up).await, Outcome::Rejected);
     stays(&alice, &mut alice_up, Phase::Outgoing).await;
@@ -974,11 +979,7 @@ async fn a_call_ended_while_the_peer_was_offline_ends_for_them_on_reconnect() {
     let (bob, mut bob_up) = manager(&proxy.url(), "bob", "bob-1").await;
     talk(&alice, &mut alice_up, &bob, &mut bob_up, "bob").await;
 
-    proxy.cut_and_block();
-    until(&bob, "disconnected", |s| {
-        !matches!(s.connection, Connection::Connected)
-    })
-    .await;
+    go_offline(&proxy, &bob).await;
     alice.hang_up().await.unwrap();
     assert_eq!(outcome(&mut alice_up).await, Outcome::HungUp);
     stays(&bob, &mut bob_up, Phase::InCall).await;
@@ -1001,11 +1002,7 @@ async fn a_call_cancelled_while_the_callee_was_offline_stops_ringing_on_reconnec
     )
     .await;
 
-    proxy.cut_and_block();
-    until(&bob, "disconnected", |s| {
-        !matches!(s.connection, Connection::Connected)
-    })
-    .await;
+    go_offline(&proxy, &bob).await;
     alice.cancel().await.unwrap();
     assert_eq!(outcome(&mut alice_up).await, Outcome::Cancelled);
     stays(&bob, &mut bob_up, Phase::Incoming).await;
@@ -1029,11 +1026,7 @@ async fn a_call_answered_on_another_device_while_this_one_was_offline_stops_ring
     )
     .await;
 
-    proxy.cut_and_block();
-    until(&bob1, "disconnected", |s| {
-        !matches!(s.connection, Connection::Connected)
-    })
-    .await;
+    go_offline(&proxy, &bob1).await;
     bob2.accept().await.unwrap();
     wait_phase(&mut bob2_up, Phase::InCall).await;
     wait_phase(&mut alice_up, Phase::InCall).await;
@@ -1056,11 +1049,7 @@ async fn a_call_accepted_while_the_caller_was_offline_is_in_call_for_the_caller_
     )
     .await;
 
-    proxy.cut_and_block();
-    until(&alice, "disconnected", |s| {
-        !matches!(s.connection, Connection::Connected)
-    })
-    .await;
+    go_offline(&proxy, &alice).await;
     bob.accept().await.unwrap();
     wait_phase(&mut bob_up, Phase::InCall).await;
     proxy.unblock();

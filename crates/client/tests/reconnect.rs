@@ -35,6 +35,12 @@ fn is_connected(e: &Event) -> Option<()> {
     matches!(e, Event::Connection(ConnectionState::Connected { .. })).then_some(())
 }
 
+/// Waits for the reconnect, then returns everything reported in the catch-up after it.
+async fn after_reconnect(events: &mut beckon_client::Events) -> Vec<Event> {
+    wait_event(events, "reconnected", is_connected).await;
+    collect(events, QUIET * 2).await
+}
+
 /// How many events of each kind mention `call_id`.
 fn count(events: &[Event], call_id: &str) -> (usize, usize, usize, usize) {
     let (mut received, mut cancelled, mut timeout, mut missed) = (0, 0, 0, 0);
@@ -92,8 +98,7 @@ async fn an_invitation_sent_while_away_arrives_once_after_the_reconnect() {
     tokio::time::sleep(Duration::from_millis(200)).await;
     proxy.unblock();
 
-    wait_event(&mut b, "reconnected", is_connected).await;
-    let after = collect(&mut b, QUIET * 2).await;
+    let after = after_reconnect(&mut b).await;
     assert_eq!(count(&after, &call.call_id), (1, 0, 0, 0), "{after:?}");
 }
 
@@ -135,8 +140,7 @@ async fn an_invitation_that_came_and_went_while_away_is_reported_as_missed_once(
     tokio::time::sleep(Duration::from_millis(1_600)).await;
     proxy.unblock();
 
-    wait_event(&mut b, "reconnected", is_connected).await;
-    let after = collect(&mut b, QUIET * 2).await;
+    let after = after_reconnect(&mut b).await;
     assert_eq!(count(&after, &call.call_id), (0, 0, 0, 1), "{after:?}");
 }
 
