@@ -72,7 +72,7 @@ impl AppState {
             .user_name(&settings.user_name)
             .token(settings.token.clone())
             .device_id(device_id);
-        let (manager, updates) = CallManager::start(config, MachineConfig::default());
+        let (manager, updates) = CallManager::start(config, machine_config());
         bridge::announce(app, &manager.snapshot());
         inner.bridge = Some(tauri::async_runtime::spawn(bridge::run(
             app.clone(),
@@ -107,4 +107,21 @@ impl AppState {
             m.shutdown().await;
         }
     }
+}
+
+/// How long this user's calls ring: 60 s, or `BECKON_RING_SECONDS` (2 to 600). A knob for
+/// operators and for the end-to-end tests, whose "no answer" case cannot wait a minute.
+fn machine_config() -> MachineConfig {
+    let mut config = MachineConfig::default();
+    if let Ok(raw) = std::env::var("BECKON_RING_SECONDS") {
+        match raw.trim().parse::<u32>() {
+            Ok(s) if (2..=600).contains(&s) => config.invite_timeout = s,
+            _ => tracing::warn!(
+                value = %raw,
+                default = config.invite_timeout,
+                "BECKON_RING_SECONDS is not a number of seconds from 2 to 600; using the default"
+            ),
+        }
+    }
+    config
 }

@@ -1,0 +1,203 @@
+//! End to end: the real server, two real Beckon apps (alice and bob) under a private Xvfb
+//! desktop, each driven through its UI by its own tauri-driver, and a third user (carol)
+//! on the SDK. The scenarios share one set of apps, as a user's day does, and run in
+//! order; each leaves both apps idle on the home page.
+//!
+//! It is declared as a test of `beckon-app` (see src-tauri/Cargo.toml) because only then
+//! does cargo build the app binary before running it and hand over its path. It has its
+//! own runner rather than libtest's: the scenarios must run one after another on the same
+//! apps, and a failure is reported with screenshots of both apps.
+//!
+//! `cargo test -p beckon-app --test e2e -- NAME...` runs the scenarios whose name
+//! contains NAME. Screenshots and logs go to `target/tmp/e2e` (or `BECKON_E2E_DIR`).
+
+mod app;
+mod desktop;
+mod process;
+mod scenarios;
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result};
+use tokio::net::TcpListener;
+
+use app::{App, Launch};
+use desktop::Desktop;
+
+/// The whole run is bounded: a hang fails CI in minutes rather than at its time limit.
+const BUDGET: Duration = Duration::from_secs(300);
+
+/// How long alice's calls ring: long enough to answer through WebDriver, short enough
+/// for the no-answer scenario.
+const RING_SECONDS: &str = "8";
+
+pub struct World {
+    pub server_url: String,
+    pub desktop: Desktop,
+    pub alice: App,
+    pub bob: App,
+    pub shots: PathBuf,
+}
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    if args.iter().any(|a| a == "--list") {
+        for (name, _) in scenarios::ALL {
+            println!("{name}: test");
+        }
+        return ExitCode::SUCCESS;
+    }
+    let filters = filters(&args);
+    let chosen: Vec<_> = scenarios::ALL
+        .iter()
+        .filter(|(name, _)| filters.is_empty() || filters.iter().any(|f| name.contains(f)))
+        .collect();
+    println!(
+        "\nrunning {} end-to-end scenarios (after signing in)",
+        chosen.len()
+    );
+    if chosen.is_empty() {
+        return ExitCode::SUCCESS;
+    }
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("cannot start a tokio runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let outcome = runtime.block_on(async {
+        tokio::time::timeout(BUDGET, run(&chosen))
+            .await
+            .unwrap_or_else(|_| Err(anyhow::anyhow!("the end-to-end run took over {BUDGET:?}")))
+    });
+    // The apps, drivers and desktop are gone by now (dropped inside `run`).
+    runtime.shutdown_timeout(Duration::from_secs(2));
+    match outcome {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("\nend-to-end run failed: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// Positional arguments are name filters; libtest's own flags (as `cargo test` passes
+/// them) are accepted and ignored, with the values of those that take one.
+fn filters(args: &[String]) -> Vec<String> {
+    const WITH_VALUE: [&str; 6] = [
+        "--test-threads",
+        "--skip",
+        "--color",
+        "--format",
+        "--logfile",
+        "-Z",
+    ];
+    let mut out = Vec::new();
+    let mut skip_next = false;
+    for a in args {
+        if std::mem::take(&mut skip_next) {
+            continue;
+        }
+        if WITH_VALUE.contains(&a.as_str()) {
+            skip_next = true;
+        } else if !a.starts_with('-') {
+            out.push(a.clone());
+        }
+    }
+    out
+}
+
+async fn run(chosen: &[&(&str, scenarios::Scenario)]) -> Result<()> {
+    let root = std::env::var_os("BECKON_E2E_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| Path::new(env!("CARGO_TARGET_TMPDIR")).join("e2e"));
+    let (shots, logs) = (root.join("shots"), root.join("logs"));
+    for dir in [&shots, &logs] {
+        let _ = std::fs::remove_dir_all(dir);
+        std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    }
+
+    let data = tempfile::tempdir()?;
+    let listener = TcpListener::bind("127.0.0.1:0").await?;
+    let server_url = format!("ws://{}/ws", listener.local_addr()?);
+    let config = beckon_server::Config::for_tests(data.path().join("beckon.db"));
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let server = tokio::spawn(beckon_server::run(listener, config, async {
+        let _ = stopped.await;
+    }));
+
+    let started = Instant::now();
+    let desktop = Desktop::start(&logs)?;
+    let ring = [("BECKON_RING_SECONDS", RING_SECONDS)];
+    let launch = |user, env| Launch {
+        desktop: &desktop,
+        user,
+        logs: &logs,
+        shots: &shots,
+        env,
+    };
+    // One after the other: two WebKit start-ups at once on two cores only slow both.
+    let alice = App::launch(launch("alice", &ring)).await?;
+    let bob = App::launch(launch("bob", &[])).await?;
+    println!(
+        "desktop {} and both apps up in {:.1} s; screenshots in {}",
+        desktop.display,
+        started.elapsed().as_secs_f64(),
+        shots.display()
+    );
+
+    let world = World {
+        server_url,
+        desktop,
+        alice,
+        bob,
+        shots: shots.clone(),
+    };
+    let mut result = Ok(());
+    for (name, scenario) in std::iter::once(&scenarios::SIGN_IN).chain(chosen.iter().copied()) {
+        let t = Instant::now();
+        print!("scenario {name} ... ");
+        match scenario(&world).await {
+            Ok(()) => println!("ok ({:.1} s)", t.elapsed().as_secs_f64()),
+            Err(e) => {
+                println!("FAILED ({:.1} s)", t.elapsed().as_secs_f64());
+                failure_shots(&world, name).await;
+                result = Err(e.context(format!("scenario {name}")));
+                break;
+            }
+        }
+    }
+
+    let World {
+        alice,
+        bob,
+        desktop,
+        ..
+    } = world;
+    alice.quit().await;
+    bob.quit().await;
+    drop(desktop);
+    let _ = stop.send(());
+    let _ = server.await;
+    if result.is_err() {
+        eprintln!("logs: {}", logs.display());
+    }
+    result
+}
+
+/// What each app and the whole screen showed when a scenario failed.
+async fn failure_shots(w: &World, scenario: &str) {
+    for app in [&w.alice, &w.bob] {
+        let _ = app.to_main().await;
+        let _ = app.shot(&format!("FAILED-{scenario}-{}", app.user)).await;
+    }
+    let _ = w
+        .desktop
+        .screenshot(&w.shots.join(format!("FAILED-{scenario}-screen.png")));
+}
