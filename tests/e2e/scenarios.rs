@@ -122,6 +122,9 @@ async fn call_accept_busy_hang_up(w: &World) -> Result<()> {
         media.contains("media not connected"),
         "mute should say media is not connected: {media:?}"
     );
+    // Bob's name came with his answer: alice sees who she is talking to, not an ID.
+    let peer = w.alice.text("#stage-title").await?;
+    ensure!(peer == "Bob Stone", "alice's calling page names {peer:?}");
     w.alice.shot("calling").await?;
     w.bob.shot("calling-callee").await?;
 

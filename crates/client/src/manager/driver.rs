@@ -9,6 +9,7 @@ use beckon_protocol::{
 };
 use tokio::sync::{mpsc, oneshot, watch};
 
+use super::extras;
 use super::machine::{Effect, Intent, Machine, MachineConfig, Op, OpId, OpResult};
 use super::model::{ActionError, CallType, Snapshot, Update};
 use crate::sdk::{unix_ms, Client, ClientConfig, Error, Event, Events};
@@ -330,7 +331,10 @@ async fn execute(client: &Client, op: Op) -> OpResult {
                 Err(e) => failed(e),
             };
         }
-        Op::Accept { call_id } => client.call_accept(&call_id, "").await.map(drop),
+        Op::Accept { call_id } => {
+            let data = extras::encode_answer(client.user_name());
+            client.call_accept(&call_id, &data).await.map(drop)
+        }
         cleanup => return clean_up(client, cleanup).await,
     };
     result.map_or_else(failed, |_| OpResult::Done)
@@ -354,13 +358,17 @@ async fn clean_up(client: &Client, op: Op) -> OpResult {
             Op::Reject { call_id, reason } => {
                 // The demo app also says "busy" in the extended data; older clients read it.
                 let data = if *reason == RejectReason::Busy {
-                    "busy"
+                    "busy".to_owned()
                 } else {
-                    ""
+                    extras::encode_answer(client.user_name())
                 };
-                client.call_reject(call_id, data, *reason).await.map(drop)
+                client.call_reject(call_id, &data, *reason).await.map(drop)
             }
-            Op::Quit { call_id } => client.call_quit(call_id, "").await.map(drop),
+            // The name again: a member's data is its last answer's, and a quit replaces it.
+            Op::Quit { call_id } => {
+                let data = extras::encode_answer(client.user_name());
+                client.call_quit(call_id, &data).await.map(drop)
+            }
             Op::End { call_id } => client.call_end(call_id, "").await.map(drop),
             _ => return OpResult::Done,
         };

@@ -1,8 +1,10 @@
-//! The invitation's `extendedData` as the demo app defines it:
-//! `{"type":"voice_call"|"video_call","callerUserName":"..."}`.
+//! What Beckon puts in `extendedData`. An invitation carries the demo app's
+//! `{"type":"voice_call"|"video_call","callerUserName":"..."}`. An answer (accept,
+//! decline, quit) carries `{"userName":"..."}`: the server only knows invitees by ID, and
+//! this is how a caller gets to show "Bob Stone" rather than "bob".
 //!
 //! Any client can send anything there, so reading it never fails: a missing, malformed or
-//! foreign value falls back to a voice call and the server's caller name.
+//! foreign value falls back to a voice call and the server's caller name, or to no name.
 
 #[cfg(test)]
 use serde::Deserialize;
@@ -41,13 +43,27 @@ pub(crate) fn decode(data: &str) -> (CallType, Option<String>) {
         Some("video_call") => CallType::Video,
         _ => CallType::Voice,
     };
-    let name = map
-        .get("callerUserName")
+    (call_type, clean_name(map.get("callerUserName")))
+}
+
+pub(crate) fn encode_answer(user_name: &str) -> String {
+    serde_json::json!({ "userName": user_name }).to_string()
+}
+
+/// The display name an answering member sent, if it sent one.
+pub(crate) fn answer_name(data: &str) -> Option<String> {
+    let Ok(serde_json::Value::Object(map)) = serde_json::from_str::<serde_json::Value>(data) else {
+        return None;
+    };
+    clean_name(map.get("userName"))
+}
+
+fn clean_name(value: Option<&serde_json::Value>) -> Option<String> {
+    value
         .and_then(|v| v.as_str())
         .map(|s| s.trim())
         .filter(|s| !s.is_empty())
-        .map(|s| s.chars().take(64).collect());
-    (call_type, name)
+        .map(|s| s.chars().take(64).collect())
 }
 
 #[cfg(test)]
@@ -81,6 +97,28 @@ mod tests {
         assert_eq!(
             decode("{\"type\":\"hologram\",\"callerUserName\":\" \"}").1,
             None
+        );
+    }
+
+    #[test]
+    fn answers_carry_the_name_and_foreign_answers_none() {
+        assert_eq!(
+            answer_name(&encode_answer("Bob \"B\" Stone")),
+            Some("Bob \"B\" Stone".into())
+        );
+        for data in [
+            "",
+            "busy",
+            "{}",
+            "{\"userName\":\"  \"}",
+            "{\"userName\":3}",
+            "[\"x\"]",
+        ] {
+            assert_eq!(answer_name(data), None, "{data}");
+        }
+        assert_eq!(
+            answer_name(&encode_answer(&"x".repeat(100))).map(|n| n.len()),
+            Some(64)
         );
     }
 }

@@ -63,7 +63,11 @@ pub fn summarize(call: &CallInfo, me: &str) -> HistoryEntry {
     let caller_name = name.unwrap_or_else(|| call.caller_name.clone());
     let (with_ids, with_label) = if outgoing {
         let ids: Vec<String> = others.iter().map(|u| u.user_id.clone()).collect();
-        let label = ids.join(", ");
+        let names: Vec<String> = others
+            .iter()
+            .map(|u| extras::answer_name(&u.extended_data).unwrap_or_else(|| u.user_id.clone()))
+            .collect();
+        let label = names.join(", ");
         (ids, label)
     } else {
         let label = match others.len() {
@@ -229,6 +233,18 @@ mod tests {
             member("bob", CallUserState::Received, None, 1_000),
         );
         assert_eq!(results(&ringing), (Ringing, Ringing));
+    }
+
+    #[test]
+    fn callees_are_labelled_by_the_names_they_answered_with() {
+        let mut bob = member("bob", CallUserState::Quit, None, 8_000);
+        bob.extended_data = r#"{"userName":"Bob Stone"}"#.into();
+        let mut c = call(CallState::Ended, bob);
+        c.call_user_list
+            .push(member("carol", CallUserState::Timeout, None, 9_000));
+        let alice = summarize(&c, "alice");
+        assert_eq!(alice.with_label, "Bob Stone, carol");
+        assert_eq!(alice.with_ids, ["bob", "carol"]);
     }
 
     #[test]

@@ -171,6 +171,32 @@ fn outgoing_call_accepted_becomes_in_call() {
 }
 
 #[test]
+fn callees_are_shown_by_the_name_they_answer_with() {
+    let mut h = H::new();
+    h.outgoing(&["bob", "carol", "dave"]);
+    assert_eq!(h.call().peers[0].name, "bob", "an ID until bob answers");
+    let mut bob = user("bob", CallUserState::Accepted, None);
+    bob.extended_data = r#"{"userName":"Bob Stone"}"#.into();
+    // Carol's client is not Beckon: she stays shown by her ID.
+    let mut carol = user(
+        "carol",
+        CallUserState::Rejected,
+        Some(StateReason::Declined),
+    );
+    carol.extended_data = "no thanks".into();
+    h.ev(changed("c1", vec![bob, carol]));
+    let call = h.call();
+    let names: Vec<&str> = call.peers.iter().map(|p| p.name.as_str()).collect();
+    assert_eq!(names, ["Bob Stone", "carol", "dave"]);
+    // A later change without a name keeps the one already learned.
+    h.ev(changed(
+        "c1",
+        vec![user("bob", CallUserState::Accepted, None)],
+    ));
+    assert_eq!(h.call().peers[0].name, "Bob Stone");
+}
+
+#[test]
 fn the_invitation_carries_type_and_my_name() {
     let mut h = H::new();
     h.outgoing(&["bob"]);
