@@ -58,6 +58,11 @@ pub(crate) fn answer_name(data: &str) -> Option<String> {
     clean_name(map.get("userName"))
 }
 
+/// How to show a member: by the name it answered with, else by its ID.
+pub(crate) fn member_name(u: &beckon_protocol::CallUserInfo) -> String {
+    answer_name(&u.extended_data).unwrap_or_else(|| u.user_id.clone())
+}
+
 fn clean_name(value: Option<&serde_json::Value>) -> Option<String> {
     value
         .and_then(|v| v.as_str())

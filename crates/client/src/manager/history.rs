@@ -63,10 +63,7 @@ pub fn summarize(call: &CallInfo, me: &str) -> HistoryEntry {
     let caller_name = name.unwrap_or_else(|| call.caller_name.clone());
     let (with_ids, with_label) = if outgoing {
         let ids: Vec<String> = others.iter().map(|u| u.user_id.clone()).collect();
-        let names: Vec<String> = others
-            .iter()
-            .map(|u| extras::answer_name(&u.extended_data).unwrap_or_else(|| u.user_id.clone()))
-            .collect();
+        let names: Vec<String> = others.iter().map(|u| extras::member_name(u)).collect();
         let label = names.join(", ");
         (ids, label)
     } else {

@@ -574,7 +574,7 @@ impl Machine {
                 Some(_) => {}
                 None if u.user_id != self.me => call.view.peers.push(Member {
                     user_id: u.user_id.clone(),
-                    name: member_name(u),
+                    name: extras::member_name(u),
                     state: u.state,
                     reason: u.reason,
                 }),
@@ -607,7 +607,7 @@ impl Machine {
                 name: if u.user_id == info.caller {
                     caller_name.clone()
                 } else {
-                    member_name(u)
+                    extras::member_name(u)
                 },
                 state: u.state,
                 reason: u.reason,
@@ -720,7 +720,7 @@ impl Machine {
                 }
                 None => call.view.peers.push(Member {
                     user_id: u.user_id.clone(),
-                    name: member_name(u),
+                    name: extras::member_name(u),
                     state: u.state,
                     reason: u.reason,
                 }),
@@ -921,11 +921,6 @@ impl Machine {
     fn take(&mut self) -> Vec<Effect> {
         std::mem::take(&mut self.out)
     }
-}
-
-/// The name a member sent with its answer (see `extras`), else its ID.
-fn member_name(u: &CallUserInfo) -> String {
-    extras::answer_name(&u.extended_data).unwrap_or_else(|| u.user_id.clone())
 }
 
 fn placeholder(user: &str) -> Member {
