@@ -169,6 +169,33 @@ impl App {
             .with_context(|| format!("{}: cannot click {css}", self.user))
     }
 
+    /// Clicks a control that closes its own window (the popup's accept and decline), then
+    /// waits for that window to be gone and drives the main window again. The window may
+    /// close before WebKitWebDriver has flushed the click's mouse events; it then answers
+    /// `no such window` for a click that did happen. That answer is accepted only because
+    /// the window is then checked to be really gone; any other error fails as in [`click`].
+    ///
+    /// [`click`]: App::click
+    pub async fn click_closing(&self, css: &str) -> Result<()> {
+        let window = self.wd.window().await?;
+        match self
+            .on_element(css, |el| async move { el.click().await })
+            .await
+        {
+            Ok(()) => {}
+            Err(e) if e.downcast_ref::<CmdError>().is_some_and(CmdError::is_no_such_window) => {}
+            Err(e) => return Err(e.context(format!("{}: cannot click {css}", self.user))),
+        }
+        let deadline = Instant::now() + WAIT;
+        while self.wd.windows().await?.contains(&window) {
+            if Instant::now() > deadline {
+                bail!("{}: clicked {css}, but its window is still open", self.user);
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        self.to_main().await
+    }
+
     pub async fn fill(&self, css: &str, text: &str) -> Result<()> {
         self.on_element(css, |el| async move {
             el.clear().await?;

@@ -108,8 +108,7 @@ async fn call_accept_busy_hang_up(w: &World) -> Result<()> {
     w.bob.shot("incoming").await?;
 
     w.bob.to_popup().await?;
-    w.bob.click("[data-action=accept]").await?;
-    w.bob.to_main().await?;
+    w.bob.click_closing("[data-action=accept]").await?;
     w.bob.wait_popup_closed().await?;
     w.bob.wait_page("calling").await?;
     w.alice.wait_page("calling").await?;
@@ -165,8 +164,7 @@ async fn call_accept_busy_hang_up(w: &World) -> Result<()> {
 async fn decline(w: &World) -> Result<()> {
     alice_rings_bob(w, "video").await?;
     w.bob.shot("popup-video").await?;
-    w.bob.click("[data-action=decline]").await?;
-    w.bob.to_main().await?;
+    w.bob.click_closing("[data-action=decline]").await?;
     w.bob.wait_popup_closed().await?;
     w.alice.wait_for("[data-outcome=declined]").await?;
     w.bob.wait_for("[data-outcome=rejected]").await?;
