@@ -87,6 +87,9 @@ error_codes! {
     ShuttingDown = 4002, "shuttingDown", true;
     /// The server is over capacity right now; retry with backoff.
     Overloaded = 4003, "overloaded", true;
+    /// What the answer needs is damaged in the server's database: asking again gives the
+    /// same error until the operator repairs it.
+    StoredDataCorrupt = 4004, "storedDataCorrupt", false;
 }
 
 impl std::fmt::Display for ErrorCode {

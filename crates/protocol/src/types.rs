@@ -120,4 +120,7 @@ pub enum CloseReason {
     ServerShutdown,
     /// The user logged out.
     LoggedOut,
+    /// The server could not store a change and stopped. The requests that made it got no
+    /// answer; none of their effects survive a restart.
+    StorageFailed,
 }

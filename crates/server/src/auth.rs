@@ -39,6 +39,8 @@ impl Authenticator {
     pub fn new(mode: &AuthMode) -> Authenticator {
         let mut validation = Validation::new(Algorithm::HS256);
         validation.leeway = 5;
+        // A token minted for later (`nbf`) must not open a session before its time.
+        validation.validate_nbf = true;
         validation.set_required_spec_claims(&["exp", "sub"]);
         Authenticator {
             key: match mode {
@@ -66,6 +68,10 @@ impl Authenticator {
                     ErrorKind::ExpiredSignature => {
                         (ErrorCode::TokenExpired, "the token has expired".to_string())
                     }
+                    ErrorKind::ImmatureSignature => (
+                        ErrorCode::AuthFailed,
+                        "the token is not valid yet: its `nbf` is in the future".to_string(),
+                    ),
                     _ => (
                         ErrorCode::AuthFailed,
                         format!("the token is not valid: {e}"),
@@ -168,6 +174,32 @@ mod tests {
             auth.verify("alice", Some("x.y.z")).unwrap_err().0,
             ErrorCode::AuthFailed
         );
+    }
+
+    #[test]
+    fn a_token_is_refused_before_its_nbf() {
+        let secret = b"s3cret";
+        let auth = Authenticator::new(&AuthMode::Token {
+            secret: secret.to_vec(),
+        });
+        let now = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .unwrap()
+            .as_secs();
+        let token = |nbf: u64| {
+            let claims =
+                serde_json::json!({"sub": "alice", "iat": now, "exp": now + 3600, "nbf": nbf});
+            jsonwebtoken::encode(
+                &Header::new(Algorithm::HS256),
+                &claims,
+                &EncodingKey::from_secret(secret),
+            )
+            .unwrap()
+        };
+        let (code, message) = auth.verify("alice", Some(&token(now + 600))).unwrap_err();
+        assert_eq!(code, ErrorCode::AuthFailed);
+        assert!(message.contains("nbf"), "{message}");
+        assert!(auth.verify("alice", Some(&token(now - 1))).is_ok());
     }
 
     #[test]

@@ -51,7 +51,12 @@ pub struct ServeArgs {
     #[arg(long, env = "BECKON_AUTH", value_enum, default_value_t = AuthFlag::Auto)]
     pub auth: AuthFlag,
     /// Allow open auth on a non-loopback address (anyone on the network can be anyone).
-    #[arg(long, env = "BECKON_ALLOW_OPEN_ON_PUBLIC")]
+    /// From the environment: 1/0, yes/no, true/false, on/off.
+    #[arg(
+        long,
+        env = "BECKON_ALLOW_OPEN_ON_PUBLIC",
+        value_parser = clap::builder::BoolishValueParser::new()
+    )]
     pub allow_open_on_public: bool,
     /// Seconds of silence after which a session ends and its device counts as gone.
     #[arg(long, env = "BECKON_HEARTBEAT_TIMEOUT", default_value_t = 30)]
@@ -166,7 +171,31 @@ impl TokenArgs {
 
 #[cfg(test)]
 mod tests {
+    use clap::{CommandFactory, FromArgMatches};
+
     use super::*;
+
+    #[test]
+    fn boolean_env_values_take_the_usual_spellings() {
+        // The flag's own parser, read from a variable no other test touches.
+        const VAR: &str = "BECKON_TEST_BOOLISH_ALLOW_OPEN";
+        let parse = |value: &str| {
+            std::env::set_var(VAR, value);
+            let cmd = Cli::command().mut_arg("allow_open_on_public", |a| a.env(VAR));
+            let matches = cmd.try_get_matches_from(["beckon-server"]);
+            std::env::remove_var(VAR);
+            Cli::from_arg_matches(&matches.unwrap_or_else(|e| panic!("{value}: {e}")))
+                .unwrap()
+                .serve
+                .allow_open_on_public
+        };
+        for yes in ["1", "yes", "true", "on", "YES", "True"] {
+            assert!(parse(yes), "{yes}");
+        }
+        for no in ["0", "no", "false", "off", "NO"] {
+            assert!(!parse(no), "{no}");
+        }
+    }
 
     fn serve(args: &[&str]) -> ServeArgs {
         let mut all = vec!["beckon-server"];

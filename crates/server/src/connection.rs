@@ -33,7 +33,19 @@ pub struct Shared {
     pub reads: ReadPool,
     pub heartbeat_timeout: Duration,
     pub shutdown: CancellationToken,
+    /// Cancelled before `shutdown` when a commit failed, so sessions are told that instead.
+    pub storage_failed: CancellationToken,
     pub next_session: AtomicU64,
+}
+
+impl Shared {
+    fn stopping(&self) -> Flow {
+        if self.storage_failed.is_cancelled() {
+            Flow::Close(Some(CloseReason::StorageFailed), 1011)
+        } else {
+            Flow::Close(Some(CloseReason::ServerShutdown), 1001)
+        }
+    }
 }
 
 /// How long a request may wait for room in the hub's queue before `overloaded`.
@@ -109,7 +121,7 @@ pub async fn serve(mut socket: WebSocket, shared: Arc<Shared>) {
             },
             _ = &mut idle => Flow::Close(Some(CloseReason::HeartbeatTimeout), 1000),
             _ = overflowed.cancelled() => Flow::Close(Some(CloseReason::SlowConsumer), 1008),
-            _ = shared.shutdown.cancelled() => Flow::Close(Some(CloseReason::ServerShutdown), 1001),
+            _ = shared.shutdown.cancelled() => shared.stopping(),
         };
         if let Flow::Close(..) = flow {
             break flow;
@@ -342,11 +354,15 @@ impl Conn {
                 }),
                 Ok(Err(e)) => {
                     tracing::error!(error = %e, "history query failed");
-                    ServerMessage::Error(ErrorBody::new(
-                        Some(id),
-                        ErrorCode::Internal,
-                        "could not read the call history",
-                    ))
+                    let (code, text) = if e.is_corrupt() {
+                        (
+                            ErrorCode::StoredDataCorrupt,
+                            "a call in this page of the history is damaged in the server's database",
+                        )
+                    } else {
+                        (ErrorCode::Internal, "could not read the call history")
+                    };
+                    ServerMessage::Error(ErrorBody::new(Some(id), code, text))
                 }
                 Err(_) => ServerMessage::Error(ErrorBody::new(
                     Some(id),

@@ -58,12 +58,15 @@ struct App {
 }
 
 /// Serves on `listener` until `shutdown` completes, then closes every session (telling
-/// each client why), lets the last batches reach the disk, and returns.
+/// each client why), lets the last batches reach the disk, and returns. A failed commit
+/// stops it the same way, and it returns that error.
 pub async fn run(
     listener: TcpListener,
     config: Config,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), RunError> {
+    // Held until the disk is finished; a second server on this database stops here.
+    let _lock = store::lock(&config.db_path)?;
     metrics::install();
     let (writer, reads) = store::open(&config.db_path, config.durability)?;
     let stop_checkpoints = Arc::new(std::sync::atomic::AtomicBool::new(false));
@@ -95,9 +98,11 @@ pub async fn run(
     let (input_tx, input_rx) = mpsc::channel(HUB_QUEUE);
     let (batch_tx, batch_rx) = mpsc::channel(STORAGE_QUEUE);
     let storage_registry = registry.clone();
+    let storage_failed = CancellationToken::new();
+    let failed = storage_failed.clone();
     let storage = std::thread::Builder::new()
         .name("beckon-storage".into())
-        .spawn(move || pipeline::storage_thread(writer, batch_rx, storage_registry))?;
+        .spawn(move || pipeline::storage_thread(writer, batch_rx, storage_registry, failed))?;
     let hub_stop = CancellationToken::new();
     let hub_task = tokio::spawn(pipeline::hub_task(
         hub,
@@ -115,6 +120,7 @@ pub async fn run(
             reads,
             heartbeat_timeout: config.heartbeat_timeout,
             shutdown: stop_sessions.clone(),
+            storage_failed: storage_failed.clone(),
             next_session: AtomicU64::new(1),
         }),
         tracker: TaskTracker::new(),
@@ -129,8 +135,10 @@ pub async fn run(
     let stop = stop_sessions.clone();
     axum::serve(listener, router)
         .with_graceful_shutdown(async move {
-            shutdown.await;
-            tracing::info!("shutting down");
+            tokio::select! {
+                _ = shutdown => tracing::info!("shutting down"),
+                _ = storage_failed.cancelled() => tracing::error!("storage failed; shutting down"),
+            }
             stop.cancel();
         })
         .await?;
@@ -140,11 +148,14 @@ pub async fn run(
     // Sessions are gone; let the hub hand over what it has, then the disk finish.
     hub_stop.cancel();
     let _ = hub_task.await;
-    let _ = tokio::task::spawn_blocking(move || storage.join()).await;
+    let stored = tokio::task::spawn_blocking(move || storage.join()).await;
     stop_checkpoints.store(true, std::sync::atomic::Ordering::Relaxed);
     let _ = tokio::task::spawn_blocking(move || checkpointer.join()).await;
     tracing::info!("stopped");
-    Ok(())
+    match stored {
+        Ok(Ok(Err(e))) => Err(e.into()),
+        _ => Ok(()),
+    }
 }
 
 async fn upgrade(ws: WebSocketUpgrade, State(app): State<App>) -> Response {

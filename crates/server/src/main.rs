@@ -1,6 +1,8 @@
 use clap::Parser;
 
 use beckon_server::cli::{Cli, Command};
+use beckon_server::store::StoreError;
+use beckon_server::RunError;
 
 fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
@@ -48,8 +50,18 @@ fn main() -> std::process::ExitCode {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("beckon-server: {e}");
-            std::process::ExitCode::FAILURE
+            std::process::ExitCode::from(exit_code(&e))
         }
+    }
+}
+
+/// sysexits(3) codes, so a supervisor can tell "another server has this database" (retry
+/// later, or fix the unit) from a failed disk (look at the log before restarting).
+fn exit_code(e: &RunError) -> u8 {
+    match e {
+        RunError::Store(StoreError::Locked { .. }) => 75, // EX_TEMPFAIL
+        RunError::Store(_) => 70,                         // EX_SOFTWARE
+        _ => 1,
     }
 }
 

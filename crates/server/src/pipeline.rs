@@ -14,7 +14,7 @@ use tokio_util::sync::CancellationToken;
 use crate::core::{Batch, Hub, Input, Out};
 use crate::metrics as m;
 use crate::registry::{Frame, Registry};
-use crate::store::Writer;
+use crate::store::{StoreError, Writer};
 
 pub fn now_ms() -> u64 {
     SystemTime::now()
@@ -129,11 +129,17 @@ impl From<Batch> for Encoded {
 
 /// Runs on its own OS thread: SQLite calls block. Several queued batches are committed in
 /// one transaction (group commit), which is what makes durable writes fast.
+///
+/// A failed commit ends the thread with the error, after cancelling `failed` so the server
+/// stops. The hub already applied those changes in memory: answering as if they were
+/// stored would be a lie, and carrying on would diverge from the disk. A restart reloads
+/// the last durable state.
 pub fn storage_thread(
     mut writer: Writer,
     mut batches: mpsc::Receiver<Encoded>,
     registry: Arc<Registry>,
-) {
+    failed: CancellationToken,
+) -> Result<(), StoreError> {
     let mut group: Vec<Encoded> = Vec::new();
     while let Some(first) = batches.blocking_recv() {
         group.push(first);
@@ -147,11 +153,9 @@ pub fn storage_thread(
         if !writes.is_empty() {
             let started = Instant::now();
             if let Err(e) = writer.write(&writes) {
-                // The hub already applied these changes in memory; answering as if they
-                // were stored would be a lie, and carrying on would diverge from disk.
-                // Stop, so a restart reloads the last durable state.
                 tracing::error!(error = %e, "storage failed; stopping the server");
-                std::process::exit(70);
+                failed.cancel();
+                return Err(e);
             }
             metrics::histogram!(m::COMMIT_LATENCY).record(started.elapsed().as_secs_f64());
             metrics::counter!(m::COMMIT_CALLS).increment(writes.len() as u64);
@@ -160,6 +164,7 @@ pub fn storage_thread(
             release(&registry, batch.outs);
         }
     }
+    Ok(())
 }
 
 fn release(registry: &Registry, outs: Vec<EncodedOut>) {

@@ -3,7 +3,9 @@
 //! the history query reads through a small pool of read-only connections, which WAL mode
 //! lets run beside the writer.
 
-use std::path::Path;
+use std::fs::File;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use beckon_protocol::{CallInfo, CallList, CallMode, CallState, CallUserState, StateReason};
 use r2d2_sqlite::SqliteConnectionManager;
@@ -12,14 +14,107 @@ use serde::de::DeserializeOwned;
 
 use crate::core::{Call, Invite, Member, Seq};
 
+/// Every storage error names the file and the step that failed, so an operator reading
+/// the log or the binary's last line knows where to look.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum StoreError {
-    #[error("database: {0}")]
-    Sqlite(#[from] rusqlite::Error),
-    #[error("database pool: {0}")]
-    Pool(#[from] r2d2::Error),
-    #[error("corrupt row: {0}")]
-    Corrupt(String),
+    #[error(
+        "{db} is in use by another beckon-server (it holds the lock on {lock}); \
+         stop that server first, or give this one another --db"
+    )]
+    Locked { db: PathBuf, lock: PathBuf },
+    #[error("{path}: cannot {doing}: {source}")]
+    Io {
+        path: PathBuf,
+        doing: &'static str,
+        source: std::io::Error,
+    },
+    #[error("{path}: cannot {doing}: {source}")]
+    Sqlite {
+        path: PathBuf,
+        doing: &'static str,
+        source: rusqlite::Error,
+    },
+    #[error("{path}: cannot {doing}: no reading connection: {source}")]
+    Pool {
+        path: PathBuf,
+        doing: &'static str,
+        source: r2d2::Error,
+    },
+    /// Stored data that cannot be read back. Asking again gives the same answer.
+    #[error("{path}: cannot {doing}: damaged data: {detail}")]
+    Corrupt {
+        path: PathBuf,
+        doing: &'static str,
+        detail: String,
+    },
+}
+
+impl StoreError {
+    /// Whether the failure is in the stored data itself: no retry can succeed until the
+    /// operator repairs the file.
+    pub fn is_corrupt(&self) -> bool {
+        match self {
+            StoreError::Corrupt { .. } => true,
+            StoreError::Sqlite { source, .. } => matches!(
+                source.sqlite_error_code(),
+                Some(rusqlite::ErrorCode::DatabaseCorrupt | rusqlite::ErrorCode::NotADatabase)
+            ),
+            _ => false,
+        }
+    }
+}
+
+/// A failure before it is known which file and which step it belongs to.
+enum Fault {
+    Sql(rusqlite::Error),
+    Bad(String),
+}
+
+impl From<rusqlite::Error> for Fault {
+    fn from(e: rusqlite::Error) -> Fault {
+        match e {
+            // A column holding a value of the wrong type is damaged data, not a failed read.
+            rusqlite::Error::InvalidColumnType(..)
+            | rusqlite::Error::FromSqlConversionFailure(..)
+            | rusqlite::Error::IntegralValueOutOfRange(..) => Fault::Bad(e.to_string()),
+            e => Fault::Sql(e),
+        }
+    }
+}
+
+impl Fault {
+    fn at(self, path: &Path, doing: &'static str) -> StoreError {
+        let path = path.to_path_buf();
+        match self {
+            Fault::Sql(source) => StoreError::Sqlite {
+                path,
+                doing,
+                source,
+            },
+            Fault::Bad(detail) => StoreError::Corrupt {
+                path,
+                doing,
+                detail,
+            },
+        }
+    }
+}
+
+fn sqlite<'a>(
+    path: &'a Path,
+    doing: &'static str,
+) -> impl FnOnce(rusqlite::Error) -> StoreError + 'a {
+    move |e| Fault::from(e).at(path, doing)
+}
+
+fn io<'a>(path: &'a Path, doing: &'static str) -> impl FnOnce(std::io::Error) -> StoreError + 'a {
+    move |source| StoreError::Io {
+        path: path.to_path_buf(),
+        doing,
+        source,
+    }
 }
 
 /// How hard a commit waits for the disk.
@@ -68,34 +163,103 @@ CREATE INDEX IF NOT EXISTS members_by_user ON members(user_id, seq DESC);
 /// The writer: owned by the storage thread.
 pub struct Writer {
     conn: Connection,
+    path: PathBuf,
 }
 
-pub type ReadPool = r2d2::Pool<SqliteConnectionManager>;
+/// Read-only connections for the history query, and the file they read (for errors).
+#[derive(Clone)]
+pub struct ReadPool {
+    pool: r2d2::Pool<SqliteConnectionManager>,
+    path: Arc<Path>,
+}
+
+/// Held for the server's whole life: while it exists no other server can open the same
+/// database, so two processes never write the same calls.
+#[derive(Debug)]
+pub struct DbLock {
+    _file: File,
+}
+
+/// Takes the exclusive lock on `<db>.lock`, or says which server holds it. An OS lock on a
+/// separate file rather than SQLite's `locking_mode=EXCLUSIVE`: that mode would shut out
+/// the server's own read pool and checkpointer, which are other connections. The kernel
+/// drops the lock when the process dies, so a killed server never leaves a stale one.
+pub fn lock(db: &Path) -> Result<DbLock, StoreError> {
+    create_parent(db)?;
+    let mut name = db.file_name().unwrap_or_default().to_os_string();
+    name.push(".lock");
+    let lock = db.with_file_name(name);
+    let file = create_private(&lock).map_err(io(&lock, "open the lock file"))?;
+    match fs4::FileExt::try_lock(&file) {
+        Ok(()) => Ok(DbLock { _file: file }),
+        Err(fs4::TryLockError::WouldBlock) => Err(StoreError::Locked {
+            db: db.to_path_buf(),
+            lock,
+        }),
+        Err(fs4::TryLockError::Error(e)) => Err(io(&lock, "lock the lock file")(e)),
+    }
+}
+
+fn create_parent(path: &Path) -> Result<(), StoreError> {
+    match path.parent() {
+        Some(dir) if !dir.as_os_str().is_empty() => {
+            std::fs::create_dir_all(dir).map_err(io(dir, "create the directory"))
+        }
+        _ => Ok(()),
+    }
+}
+
+/// Opens `path`, creating it readable by its owner only: the database holds who called
+/// whom. SQLite gives the `-wal` and `-shm` files the mode of the database file.
+fn create_private(path: &Path) -> std::io::Result<File> {
+    let mut options = std::fs::OpenOptions::new();
+    options.read(true).write(true).create(true).truncate(false);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    options.open(path)
+}
 
 /// Opens (creating if needed) the database and returns the writer and a read pool.
 pub fn open(path: &Path, durability: Durability) -> Result<(Writer, ReadPool), StoreError> {
-    if let Some(dir) = path.parent() {
-        std::fs::create_dir_all(dir)
-            .map_err(|e| StoreError::Corrupt(format!("cannot create {}: {e}", dir.display())))?;
-    }
-    let conn = Connection::open(path)?;
-    conn.pragma_update(None, "journal_mode", "WAL")?;
+    create_parent(path)?;
+    create_private(path).map_err(io(path, "create the database file"))?;
+    let conn = Connection::open(path).map_err(sqlite(path, "open the database"))?;
     let sync = match durability {
         Durability::Full => "FULL",
         Durability::Normal => "NORMAL",
     };
-    conn.pragma_update(None, "synchronous", sync)?;
-    conn.busy_timeout(std::time::Duration::from_secs(5))?;
-    // Checkpoints run on their own connection (see `spawn_checkpointer`): inside a commit
-    // they would stall every answer waiting on that commit.
-    conn.pragma_update(None, "wal_autocheckpoint", 0)?;
-    conn.execute_batch(SCHEMA)?;
+    let configure = || -> rusqlite::Result<()> {
+        conn.pragma_update(None, "journal_mode", "WAL")?;
+        conn.pragma_update(None, "synchronous", sync)?;
+        conn.busy_timeout(std::time::Duration::from_secs(5))?;
+        // Checkpoints run on their own connection (see `spawn_checkpointer`): inside a
+        // commit they would stall every answer waiting on that commit.
+        conn.pragma_update(None, "wal_autocheckpoint", 0)
+    };
+    configure().map_err(sqlite(path, "configure the database"))?;
+    conn.execute_batch(SCHEMA)
+        .map_err(sqlite(path, "create the tables"))?;
     let manager = SqliteConnectionManager::file(path).with_init(|c| {
         c.busy_timeout(std::time::Duration::from_secs(5))?;
         c.pragma_update(None, "query_only", true)
     });
-    let pool = r2d2::Pool::builder().max_size(4).build(manager)?;
-    Ok((Writer { conn }, pool))
+    let pool = r2d2::Pool::builder()
+        .max_size(4)
+        .build(manager)
+        .map_err(|source| StoreError::Pool {
+            path: path.to_path_buf(),
+            doing: "open the database for reading",
+            source,
+        })?;
+    let writer = Writer {
+        conn,
+        path: path.to_path_buf(),
+    };
+    let reads = ReadPool {
+        pool,
+        path: Arc::from(path),
+    };
+    Ok((writer, reads))
 }
 
 /// Copies the WAL back into the database file every `every`, beside the writer (a PASSIVE
@@ -105,8 +269,10 @@ pub fn spawn_checkpointer(
     every: std::time::Duration,
     stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
 ) -> Result<std::thread::JoinHandle<()>, StoreError> {
-    let conn = Connection::open(path)?;
-    conn.busy_timeout(std::time::Duration::from_secs(5))?;
+    let doing = "open the database for checkpoints";
+    let conn = Connection::open(path).map_err(sqlite(path, doing))?;
+    conn.busy_timeout(std::time::Duration::from_secs(5))
+        .map_err(sqlite(path, doing))?;
     let handle = std::thread::Builder::new()
         .name("beckon-checkpoint".into())
         .spawn(move || {
@@ -119,24 +285,36 @@ pub fn spawn_checkpointer(
             }
             let _ = conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()));
         })
-        .map_err(|e| StoreError::Corrupt(format!("cannot start the checkpoint thread: {e}")))?;
+        .map_err(io(path, "start the checkpoint thread"))?;
     Ok(handle)
 }
 
 impl Writer {
     /// Upserts every call snapshot in one transaction; returns once it is durable.
     pub fn write(&mut self, calls: &[Call]) -> Result<(), StoreError> {
-        let tx = self.conn.transaction()?;
-        {
-            let mut call_stmt = tx.prepare_cached(
-                "INSERT INTO calls (seq, call_id, caller, caller_name, mode, state,
+        write_calls(&mut self.conn, calls).map_err(sqlite(&self.path, "commit a batch of calls"))
+    }
+
+    /// Calls the hub must hold after a restart: every live one, and those that ended less
+    /// than `retention_ms` ago (so late requests on them still get precise answers).
+    pub fn load(&self, now: u64, retention_ms: u64) -> Result<(Vec<Call>, Seq), StoreError> {
+        load_calls(&self.conn, now, retention_ms)
+            .map_err(|f| f.at(&self.path, "load the calls to restore"))
+    }
+}
+
+fn write_calls(conn: &mut Connection, calls: &[Call]) -> rusqlite::Result<()> {
+    let tx = conn.transaction()?;
+    {
+        let mut call_stmt = tx.prepare_cached(
+            "INSERT INTO calls (seq, call_id, caller, caller_name, mode, state,
                  create_time, end_time, extended_data, answered)
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)
                  ON CONFLICT (seq) DO UPDATE SET state = excluded.state,
                    end_time = excluded.end_time, answered = excluded.answered",
-            )?;
-            let mut member_stmt = tx.prepare_cached(
-                "INSERT INTO members (seq, position, user_id, state, reason,
+        )?;
+        let mut member_stmt = tx.prepare_cached(
+            "INSERT INTO members (seq, position, user_id, state, reason,
                  extended_data, inviter, update_time, invite_time, timeout_secs, deadline,
                  invite_data, push, device)
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)
@@ -146,73 +324,68 @@ impl Writer {
                    invite_time = excluded.invite_time, timeout_secs = excluded.timeout_secs,
                    deadline = excluded.deadline, invite_data = excluded.invite_data,
                    push = excluded.push, device = excluded.device",
-            )?;
-            for c in calls {
-                call_stmt.execute(params![
+        )?;
+        for c in calls {
+            call_stmt.execute(params![
+                c.seq as i64,
+                c.id,
+                c.caller,
+                c.caller_name,
+                enum_str(&c.mode),
+                enum_str(&c.state),
+                c.create_time as i64,
+                c.end_time as i64,
+                c.extended_data,
+                c.answered,
+            ])?;
+            for (pos, m) in c.members.iter().enumerate() {
+                let push = m
+                    .invite
+                    .push
+                    .as_ref()
+                    .map(|p| serde_json::to_string(p).unwrap_or_default());
+                member_stmt.execute(params![
                     c.seq as i64,
-                    c.id,
-                    c.caller,
-                    c.caller_name,
-                    enum_str(&c.mode),
-                    enum_str(&c.state),
-                    c.create_time as i64,
-                    c.end_time as i64,
-                    c.extended_data,
-                    c.answered,
+                    pos as i64,
+                    m.user_id,
+                    m.state.as_str(),
+                    m.reason.as_ref().map(enum_str),
+                    m.extended_data,
+                    m.inviter,
+                    m.update_time as i64,
+                    m.invite.time as i64,
+                    m.invite.timeout_secs,
+                    m.invite.deadline as i64,
+                    m.invite.extended_data,
+                    push,
+                    m.device,
                 ])?;
-                for (pos, m) in c.members.iter().enumerate() {
-                    let push = m
-                        .invite
-                        .push
-                        .as_ref()
-                        .map(|p| serde_json::to_string(p).unwrap_or_default());
-                    member_stmt.execute(params![
-                        c.seq as i64,
-                        pos as i64,
-                        m.user_id,
-                        m.state.as_str(),
-                        m.reason.as_ref().map(enum_str),
-                        m.extended_data,
-                        m.inviter,
-                        m.update_time as i64,
-                        m.invite.time as i64,
-                        m.invite.timeout_secs,
-                        m.invite.deadline as i64,
-                        m.invite.extended_data,
-                        push,
-                        m.device,
-                    ])?;
-                }
             }
         }
-        tx.commit()?;
-        Ok(())
     }
+    tx.commit()
+}
 
-    /// Calls the hub must hold after a restart: every live one, and those that ended less
-    /// than `retention_ms` ago (so late requests on them still get precise answers).
-    pub fn load(&self, now: u64, retention_ms: u64) -> Result<(Vec<Call>, Seq), StoreError> {
-        let max_seq: Option<i64> = self
-            .conn
-            .query_row("SELECT MAX(seq) FROM calls", [], |r| r.get(0))
-            .optional()?
-            .flatten();
-        let since = now.saturating_sub(retention_ms) as i64;
-        let mut stmt = self.conn.prepare(
-            "SELECT seq, call_id, caller, caller_name, mode, state, create_time, end_time,
-                    extended_data, answered
-             FROM calls WHERE state = 'started' OR end_time >= ?1",
-        )?;
-        let mut calls = stmt
-            .query_map([since], call_row)?
-            .collect::<Result<Vec<_>, _>>()?
-            .into_iter()
-            .collect::<Result<Vec<_>, _>>()?;
-        for call in &mut calls {
-            call.members = members_of(&self.conn, call.seq)?;
-        }
-        Ok((calls, max_seq.unwrap_or(0) as u64 + 1))
+fn load_calls(conn: &Connection, now: u64, retention_ms: u64) -> Result<(Vec<Call>, Seq), Fault> {
+    let max_seq: Option<i64> = conn
+        .query_row("SELECT MAX(seq) FROM calls", [], |r| r.get(0))
+        .optional()?
+        .flatten();
+    let since = now.saturating_sub(retention_ms) as i64;
+    let mut stmt = conn.prepare(
+        "SELECT seq, call_id, caller, caller_name, mode, state, create_time, end_time,
+                extended_data, answered
+         FROM calls WHERE state = 'started' OR end_time >= ?1",
+    )?;
+    let mut calls = stmt
+        .query_map([since], call_row)?
+        .collect::<Result<Vec<_>, _>>()?
+        .into_iter()
+        .collect::<Result<Vec<_>, _>>()?;
+    for call in &mut calls {
+        call.members = members_of(conn, call.seq)?;
     }
+    Ok((calls, max_seq.unwrap_or(0) as u64 + 1))
 }
 
 /// The history query: calls `user` is a member of, newest first, `count` at most, before
@@ -223,7 +396,16 @@ pub fn query_calls(
     count: u32,
     next_flag: u64,
 ) -> Result<CallList, StoreError> {
-    let conn = pool.get()?;
+    const DOING: &str = "read the call history";
+    let conn = pool.pool.get().map_err(|source| StoreError::Pool {
+        path: pool.path.to_path_buf(),
+        doing: DOING,
+        source,
+    })?;
+    history(&conn, user, count, next_flag).map_err(|f| f.at(&pool.path, DOING))
+}
+
+fn history(conn: &Connection, user: &str, count: u32, next_flag: u64) -> Result<CallList, Fault> {
     let before = if next_flag == 0 {
         i64::MAX
     } else {
@@ -251,7 +433,7 @@ pub fn query_calls(
     };
     let mut list: Vec<CallInfo> = Vec::with_capacity(calls.len());
     for mut call in calls {
-        call.members = members_of(&conn, call.seq)?;
+        call.members = members_of(conn, call.seq)?;
         list.push(call.info());
     }
     Ok(CallList {
@@ -260,7 +442,7 @@ pub fn query_calls(
     })
 }
 
-fn members_of(conn: &Connection, seq: Seq) -> Result<Vec<Member>, StoreError> {
+fn members_of(conn: &Connection, seq: Seq) -> Result<Vec<Member>, Fault> {
     let mut stmt = conn.prepare_cached(
         "SELECT user_id, state, reason, extended_data, inviter, update_time, invite_time,
                 timeout_secs, deadline, invite_data, push, device
@@ -292,25 +474,37 @@ fn members_of(conn: &Connection, seq: Seq) -> Result<Vec<Member>, StoreError> {
             },
         ))
     })?;
+    let in_call = |e: Fault| match e {
+        Fault::Bad(detail) => Fault::Bad(format!("call {seq}: {detail}")),
+        e => e,
+    };
     let mut out = Vec::new();
     for row in rows {
-        let (state, reason, push, mut m) = row?;
-        m.state = parse_enum::<CallUserState>(&state)?;
-        m.reason = reason.map(|r| parse_enum::<StateReason>(&r)).transpose()?;
+        let (state, reason, push, mut m) = row.map_err(|e| in_call(e.into()))?;
+        m.state = parse_enum::<CallUserState>("members.state", &state).map_err(in_call)?;
+        m.reason = reason
+            .map(|r| parse_enum::<StateReason>("members.reason", &r))
+            .transpose()
+            .map_err(in_call)?;
         m.invite.push = push
-            .map(|p| serde_json::from_str(&p).map_err(|e| StoreError::Corrupt(e.to_string())))
+            .map(|p| {
+                serde_json::from_str(&p).map_err(|e| {
+                    Fault::Bad(format!("call {seq}: members.push is not valid JSON: {e}"))
+                })
+            })
             .transpose()?;
         out.push(m);
     }
     Ok(out)
 }
 
-fn call_row(r: &Row<'_>) -> rusqlite::Result<Result<Call, StoreError>> {
+fn call_row(r: &Row<'_>) -> rusqlite::Result<Result<Call, Fault>> {
+    let seq = r.get::<_, i64>(0)?;
     let mode: String = r.get(4)?;
     let state: String = r.get(5)?;
     let build = |mode: CallMode, state: CallState| -> rusqlite::Result<Call> {
         Ok(Call {
-            seq: r.get::<_, i64>(0)? as u64,
+            seq: seq as u64,
             id: r.get(1)?,
             caller: r.get(2)?,
             caller_name: r.get(3)?,
@@ -323,8 +517,14 @@ fn call_row(r: &Row<'_>) -> rusqlite::Result<Result<Call, StoreError>> {
             members: Vec::new(),
         })
     };
-    match (parse_enum(&mode), parse_enum(&state)) {
+    match (
+        parse_enum("calls.mode", &mode),
+        parse_enum("calls.state", &state),
+    ) {
         (Ok(mode), Ok(state)) => build(mode, state).map(Ok),
+        (Err(Fault::Bad(detail)), _) | (_, Err(Fault::Bad(detail))) => {
+            Ok(Err(Fault::Bad(format!("call {seq}: {detail}"))))
+        }
         (Err(e), _) | (_, Err(e)) => Ok(Err(e)),
     }
 }
@@ -337,7 +537,7 @@ fn enum_str<T: serde::Serialize>(v: &T) -> String {
     }
 }
 
-fn parse_enum<T: DeserializeOwned>(s: &str) -> Result<T, StoreError> {
+fn parse_enum<T: DeserializeOwned>(column: &str, s: &str) -> Result<T, Fault> {
     serde_json::from_value(serde_json::Value::String(s.to_string()))
-        .map_err(|e| StoreError::Corrupt(format!("`{s}`: {e}")))
+        .map_err(|_| Fault::Bad(format!("{column} holds `{s}`, which is not a valid value")))
 }

@@ -162,6 +162,40 @@ async fn server_close_fails_waiting_requests_and_ends_events_after_session_close
     assert!(matches!(after, WireError::Closed(_)), "{after}");
 }
 
+/// A newer server may close for a reason this client does not know: the frame is skipped
+/// and the session ends on the close frame like any other, so the caller reconnects.
+#[tokio::test]
+async fn an_unknown_close_reason_ends_the_session_like_any_server_close() {
+    let url = serve(|mut ws| async move {
+        let _unanswered = read_request(&mut ws).await;
+        let closed = r#"{"type":"sessionClosed","reason":"somethingNew"}"#;
+        ws.send(Message::text(closed)).await.unwrap();
+        let frame = CloseFrame {
+            code: CloseCode::Error,
+            reason: "".into(),
+        };
+        ws.close(Some(frame)).await.unwrap();
+        while ws.next().await.is_some() {}
+    })
+    .await;
+    let (client, mut events) = WireClient::connect(&url).await.unwrap();
+    let err = tokio::time::timeout(WAIT, client.heartbeat())
+        .await
+        .expect("a request on a closed connection must fail promptly")
+        .unwrap_err();
+    let expected = ClosedBy::Server {
+        code: Some(1011),
+        reason: String::new(),
+    };
+    assert!(
+        matches!(&err, WireError::Closed(by) if *by == expected),
+        "{err}"
+    );
+    assert!(err.is_retryable());
+    assert_eq!(events.next_timeout(WAIT).await, None);
+    assert_eq!(client.closed().await, expected);
+}
+
 #[tokio::test]
 async fn a_dropped_connection_fails_waiting_requests() {
     let url = serve(|mut ws| async move {
