@@ -56,6 +56,22 @@ async fn until(m: &CallManager, what: &str, f: impl Fn(&Snapshot) -> bool) -> Sn
     }
 }
 
+/// Waits until the server shows call `id` ended in `m`'s history, and returns it.
+async fn ended_on_server(m: &CallManager, id: &str) -> beckon_protocol::CallInfo {
+    let deadline = tokio::time::Instant::now() + WAIT;
+    loop {
+        let history = m.history(10).await.unwrap();
+        let call = history.into_iter().find(|c| c.call_id == id);
+        match call {
+            Some(c) if c.state == CallState::Ended => return c,
+            last if tokio::time::Instant::now() >= deadline => {
+                panic!("call {id} not ended on the server within {WAIT:?}: {last:#?}")
+            }
+            _ => tokio::time::sleep(Duration::from_millis(20)).await,
+        }
+    }
+}
+
 /// The current call's ID, once the server has answered the invite.
 async fn call_id(m: &CallManager) -> String {
     let s = until(m, "a call ID", |s| {
@@ -443,6 +459,49 @@ async fn a_declined_call_is_declined_for_the_caller_and_rejected_for_the_callee(
     let bob_member = call.peers.iter().find(|p| p.user_id == "bob").unwrap();
     assert_eq!(bob_member.state, CallUserState::Rejected);
     assert_eq!(bob_member.reason, Some(StateReason::Declined));
+    // The server keeps an advanced call with the caller alone in it; alice's manager ends
+    // it, so she is not left busy there.
+    let id = call.call_id.unwrap();
+    let info = ended_on_server(&alice, &id).await;
+    let me = info.call_user_list.iter().find(|u| u.user_id == "alice");
+    assert_eq!(
+        me.unwrap().state,
+        CallUserState::Accepted,
+        "ended, not quit"
+    );
+}
+
+/// A 1:1 call whose other side quits (a client that is not a call manager) is ended by the
+/// manager: the server would keep it with the user alone in it.
+#[tokio::test]
+async fn the_other_side_quitting_a_one_to_one_call_ends_it_for_the_user() {
+    let server = TestServer::start().await;
+    let (alice, mut alice_up) = manager(&server.url(), "alice", "alice-1").await;
+    let (bob, mut bob_events) = client(&server.url(), "bob", "bob-1").await;
+    alice.call(users(&["bob"]), CallType::Voice).await.unwrap();
+    let id = call_id(&alice).await;
+    wait_event(&mut bob_events, "the invitation", |e| match e {
+        Event::InvitationReceived(i) if i.call_id == id => Some(()),
+        _ => None,
+    })
+    .await;
+    bob.call_accept(&id, "").await.unwrap();
+    accepted(&mut alice_up).await;
+
+    bob.call_quit(&id, "").await.unwrap();
+    let (out, _, s) = finished(&mut alice_up).await;
+    assert_eq!((out, s.phase), (Outcome::EndedByPeer, Phase::Free));
+    let info = ended_on_server(&alice, &id).await;
+    let me = info.call_user_list.iter().find(|u| u.user_id == "alice");
+    assert_eq!(
+        me.unwrap().state,
+        CallUserState::Accepted,
+        "ended, not quit"
+    );
+    // Free on the server too: a new call is not refused as `alreadyInCall`.
+    alice.call(users(&["bob"]), CallType::Voice).await.unwrap();
+    call_id(&alice).await;
+    assert_eq!(alice.snapshot().phase, Phase::Outgoing);
 }
 
 #[tokio::test]
@@ -708,16 +767,28 @@ async fn in_a_group_call_the_caller_can_leave_and_the_others_go_on() {
     })
     .await;
 
-    // In a group call hang-up means leave; the last one left is told the call ended.
+    // In a group call hang-up means leave; the last one left stays in the call (it may
+    // invite others) until it leaves too, which ends the call.
     carol.hang_up().await.unwrap();
     assert_eq!(outcome(&mut carol_up).await, Outcome::Left);
-    assert_eq!(outcome(&mut bob_up).await, Outcome::EndedByPeer);
+    let s = until(&bob, "carol quit", |s| {
+        s.call.as_ref().is_some_and(|c| {
+            c.peers
+                .iter()
+                .any(|p| p.user_id == "carol" && p.state == CallUserState::Quit)
+        })
+    })
+    .await;
+    assert_eq!(s.phase, Phase::InCall);
     let history = bob.history(10).await.unwrap();
     let call = history
         .iter()
         .find(|c| c.call_id == id)
         .expect("in history");
-    assert_eq!(call.state, CallState::Ended);
+    assert_eq!(call.state, CallState::Started);
+    bob.hang_up().await.unwrap();
+    assert_eq!(outcome(&mut bob_up).await, Outcome::Left);
+    ended_on_server(&bob, &id).await;
 }
 
 #[tokio::test]
@@ -833,12 +904,13 @@ async fn foreign_or_broken_extended_data_rings_as_a_voice_call_and_leaves_the_ma
 
         bob.decline().await.unwrap();
         assert_eq!(outcome(&mut bob_up).await, Outcome::Rejected, "{data}");
-        // Mallory's call ends when bob declines, so mallory may call again.
-        wait_event(&mut mallory_events, "mallory's call ended", |e| match e {
-            Event::InvitationEnded(end) if end.call_id == id => Some(()),
+        // Mallory is alone in her advanced call once bob declines: she ends it to call again.
+        wait_event(&mut mallory_events, "bob's decline", |e| match e {
+            Event::UserStateChanged(c) if c.call_id == id => Some(()),
             _ => None,
         })
         .await;
+        mallory.call_end(&id, "").await.unwrap();
     }
 
     // Bob is still usable: a normal call from alice works.

@@ -58,8 +58,8 @@ struct Setup {
 async fn setup(s: &TestServer, mode: CallMode, state: CallUserState) -> Setup {
     let caller = s.user(&unique("caller")).await;
     let mut subject = s.user(&unique("subject")).await;
-    // A third member keeps an advanced call alive when the subject leaves or the caller
-    // would otherwise be alone.
+    // A third, accepted member: in advanced mode the subject is one of a group, as in the
+    // seed's examples of calling invitations.
     let mut keeper = s.user(&unique("keeper")).await;
     let timeout = if state == Timeout { 1 } else { 60 };
     let invitees = if mode == CallMode::Advanced {

@@ -267,38 +267,160 @@ fn end_tells_the_pending_and_accepted_members_only() {
     d.invite(3, &["kim"], Normal, 30);
 }
 
+/// The seed: an advanced call lives until `callEnd`, and until then its accepted members may
+/// invite others. A member left alone is still in it, so the call does not end by itself.
 #[test]
-fn the_last_member_left_alone_ends_the_call() {
+fn a_member_left_alone_keeps_the_call_until_it_leaves() {
     let mut d = Driver::new();
     d.login(1, "alice", "a1");
     d.login(2, "alice", "a2");
     d.login(3, "bob", "b1");
     d.login(4, "bob", "b2");
     d.login(5, "carol", "c1");
+    d.login(6, "dave", "d1");
     let id = d.invite(1, &["bob", "carol"], Advanced, 60).call_id;
     d.ok(3, accept(&id));
     d.ok(5, reject(&id, RejectReason::Declined));
-    assert!(d.call(&id).is_live(), "two accepted");
     d.drain();
 
     d.ok(3, quit(&id));
-    d.assert_written(&id);
-    assert_eq!(d.call(&id).state, CallState::Ended);
-    assert!(d.events_for(3).is_empty());
-    d.expect_changed(4, &id, &[("bob", Quit)]);
-    for s in [1, 2] {
-        let events = d.events_for(s);
-        assert_eq!(
-            events.iter().map(kind).collect::<Vec<_>>(),
-            ["callUserStateChanged", "callInvitationEnded"]
-        );
-        let ServerMessage::CallInvitationEnded(e) = &events[1] else {
-            unreachable!()
-        };
-        assert_eq!(e.operated_user_id, "", "the server ended it");
+    assert!(d.call(&id).is_live(), "alice is still in it");
+    for s in [1, 2, 4] {
+        d.expect_changed(s, &id, &[("bob", Quit)]);
     }
     d.assert_quiet();
-    assert_eq!(d.state(&id, "alice"), Accepted);
+    // Alone, alice is still in a call: she may invite into it, not start another.
+    assert_eq!(
+        d.err(1, invite_body(&["kim"], Normal, 30)).code,
+        ErrorCode::AlreadyInCall
+    );
+    d.ok(1, calling_invite(&id, &["dave"], None));
+    d.ok(6, reject(&id, RejectReason::Declined));
+    assert!(d.call(&id).is_live());
+    d.drain();
+
+    // The last accepted member leaves: nobody could end the call or invite any more.
+    d.now += 1_000;
+    d.ok(1, quit(&id));
+    d.assert_written(&id);
+    assert_eq!(d.call(&id).state, CallState::Ended);
+    assert_eq!(d.call(&id).end_time, d.now);
+    let own = d.events_for(1);
+    assert!(own.is_empty(), "the acting session got {own:?}");
+    // alice's other device and bob, quit both, hear of her quit, not of the end; carol and
+    // dave (rejected) hear nothing.
+    for s in [2, 3, 4] {
+        d.expect_changed(s, &id, &[("alice", Quit)]);
+    }
+    d.assert_quiet();
+    d.invite(1, &["kim"], Normal, 30);
+}
+
+#[test]
+fn a_one_to_one_call_lives_on_after_the_invitee_rejects() {
+    let mut d = Driver::new();
+    d.login(1, "alice", "a1");
+    d.login(2, "alice", "a2");
+    d.login(3, "bob", "b1");
+    d.login(5, "carol", "c1");
+    let id = d.invite(1, &["bob"], Advanced, 60).call_id;
+    d.drain();
+
+    d.ok(3, reject(&id, RejectReason::Busy));
+    assert!(d.call(&id).is_live());
+    for s in [1, 2] {
+        d.expect_changed(s, &id, &[("bob", Rejected)]);
+    }
+    d.assert_quiet();
+
+    // The caller invites someone else into the same call, and talks with her.
+    d.ok(1, calling_invite(&id, &["carol"], None));
+    d.expect_received(5, &id);
+    d.ok(5, accept(&id));
+    d.drain();
+    d.ok(5, end(&id));
+    assert_eq!(d.call(&id).state, CallState::Ended);
+    for s in [1, 2] {
+        assert_eq!(d.expect_ended(s, &id).operated_user_id, "carol");
+    }
+    d.assert_quiet();
+}
+
+#[test]
+fn a_one_to_one_call_lives_on_after_the_invitee_times_out_until_call_end() {
+    let mut d = Driver::new();
+    d.login(1, "alice", "a1");
+    d.login(2, "alice", "a2");
+    d.login(3, "bob", "b1");
+    let id = d.invite(1, &["bob"], Advanced, 10).call_id;
+    d.drain();
+
+    d.advance(10_000);
+    assert_eq!(d.state(&id, "bob"), Timeout);
+    assert!(d.call(&id).is_live());
+    assert!(matches!(
+        d.one_event(3),
+        ServerMessage::CallInvitationTimeout(_)
+    ));
+    for s in [1, 2] {
+        d.expect_changed(s, &id, &[("bob", Timeout)]);
+    }
+    d.assert_quiet();
+
+    // Nothing more happens by itself: no deadline is left.
+    d.advance(3_600_000);
+    assert!(d.call(&id).is_live());
+    d.assert_quiet();
+
+    d.ok(1, end(&id));
+    assert_eq!(d.call(&id).state, CallState::Ended);
+    assert_eq!(d.expect_ended(2, &id).operated_user_id, "alice");
+    d.assert_quiet();
+}
+
+#[test]
+fn a_call_whose_invitations_were_all_cancelled_lives_on_until_call_end() {
+    let mut d = Driver::new();
+    d.login(1, "alice", "a1");
+    d.login(3, "bob", "b1");
+    d.login(5, "carol", "c1");
+    let id = d.invite(1, &["bob", "carol"], Advanced, 60).call_id;
+    d.drain();
+
+    d.ok(1, cancel(&id, &[]));
+    assert!(d.call(&id).is_live());
+    for s in [3, 5] {
+        d.expect_cancelled(s, &id);
+    }
+    d.assert_quiet();
+    // Still the caller's call: bob may be invited back into it.
+    d.ok(1, calling_invite(&id, &["bob"], None));
+    d.expect_received(3, &id);
+    d.ok(1, end(&id));
+    assert_eq!(d.expect_ended(3, &id).operated_user_id, "alice");
+    d.assert_quiet();
+}
+
+/// Protocol §3.5: a caller whose device is gone before anyone accepted cancels the call,
+/// also when every invitee already answered and the caller was alone in it.
+#[test]
+fn a_caller_alone_in_an_unanswered_call_ends_it_when_its_device_is_gone() {
+    let mut d = Driver::new();
+    d.login(1, "alice", "a1");
+    d.login(2, "alice", "a2");
+    d.login(3, "bob", "b1");
+    let id = d.invite(1, &["bob"], Advanced, 60).call_id;
+    d.ok(3, reject(&id, RejectReason::Declined));
+    d.drain();
+
+    d.disconnect(1, T0);
+    d.advance(HB - 1);
+    assert!(d.call(&id).is_live(), "alice may still come back");
+    d.advance(1);
+    assert_eq!(d.call(&id).state, CallState::Ended);
+    assert_eq!(d.state(&id, "alice"), Accepted, "members keep their states");
+    assert_eq!(d.expect_ended(2, &id).operated_user_id, "");
+    d.assert_quiet();
 }
 
 #[test]
@@ -350,10 +472,11 @@ fn advanced_cancel_after_an_accept_is_for_the_inviters_own_invitees() {
 }
 
 /// Protocol §1.5, the recipients rule: an event goes to every device of its recipients
-/// except the session whose request caused it, also when that request made the server end
-/// the call: the acting session has only its response.
+/// except the session whose request caused it, also when the server ends the call because
+/// of that request. The acting session has its response, which does not say the call
+/// ended; the same user's other devices, `quit` now, learn of the quit only.
 #[test]
-fn the_session_whose_cancel_ends_the_call_gets_only_its_response() {
+fn the_session_whose_quit_ends_the_call_gets_only_its_response() {
     let mut d = Driver::new();
     d.login(1, "alice", "a1");
     d.login(3, "bob", "b1");
@@ -364,10 +487,19 @@ fn the_session_whose_cancel_ends_the_call_gets_only_its_response() {
     d.ok(3, calling_invite(&id, &["carol"], None));
     d.ok(1, quit(&id));
     d.drain();
-    d.ok(3, cancel(&id, &[]));
+    d.ok(3, quit(&id));
     assert_eq!(d.call(&id).state, CallState::Ended);
     let own = d.events_for(3);
     assert!(own.is_empty(), "the acting session got {own:?}");
+    d.expect_changed(4, &id, &[("bob", Quit)]);
+    // carol still rang, so she is told both; alice (quit) only of bob's quit.
+    let ringing = d.events_for(5);
+    assert_eq!(
+        ringing.iter().map(kind).collect::<Vec<_>>(),
+        ["callUserStateChanged", "callInvitationEnded"]
+    );
+    d.expect_changed(1, &id, &[("bob", Quit)]);
+    d.assert_quiet();
 }
 
 #[test]
@@ -397,14 +529,21 @@ fn an_accepted_member_whose_device_is_gone_quits() {
     d.assert_quiet();
     assert!(d.call(&id).is_live(), "alice is in it and carol rings");
 
-    // bob comes back on his other device; then alice's in-call device leaves: she quits
-    // and bob is alone with carol ringing, which keeps the call alive.
+    // bob comes back on his other device; then alice's in-call device leaves: she quits,
+    // and bob, alone once carol rejects, keeps the call until his device leaves too.
     d.ok(4, join(&id));
     d.drain();
     d.logout(1);
     assert_eq!(d.state(&id, "alice"), Quit);
     assert!(d.call(&id).is_live());
     d.ok(5, reject(&id, RejectReason::Declined));
+    assert!(d.call(&id).is_live(), "bob is still in it");
+    d.logout(4);
+    let m = d.call(&id).member("bob").unwrap();
+    assert_eq!(
+        (m.state, m.reason),
+        (Quit, Some(StateReason::ConnectionLost))
+    );
     assert_eq!(d.call(&id).state, CallState::Ended);
 }
 

@@ -27,7 +27,10 @@ fn every_state_change_is_written_and_refusals_write_nothing() {
     d.assert_written(&id);
     d.ok(3, quit(&id));
     d.assert_written(&id);
-    assert_eq!(d.call(&id).state, CallState::Ended, "alice was left alone");
+    assert!(d.call(&id).is_live(), "alice is still in it");
+    d.ok(1, quit(&id));
+    d.assert_written(&id);
+    assert_eq!(d.call(&id).state, CallState::Ended, "nobody is in it");
     d.err(3, join(&id));
     assert!(d.last_writes.is_empty());
 
