@@ -20,7 +20,7 @@ use beckon_protocol::{
 };
 use common::{
     client, manager, manager_with, outcome, wait_event, wait_phase, wait_update, Proxy, TestServer,
-    QUIET, WAIT,
+    WAIT,
 };
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
@@ -105,22 +105,45 @@ async fn accepted(updates: &mut Updates) -> (String, Snapshot) {
     }
 }
 
-/// For `QUIET`, every update (if any) keeps `phase` and nothing finishes.
-async fn stays(m: &CallManager, updates: &mut Updates, phase: Phase) {
-    let deadline = tokio::time::Instant::now() + QUIET;
+/// Every update `m` made so far keeps `phase`, and none finishes. What says "so far" is a
+/// marker invitation from a throwaway user (see `common::marker`): the manager handles
+/// events in order, so once it has handled the marker it has handled everything before. A
+/// busy manager rejects the marker as busy and keeps its phase; a free one rings, and is
+/// let go again (the marker call is cancelled).
+async fn stays(url: &str, m: &CallManager, updates: &mut Updates, phase: Phase) {
+    let marker = common::marker(url).await;
+    let id = common::send_marker(&marker, &m.snapshot().user_id).await;
     loop {
-        let left = deadline.saturating_duration_since(tokio::time::Instant::now());
-        match updates.next_timeout(left).await {
-            Some(u) => {
-                assert!(
-                    !matches!(u.notice, Notice::Finished { .. }),
-                    "expected to stay {phase:?}, got {u:#?}"
-                );
-                assert_eq!(u.snapshot.phase, phase, "phase changed: {u:#?}");
-            }
-            None => break,
+        let u = wait_update(updates, "the marker", |_| true).await;
+        let of_marker = match &u.notice {
+            Notice::RejectedBusy { call_id, .. } => *call_id == id,
+            _ => u
+                .snapshot
+                .call
+                .as_ref()
+                .is_some_and(|c| c.call_id.as_deref() == Some(id.as_str())),
+        };
+        if of_marker {
+            break;
         }
+        assert!(
+            !matches!(u.notice, Notice::Finished { .. }),
+            "expected to stay {phase:?}, got {u:#?}"
+        );
+        assert_eq!(u.snapshot.phase, phase, "phase changed: {u:#?}");
     }
+    if phase == Phase::Free {
+        // Refused if another device of the user already rejected it as busy.
+        let _ = marker
+            .call_cancel(beckon_protocol::CallCancel {
+                call_id: id.clone(),
+                invitees: Vec::new(),
+                extended_data: String::new(),
+            })
+            .await;
+        finished(updates).await;
+    }
+    marker.shutdown().await;
     assert_eq!(m.snapshot().phase, phase);
 }
 
@@ -204,7 +227,7 @@ async fn busy_user_rejects_carol(
         }
     );
     assert_eq!(u.snapshot.phase, phase, "busy user's phase changed");
-    stays(busy, busy_up, phase).await;
+    stays(url, busy, busy_up, phase).await;
     // Carol is free again and can be called.
     assert_eq!(carol.snapshot().phase, Phase::Free);
 }
@@ -695,7 +718,7 @@ async fn both_devices_of_a_user_ring_and_the_one_not_answering_stops_when_the_ot
     assert_eq!(call.call_id.as_deref(), Some(id.as_str()));
     let (by, s) = accepted(&mut alice_up).await;
     assert_eq!((by.as_str(), s.phase), ("bob", Phase::InCall));
-    stays(&bob1, &mut bob1_up, Phase::Free).await;
+    stays(&server.url(), &bob1, &mut bob1_up, Phase::Free).await;
 
     // The device in the call hangs up: the caller is told, the other device stays free.
     bob2.hang_up().await.unwrap();
@@ -752,8 +775,8 @@ async fn in_a_group_call_the_caller_can_leave_and_the_others_go_on() {
     })
     .await;
     assert_eq!(s.phase, Phase::InCall);
-    stays(&carol, &mut carol_up, Phase::Incoming).await;
-    stays(&bob, &mut bob_up, Phase::InCall).await;
+    stays(&server.url(), &carol, &mut carol_up, Phase::Incoming).await;
+    stays(&server.url(), &bob, &mut bob_up, Phase::InCall).await;
 
     carol.accept().await.unwrap();
     let (by, s) = accepted(&mut carol_up).await;
@@ -861,7 +884,7 @@ async fn inviting_a_third_person_into_a_one_to_one_call_rings_them_and_makes_it_
     // Now a group: alice's hang-up is a leave, bob and dave go on until bob ends it.
     alice.hang_up().await.unwrap();
     assert_eq!(outcome(&mut alice_up).await, Outcome::Left);
-    stays(&bob, &mut bob_up, Phase::InCall).await;
+    stays(&server.url(), &bob, &mut bob_up, Phase::InCall).await;
     bob.end().await.unwrap();
     assert_eq!(outcome(&mut bob_up).await, Outcome::HungUp);
     assert_eq!(outcome(&mut dave_up).await, Outcome::EndedByPeer);
@@ -951,8 +974,8 @@ async fn an_answer_meant_for_a_call_that_stopped_ringing_does_not_pick_up_the_ne
     };
     assert_eq!(bob.accept_call(&first).await, Err(stale.clone()));
     assert_eq!(bob.decline_call(&first).await, Err(stale));
-    stays(&bob, &mut bob_up, Phase::Incoming).await;
-    stays(&carol, &mut carol_up, Phase::Outgoing).await;
+    stays(&server.url(), &bob, &mut bob_up, Phase::Incoming).await;
+    stays(&server.url(), &carol, &mut carol_up, Phase::Outgoing).await;
 
     bob.accept_call(&second).await.unwrap();
     let (by, s) = accepted(&mut bob_up).await;
@@ -1012,8 +1035,8 @@ async fn a_short_drop_during_a_call_changes_nothing() {
     })
     .await;
     assert_eq!(u.snapshot.phase, Phase::InCall);
-    stays(&bob, &mut bob_up, Phase::InCall).await;
-    stays(&alice, &mut alice_up, Phase::InCall).await;
+    stays(&server.url(), &bob, &mut bob_up, Phase::InCall).await;
+    stays(&server.url(), &alice, &mut alice_up, Phase::InCall).await;
 
     // The server still has bob in the call on the new connection.
     alice.hang_up().await.unwrap();
@@ -1038,7 +1061,9 @@ async fn a_decline_made_while_offline_reaches_the_caller_after_the_reconnect() {
     go_offline(&proxy, &bob).await;
     bob.decline().await.unwrap();
     assert_eq!(outcome(&mut bob_up).await, Outcome::Rejected);
-    stays(&alice, &mut alice_up, Phase::Outgoing).await;
+    // Bob is offline: nothing can have reached alice. The outcome after the reconnect is
+    // the next one, so no earlier ending slipped in.
+    assert_eq!(alice.snapshot().phase, Phase::Outgoing);
     proxy.unblock();
     assert_eq!(outcome(&mut alice_up).await, Outcome::Declined);
 }
@@ -1054,7 +1079,8 @@ async fn a_call_ended_while_the_peer_was_offline_ends_for_them_on_reconnect() {
     go_offline(&proxy, &bob).await;
     alice.hang_up().await.unwrap();
     assert_eq!(outcome(&mut alice_up).await, Outcome::HungUp);
-    stays(&bob, &mut bob_up, Phase::InCall).await;
+    // The outcome after the reconnect is the next one: bob did not end the call earlier.
+    assert_eq!(bob.snapshot().phase, Phase::InCall);
     proxy.unblock();
     assert_eq!(outcome(&mut bob_up).await, Outcome::EndedByPeer);
 }
@@ -1077,7 +1103,8 @@ async fn a_call_cancelled_while_the_callee_was_offline_stops_ringing_on_reconnec
     go_offline(&proxy, &bob).await;
     alice.cancel().await.unwrap();
     assert_eq!(outcome(&mut alice_up).await, Outcome::Cancelled);
-    stays(&bob, &mut bob_up, Phase::Incoming).await;
+    // The outcome after the reconnect is the next one: bob did not stop ringing earlier.
+    assert_eq!(bob.snapshot().phase, Phase::Incoming);
     proxy.unblock();
     assert_eq!(outcome(&mut bob_up).await, Outcome::CancelledByCaller);
 }
@@ -1165,7 +1192,7 @@ async fn a_user_busy_on_one_device_is_busy_for_the_caller_and_the_other_device_s
     .await;
     assert_eq!(u.snapshot.phase, Phase::InCall);
     until(&bob2, "not ringing", |s| s.phase == Phase::Free).await;
-    stays(&bob1, &mut bob1_up, Phase::InCall).await;
+    stays(&server.url(), &bob1, &mut bob1_up, Phase::InCall).await;
     assert_eq!(alice.snapshot().phase, Phase::InCall);
 }
 
