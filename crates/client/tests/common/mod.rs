@@ -233,8 +233,10 @@ pub async fn wait_event<T>(
 }
 
 /// A throwaway signed-in user whose invitation marks a point in another user's event
-/// stream: the server sends it after everything it sent that user before, and a client
-/// reports it after the catch-up of a reconnect. Each marker has its own user ID.
+/// stream: the server sends it after everything it sent that user before. Each marker has
+/// its own user ID. Right after a reconnect one marker is not enough: the client's
+/// catch-up may hand out a marker that arrived during its history query before the events
+/// it reports from that query, so a second marker, sent once the first is seen, closes it.
 pub async fn marker(url: &str) -> Client {
     static NEXT: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
     let n = NEXT.fetch_add(1, Ordering::Relaxed);
@@ -253,22 +255,40 @@ pub async fn send_marker(marker: &Client, user: &str) -> String {
     marker.call_invite(invite).await.unwrap().call_id
 }
 
-/// Everything reported to `user` before now: its events up to a marker invitation, which
-/// is not included. Waits for a positive event, so it neither passes before the events it
-/// is meant to catch have arrived nor depends on how fast the machine is.
+/// Everything reported to `user` before now: its events up to two marker invitations one
+/// after the other (see [`marker`]), leaving out those about the markers' calls. Waits for
+/// positive events, so it neither passes before the events it is meant to catch have
+/// arrived nor depends on how fast the machine is.
 pub async fn until_marker(url: &str, events: &mut Events, user: &str) -> Vec<Event> {
-    let m = marker(url).await;
-    let id = send_marker(&m, user).await;
     let mut before = Vec::new();
-    wait_event(events, "the marker invitation", |e| match e {
-        Event::InvitationReceived(i) if i.call_id == id => Some(()),
-        other => {
-            before.push(other.clone());
-            None
-        }
-    })
-    .await;
-    m.shutdown().await;
+    let mut ids = Vec::new();
+    for _ in 0..2 {
+        let m = marker(url).await;
+        let id = send_marker(&m, user).await;
+        ids.push(id.clone());
+        wait_event(events, "the marker invitation", |e| match e {
+            Event::InvitationReceived(i) if i.call_id == id => Some(()),
+            other => {
+                before.push(other.clone());
+                None
+            }
+        })
+        .await;
+        m.shutdown().await;
+    }
+    let of_marker = |e: &Event| {
+        let call_id = match e {
+            Event::InvitationReceived(i) => &i.call_id,
+            Event::MissedWhileAway(c) => &c.call_id,
+            Event::InvitationCancelled(c) => &c.call_id,
+            Event::InvitationTimeout(t) => &t.call_id,
+            Event::InvitationEnded(e) => &e.call_id,
+            Event::UserStateChanged(c) => &c.call_id,
+            _ => return false,
+        };
+        ids.contains(call_id)
+    };
+    before.retain(|e| !of_marker(e));
     before
 }
 
