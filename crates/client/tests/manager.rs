@@ -20,7 +20,7 @@ use beckon_protocol::{
 };
 use common::{
     client, manager, manager_with, outcome, wait_event, wait_phase, wait_update, Proxy, TestServer,
-    QUIET, WAIT,
+    WAIT,
 };
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
@@ -53,6 +53,22 @@ async fn until(m: &CallManager, what: &str, f: impl Fn(&Snapshot) -> bool) -> Sn
             panic!("snapshot never showed {what} within {WAIT:?}; last: {s:#?}");
         }
         tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+}
+
+/// Waits until the server shows call `id` ended in `m`'s history, and returns it.
+async fn ended_on_server(m: &CallManager, id: &str) -> beckon_protocol::CallInfo {
+    let deadline = tokio::time::Instant::now() + WAIT;
+    loop {
+        let history = m.history(10).await.unwrap();
+        let call = history.into_iter().find(|c| c.call_id == id);
+        match call {
+            Some(c) if c.state == CallState::Ended => return c,
+            last if tokio::time::Instant::now() >= deadline => {
+                panic!("call {id} not ended on the server within {WAIT:?}: {last:#?}")
+            }
+            _ => tokio::time::sleep(Duration::from_millis(20)).await,
+        }
     }
 }
 
@@ -89,22 +105,53 @@ async fn accepted(updates: &mut Updates) -> (String, Snapshot) {
     }
 }
 
-/// For `QUIET`, every update (if any) keeps `phase` and nothing finishes.
-async fn stays(m: &CallManager, updates: &mut Updates, phase: Phase) {
-    let deadline = tokio::time::Instant::now() + QUIET;
-    loop {
-        let left = deadline.saturating_duration_since(tokio::time::Instant::now());
-        match updates.next_timeout(left).await {
-            Some(u) => {
-                assert!(
-                    !matches!(u.notice, Notice::Finished { .. }),
-                    "expected to stay {phase:?}, got {u:#?}"
-                );
-                assert_eq!(u.snapshot.phase, phase, "phase changed: {u:#?}");
-            }
-            None => break,
-        }
+/// Every update `m` made so far keeps `phase`, and none finishes. What says "so far" is a
+/// marker invitation from a throwaway user (see `common::marker`): the manager handles
+/// events in order, so once it has handled the marker it has handled everything before. A
+/// busy manager rejects the marker as busy and keeps its phase; a free one rings, and is
+/// let go again (the marker call is cancelled). Right after a reconnect the catch-up may
+/// hand out the marker before the events it reports, so a second marker closes that gap.
+async fn stays(url: &str, m: &CallManager, updates: &mut Updates, phase: Phase) {
+    // Twice: right after a reconnect, the catch-up may report events after the first one.
+    for _ in 0..2 {
+        stays_until_a_marker(url, m, updates, phase).await;
     }
+}
+
+async fn stays_until_a_marker(url: &str, m: &CallManager, updates: &mut Updates, phase: Phase) {
+    let marker = common::marker(url).await;
+    let id = common::send_marker(&marker, &m.snapshot().user_id).await;
+    loop {
+        let u = wait_update(updates, "the marker", |_| true).await;
+        let of_marker = match &u.notice {
+            Notice::RejectedBusy { call_id, .. } => *call_id == id,
+            _ => u
+                .snapshot
+                .call
+                .as_ref()
+                .is_some_and(|c| c.call_id.as_deref() == Some(id.as_str())),
+        };
+        if of_marker {
+            break;
+        }
+        assert!(
+            !matches!(u.notice, Notice::Finished { .. }),
+            "expected to stay {phase:?}, got {u:#?}"
+        );
+        assert_eq!(u.snapshot.phase, phase, "phase changed: {u:#?}");
+    }
+    if phase == Phase::Free {
+        // Refused if another device of the user already rejected it as busy.
+        let _ = marker
+            .call_cancel(beckon_protocol::CallCancel {
+                call_id: id.clone(),
+                invitees: Vec::new(),
+                extended_data: String::new(),
+            })
+            .await;
+        finished(updates).await;
+    }
+    marker.shutdown().await;
     assert_eq!(m.snapshot().phase, phase);
 }
 
@@ -188,7 +235,7 @@ async fn busy_user_rejects_carol(
         }
     );
     assert_eq!(u.snapshot.phase, phase, "busy user's phase changed");
-    stays(busy, busy_up, phase).await;
+    stays(url, busy, busy_up, phase).await;
     // Carol is free again and can be called.
     assert_eq!(carol.snapshot().phase, Phase::Free);
 }
@@ -443,6 +490,49 @@ async fn a_declined_call_is_declined_for_the_caller_and_rejected_for_the_callee(
     let bob_member = call.peers.iter().find(|p| p.user_id == "bob").unwrap();
     assert_eq!(bob_member.state, CallUserState::Rejected);
     assert_eq!(bob_member.reason, Some(StateReason::Declined));
+    // The server keeps an advanced call with the caller alone in it; alice's manager ends
+    // it, so she is not left busy there.
+    let id = call.call_id.unwrap();
+    let info = ended_on_server(&alice, &id).await;
+    let me = info.call_user_list.iter().find(|u| u.user_id == "alice");
+    assert_eq!(
+        me.unwrap().state,
+        CallUserState::Accepted,
+        "ended, not quit"
+    );
+}
+
+/// A 1:1 call whose other side quits (a client that is not a call manager) is ended by the
+/// manager: the server would keep it with the user alone in it.
+#[tokio::test]
+async fn the_other_side_quitting_a_one_to_one_call_ends_it_for_the_user() {
+    let server = TestServer::start().await;
+    let (alice, mut alice_up) = manager(&server.url(), "alice", "alice-1").await;
+    let (bob, mut bob_events) = client(&server.url(), "bob", "bob-1").await;
+    alice.call(users(&["bob"]), CallType::Voice).await.unwrap();
+    let id = call_id(&alice).await;
+    wait_event(&mut bob_events, "the invitation", |e| match e {
+        Event::InvitationReceived(i) if i.call_id == id => Some(()),
+        _ => None,
+    })
+    .await;
+    bob.call_accept(&id, "").await.unwrap();
+    accepted(&mut alice_up).await;
+
+    bob.call_quit(&id, "").await.unwrap();
+    let (out, _, s) = finished(&mut alice_up).await;
+    assert_eq!((out, s.phase), (Outcome::EndedByPeer, Phase::Free));
+    let info = ended_on_server(&alice, &id).await;
+    let me = info.call_user_list.iter().find(|u| u.user_id == "alice");
+    assert_eq!(
+        me.unwrap().state,
+        CallUserState::Accepted,
+        "ended, not quit"
+    );
+    // Free on the server too: a new call is not refused as `alreadyInCall`.
+    alice.call(users(&["bob"]), CallType::Voice).await.unwrap();
+    call_id(&alice).await;
+    assert_eq!(alice.snapshot().phase, Phase::Outgoing);
 }
 
 #[tokio::test]
@@ -636,7 +726,7 @@ async fn both_devices_of_a_user_ring_and_the_one_not_answering_stops_when_the_ot
     assert_eq!(call.call_id.as_deref(), Some(id.as_str()));
     let (by, s) = accepted(&mut alice_up).await;
     assert_eq!((by.as_str(), s.phase), ("bob", Phase::InCall));
-    stays(&bob1, &mut bob1_up, Phase::Free).await;
+    stays(&server.url(), &bob1, &mut bob1_up, Phase::Free).await;
 
     // The device in the call hangs up: the caller is told, the other device stays free.
     bob2.hang_up().await.unwrap();
@@ -693,8 +783,8 @@ async fn in_a_group_call_the_caller_can_leave_and_the_others_go_on() {
     })
     .await;
     assert_eq!(s.phase, Phase::InCall);
-    stays(&carol, &mut carol_up, Phase::Incoming).await;
-    stays(&bob, &mut bob_up, Phase::InCall).await;
+    stays(&server.url(), &carol, &mut carol_up, Phase::Incoming).await;
+    stays(&server.url(), &bob, &mut bob_up, Phase::InCall).await;
 
     carol.accept().await.unwrap();
     let (by, s) = accepted(&mut carol_up).await;
@@ -708,16 +798,28 @@ async fn in_a_group_call_the_caller_can_leave_and_the_others_go_on() {
     })
     .await;
 
-    // In a group call hang-up means leave; the last one left is told the call ended.
+    // In a group call hang-up means leave; the last one left stays in the call (it may
+    // invite others) until it leaves too, which ends the call.
     carol.hang_up().await.unwrap();
     assert_eq!(outcome(&mut carol_up).await, Outcome::Left);
-    assert_eq!(outcome(&mut bob_up).await, Outcome::EndedByPeer);
+    let s = until(&bob, "carol quit", |s| {
+        s.call.as_ref().is_some_and(|c| {
+            c.peers
+                .iter()
+                .any(|p| p.user_id == "carol" && p.state == CallUserState::Quit)
+        })
+    })
+    .await;
+    assert_eq!(s.phase, Phase::InCall);
     let history = bob.history(10).await.unwrap();
     let call = history
         .iter()
         .find(|c| c.call_id == id)
         .expect("in history");
-    assert_eq!(call.state, CallState::Ended);
+    assert_eq!(call.state, CallState::Started);
+    bob.hang_up().await.unwrap();
+    assert_eq!(outcome(&mut bob_up).await, Outcome::Left);
+    ended_on_server(&bob, &id).await;
 }
 
 #[tokio::test]
@@ -790,7 +892,7 @@ async fn inviting_a_third_person_into_a_one_to_one_call_rings_them_and_makes_it_
     // Now a group: alice's hang-up is a leave, bob and dave go on until bob ends it.
     alice.hang_up().await.unwrap();
     assert_eq!(outcome(&mut alice_up).await, Outcome::Left);
-    stays(&bob, &mut bob_up, Phase::InCall).await;
+    stays(&server.url(), &bob, &mut bob_up, Phase::InCall).await;
     bob.end().await.unwrap();
     assert_eq!(outcome(&mut bob_up).await, Outcome::HungUp);
     assert_eq!(outcome(&mut dave_up).await, Outcome::EndedByPeer);
@@ -833,12 +935,13 @@ async fn foreign_or_broken_extended_data_rings_as_a_voice_call_and_leaves_the_ma
 
         bob.decline().await.unwrap();
         assert_eq!(outcome(&mut bob_up).await, Outcome::Rejected, "{data}");
-        // Mallory's call ends when bob declines, so mallory may call again.
-        wait_event(&mut mallory_events, "mallory's call ended", |e| match e {
-            Event::InvitationEnded(end) if end.call_id == id => Some(()),
+        // Mallory is alone in her advanced call once bob declines: she ends it to call again.
+        wait_event(&mut mallory_events, "bob's decline", |e| match e {
+            Event::UserStateChanged(c) if c.call_id == id => Some(()),
             _ => None,
         })
         .await;
+        mallory.call_end(&id, "").await.unwrap();
     }
 
     // Bob is still usable: a normal call from alice works.
@@ -879,8 +982,8 @@ async fn an_answer_meant_for_a_call_that_stopped_ringing_does_not_pick_up_the_ne
     };
     assert_eq!(bob.accept_call(&first).await, Err(stale.clone()));
     assert_eq!(bob.decline_call(&first).await, Err(stale));
-    stays(&bob, &mut bob_up, Phase::Incoming).await;
-    stays(&carol, &mut carol_up, Phase::Outgoing).await;
+    stays(&server.url(), &bob, &mut bob_up, Phase::Incoming).await;
+    stays(&server.url(), &carol, &mut carol_up, Phase::Outgoing).await;
 
     bob.accept_call(&second).await.unwrap();
     let (by, s) = accepted(&mut bob_up).await;
@@ -940,8 +1043,8 @@ async fn a_short_drop_during_a_call_changes_nothing() {
     })
     .await;
     assert_eq!(u.snapshot.phase, Phase::InCall);
-    stays(&bob, &mut bob_up, Phase::InCall).await;
-    stays(&alice, &mut alice_up, Phase::InCall).await;
+    stays(&server.url(), &bob, &mut bob_up, Phase::InCall).await;
+    stays(&server.url(), &alice, &mut alice_up, Phase::InCall).await;
 
     // The server still has bob in the call on the new connection.
     alice.hang_up().await.unwrap();
@@ -966,7 +1069,9 @@ async fn a_decline_made_while_offline_reaches_the_caller_after_the_reconnect() {
     go_offline(&proxy, &bob).await;
     bob.decline().await.unwrap();
     assert_eq!(outcome(&mut bob_up).await, Outcome::Rejected);
-    stays(&alice, &mut alice_up, Phase::Outgoing).await;
+    // Bob is offline: nothing can have reached alice. The outcome after the reconnect is
+    // the next one, so no earlier ending slipped in.
+    assert_eq!(alice.snapshot().phase, Phase::Outgoing);
     proxy.unblock();
     assert_eq!(outcome(&mut alice_up).await, Outcome::Declined);
 }
@@ -982,7 +1087,8 @@ async fn a_call_ended_while_the_peer_was_offline_ends_for_them_on_reconnect() {
     go_offline(&proxy, &bob).await;
     alice.hang_up().await.unwrap();
     assert_eq!(outcome(&mut alice_up).await, Outcome::HungUp);
-    stays(&bob, &mut bob_up, Phase::InCall).await;
+    // The outcome after the reconnect is the next one: bob did not end the call earlier.
+    assert_eq!(bob.snapshot().phase, Phase::InCall);
     proxy.unblock();
     assert_eq!(outcome(&mut bob_up).await, Outcome::EndedByPeer);
 }
@@ -1005,7 +1111,8 @@ async fn a_call_cancelled_while_the_callee_was_offline_stops_ringing_on_reconnec
     go_offline(&proxy, &bob).await;
     alice.cancel().await.unwrap();
     assert_eq!(outcome(&mut alice_up).await, Outcome::Cancelled);
-    stays(&bob, &mut bob_up, Phase::Incoming).await;
+    // The outcome after the reconnect is the next one: bob did not stop ringing earlier.
+    assert_eq!(bob.snapshot().phase, Phase::Incoming);
     proxy.unblock();
     assert_eq!(outcome(&mut bob_up).await, Outcome::CancelledByCaller);
 }
@@ -1093,7 +1200,7 @@ async fn a_user_busy_on_one_device_is_busy_for_the_caller_and_the_other_device_s
     .await;
     assert_eq!(u.snapshot.phase, Phase::InCall);
     until(&bob2, "not ringing", |s| s.phase == Phase::Free).await;
-    stays(&bob1, &mut bob1_up, Phase::InCall).await;
+    stays(&server.url(), &bob1, &mut bob1_up, Phase::InCall).await;
     assert_eq!(alice.snapshot().phase, Phase::InCall);
 }
 

@@ -5,6 +5,7 @@ mod common;
 
 use std::time::Duration;
 
+use beckon_client::wire::WireClient;
 use beckon_client::{ConnectionState, Error, Event};
 use beckon_protocol::*;
 use common::*;
@@ -36,9 +37,22 @@ fn is_connected(e: &Event) -> Option<()> {
 }
 
 /// Waits for the reconnect, then returns everything reported in the catch-up after it.
-async fn after_reconnect(events: &mut beckon_client::Events) -> Vec<Event> {
+async fn after_reconnect(url: &str, events: &mut beckon_client::Events) -> Vec<Event> {
     wait_event(events, "reconnected", is_connected).await;
-    collect(events, QUIET * 2).await
+    until_marker(url, events, "bob").await
+}
+
+/// Waits until `alice` sees `bob` time out in `call_id`: the deadline has fired.
+async fn bob_timed_out(alice: &mut beckon_client::Events, call_id: &str) {
+    wait_event(alice, "bob's timeout", |e| match e {
+        Event::UserStateChanged(c) if c.call_id == call_id => c
+            .call_user_list
+            .iter()
+            .any(|u| u.user_id == "bob" && u.state == CallUserState::Timeout)
+            .then_some(()),
+        _ => None,
+    })
+    .await;
 }
 
 /// How many events of each kind mention `call_id`.
@@ -73,7 +87,7 @@ async fn a_cut_mid_invitation_neither_loses_nor_repeats_it() {
     proxy.cut();
     wait_event(&mut b, "reconnecting", is_reconnecting).await;
     wait_event(&mut b, "reconnected", is_connected).await;
-    let after = collect(&mut b, QUIET).await;
+    let after = until_marker(&server.url(), &mut b, "bob").await;
     assert_eq!(count(&after, &call.call_id), (0, 0, 0, 0), "{after:?}");
 
     // Still ringing for real: bob can answer it.
@@ -95,10 +109,9 @@ async fn an_invitation_sent_while_away_arrives_once_after_the_reconnect() {
         CallUserState::Inviting,
         "bob is offline"
     );
-    tokio::time::sleep(Duration::from_millis(200)).await;
     proxy.unblock();
 
-    let after = after_reconnect(&mut b).await;
+    let after = after_reconnect(&server.url(), &mut b).await;
     assert_eq!(count(&after, &call.call_id), (1, 0, 0, 0), "{after:?}");
 }
 
@@ -123,7 +136,7 @@ async fn a_cancel_while_away_is_reported_once_after_the_reconnect() {
 
     wait_event(&mut b, "reconnected", is_connected).await;
     let mut all = before;
-    all.extend(collect(&mut b, QUIET * 2).await);
+    all.extend(until_marker(&server.url(), &mut b, "bob").await);
     assert_eq!(count(&all, &call.call_id), (1, 1, 0, 0), "{all:?}");
 }
 
@@ -131,16 +144,16 @@ async fn a_cancel_while_away_is_reported_once_after_the_reconnect() {
 async fn an_invitation_that_came_and_went_while_away_is_reported_as_missed_once() {
     let server = TestServer::start().await;
     let proxy = Proxy::start(server.addr).await;
-    let (alice, _a) = client(&server.url(), "alice", "a1").await;
+    let (alice, mut a) = client(&server.url(), "alice", "a1").await;
     let (_bob, mut b) = client(&proxy.url(), "bob", "b1").await;
 
     proxy.cut_and_block();
     wait_event(&mut b, "reconnecting", is_reconnecting).await;
     let call = alice.call_invite(invite(&["bob"], 1)).await.unwrap();
-    tokio::time::sleep(Duration::from_millis(1_600)).await;
+    bob_timed_out(&mut a, &call.call_id).await;
     proxy.unblock();
 
-    let after = after_reconnect(&mut b).await;
+    let after = after_reconnect(&server.url(), &mut b).await;
     assert_eq!(count(&after, &call.call_id), (0, 0, 0, 1), "{after:?}");
 }
 
@@ -148,7 +161,7 @@ async fn an_invitation_that_came_and_went_while_away_is_reported_as_missed_once(
 async fn a_timeout_while_away_is_reported_once() {
     let server = TestServer::start().await;
     let proxy = Proxy::start(server.addr).await;
-    let (alice, _a) = client(&server.url(), "alice", "a1").await;
+    let (alice, mut a) = client(&server.url(), "alice", "a1").await;
     let (_bob, mut b) = client(&proxy.url(), "bob", "b1").await;
 
     let call = alice.call_invite(invite(&["bob"], 1)).await.unwrap();
@@ -159,14 +172,14 @@ async fn a_timeout_while_away_is_reported_once() {
         .await,
     ];
     proxy.cut_and_block();
-    tokio::time::sleep(Duration::from_millis(1_600)).await;
+    bob_timed_out(&mut a, &call.call_id).await;
     proxy.unblock();
     wait_event(&mut b, "reconnected", |e| {
         all.push(e.clone());
         is_connected(e)
     })
     .await;
-    all.extend(collect(&mut b, QUIET * 2).await);
+    all.extend(until_marker(&server.url(), &mut b, "bob").await);
     assert_eq!(count(&all, &call.call_id), (1, 0, 1, 0), "{all:?}");
 }
 
@@ -184,7 +197,7 @@ async fn a_server_restart_is_survived_by_clients_and_calls() {
     server.restart(Duration::from_millis(300)).await;
     wait_event(&mut a, "alice back", is_connected).await;
     wait_event(&mut b, "bob back", is_connected).await;
-    let after = collect(&mut b, QUIET).await;
+    let after = until_marker(&server.url(), &mut b, "bob").await;
     assert_eq!(
         count(&after, &call.call_id),
         (0, 0, 0, 0),
@@ -222,11 +235,31 @@ async fn requests_while_reconnecting_fail_at_once_with_a_clear_error() {
     bob.query_call_list(10, 0).await.unwrap();
 }
 
+/// A session that sends nothing but heartbeats outlives several heartbeat timeouts. What
+/// shows that the timeouts passed: controls that log in after bob, one after the other,
+/// and send nothing are closed for `heartbeatTimeout`.
 #[tokio::test]
 async fn heartbeats_keep_a_quiet_session_alive() {
     let server = TestServer::start_with(|c| c.heartbeat_timeout = Duration::from_millis(900)).await;
     let (bob, mut b) = client(&server.url(), "bob", "b1").await;
-    let quiet = collect(&mut b, Duration::from_millis(2_500)).await;
+    for i in 0..3 {
+        let (control, mut events) = WireClient::connect(&server.url()).await.unwrap();
+        control
+            .login(format!("control{i}"), "control", None, None)
+            .await
+            .unwrap();
+        let closed = events.next_timeout(WAIT).await;
+        assert!(
+            matches!(
+                closed,
+                Some(ServerMessage::SessionClosed(SessionClosed {
+                    reason: CloseReason::HeartbeatTimeout
+                }))
+            ),
+            "{closed:?}"
+        );
+    }
+    let quiet = until_marker(&server.url(), &mut b, "bob").await;
     assert!(
         !quiet.iter().any(|e| is_reconnecting(e).is_some()),
         "the server dropped a heartbeating client: {quiet:?}"

@@ -125,48 +125,69 @@ async fn quit_join_and_auto_end() {
         code(dave.client.call_join(&id, "").await),
         ErrorCode::CallNotFound
     );
-    // Two leave; the last one alone is told the call ended.
+    // Two leave; the last one is alone in the call, and it goes on.
     alice.client.call_quit(&id, "").await.unwrap();
     carol.client.call_quit(&id, "").await.unwrap();
-    let ended = bob
-        .wait_for("ended", |e| match e {
-            ServerMessage::CallInvitationEnded(e) => Some(e.clone()),
-            _ => None,
-        })
-        .await;
-    assert_eq!(
-        ended.operated_user_id, "",
-        "ended by the server: nobody left to talk to"
-    );
+    bob.wait_state("carol", Quit).await;
+    assert_eq!(history_call(&bob, &id).await.state, CallState::Started);
+    // The last one leaves: nobody is in the call, so the server ends it.
+    bob.client.call_quit(&id, "").await.unwrap();
+    assert_eq!(history_call(&bob, &id).await.state, CallState::Ended);
     assert_eq!(
         code(bob.client.call_join(&id, "").await),
-        ErrorCode::StateForbidden
-    );
-    assert_eq!(
-        code(carol.client.call_join(&id, "").await),
         ErrorCode::CallEnded
     );
     // Nobody is stuck in the call.
     alice.invite(&["bob"], CallMode::Normal, 5).await;
 }
 
+/// The seed: an advanced call lives until `callEnd`, and until then members may invite
+/// others. The caller left alone after a rejection is still in the call.
 #[tokio::test]
-async fn advanced_one_to_one_reject_ends_the_call_for_the_caller() {
+async fn advanced_one_to_one_reject_leaves_the_caller_in_the_call_until_call_end() {
     let s = TestServer::start().await;
     let mut alice = s.user("alice").await;
     let mut bob = s.user("bob").await;
+    let mut carol = s.user("carol").await;
     let sent = alice.invite(&["bob"], CallMode::Advanced, 60).await;
+    let id = sent.call_id.clone();
     bob.received().await;
     bob.client
-        .call_reject(&sent.call_id, "", RejectReason::Busy)
+        .call_reject(&id, "", RejectReason::Busy)
         .await
         .unwrap();
     assert_eq!(alice.state_of("bob").await.reason, Some(StateReason::Busy));
+    assert_eq!(history_call(&alice, &id).await.state, CallState::Started);
+    assert_eq!(
+        code(
+            alice
+                .client
+                .call_invite(invite(&["carol"], CallMode::Normal, 60))
+                .await
+        ),
+        ErrorCode::AlreadyInCall,
+        "alice is still in her call"
+    );
+    // She invites someone else into it, who accepts.
     alice
-        .wait_for("ended", |e| {
-            matches!(e, ServerMessage::CallInvitationEnded(_)).then_some(())
+        .client
+        .calling_invite(calling_invite(&id, &["carol"], 60))
+        .await
+        .unwrap();
+    carol.received().await;
+    carol.client.call_accept(&id, "").await.unwrap();
+    alice.wait_state("carol", Accepted).await;
+    let end = alice.client.call_end(&id, "").await.unwrap();
+    let ended = carol
+        .wait_for("ended", |e| match e {
+            ServerMessage::CallInvitationEnded(e) => Some(e.clone()),
+            _ => None,
         })
         .await;
+    assert_eq!(
+        (ended.operated_user_id.as_str(), ended.end_time),
+        ("alice", end.end_time)
+    );
     alice.invite(&["bob"], CallMode::Advanced, 60).await;
 }
 

@@ -194,7 +194,7 @@ async fn rings(user: &mut User, call_id: &str) -> InvitationInfo {
     .await
 }
 
-/// The callInvitationReceived for `call_id`, if one arrives within `QUIET`.
+/// The callInvitationReceived for `call_id`, if the hub sent one (see `User::drain`).
 async fn rang(user: &mut User, call_id: &str) -> Option<InvitationInfo> {
     let mut found = None;
     for e in user.drain().await {

@@ -318,14 +318,9 @@ async fn advanced_mode_and_caller_gone_states_are_kept() {
         .await
         .unwrap();
     bob.client.call_quit(&sent.call_id, "out").await.unwrap();
-    // alice is left alone: the server ends the call.
-    let ended = alice
-        .wait_for("ended", |e| match e {
-            ServerMessage::CallInvitationEnded(e) => Some(e.clone()),
-            _ => None,
-        })
-        .await;
-    assert_eq!(ended.operated_user_id, "");
+    // alice is left alone, still in the call, and ends it.
+    alice.wait_state("bob", Quit).await;
+    let ended = alice.client.call_end(&sent.call_id, "").await.unwrap();
 
     let call = history_call(&erin, &sent.call_id).await;
     assert_eq!(call.mode, CallMode::Advanced);

@@ -17,9 +17,19 @@ async fn healthz_and_metrics() {
     let mut bob = s.user("bob").await;
     alice.invite(&["bob"], CallMode::Advanced, 60).await;
     bob.received().await;
-    // Gauges are published once a second.
-    tokio::time::sleep(Duration::from_millis(1300)).await;
-    let (status, body) = http_get(&s.http, "/metrics").await;
+    // Gauges are published once a second: wait until they show the call.
+    let deadline = tokio::time::Instant::now() + WAIT;
+    let (status, body) = loop {
+        let (status, body) = http_get(&s.http, "/metrics").await;
+        if body.contains("beckon_call_members{state=\"received\"} 1") {
+            break (status, body);
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "no gauges within {WAIT:?}:\n{body}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
     assert!(status.contains("200"), "{status}");
     for needle in [
         "beckon_connections ",

@@ -213,12 +213,24 @@ async fn caller_reconnecting_in_time_keeps_the_invitation() {
     alice.client.close().await; // the connection drops without a logout
     let alice = s.device("alice", "alice-1").await; // same device, back in time
     keepalive(&alice.client);
-    tokio::time::sleep(Duration::from_millis(1500)).await;
-    let got = bob.drain().await;
+    // A control: carol's device drops later than alice's and does not come back. Once her
+    // call is cancelled, alice's grace period (which ended first) is over too.
+    let carol = s.user("carol").await;
+    let control = carol.invite(&["bob"], CallMode::Normal, 30).await;
+    carol.client.close().await;
+    let mut seen = Vec::new();
+    bob.wait_for("the control's cancel", |e| {
+        seen.push(e.clone());
+        matches!(e, ServerMessage::CallInvitationCancelled(c) if c.call_id == control.call_id)
+            .then_some(())
+    })
+    .await;
+    seen.extend(bob.drain().await);
     assert!(
-        !got.iter()
-            .any(|e| matches!(e, ServerMessage::CallInvitationCancelled(_))),
-        "{got:?}"
+        !seen.iter().any(
+            |e| matches!(e, ServerMessage::CallInvitationCancelled(c) if c.call_id == sent.call_id)
+        ),
+        "{seen:?}"
     );
     bob.client.call_accept(&sent.call_id, "").await.unwrap();
 }

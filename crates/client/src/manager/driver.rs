@@ -335,6 +335,22 @@ async fn execute(client: &Client, op: Op) -> OpResult {
             let data = extras::encode_answer(client.user_name());
             client.call_accept(&call_id, &data).await.map(drop)
         }
+        // In this order on purpose: an end first would leave the invitees `received` in an
+        // ended call rather than `cancelled`. A cancel that fails (someone accepted just
+        // before) still ends the call: the user has moved on either way.
+        Op::Cancel { call_id } => {
+            let cancelled = clean_up(
+                client,
+                Op::Cancel {
+                    call_id: call_id.clone(),
+                },
+            )
+            .await;
+            return match clean_up(client, Op::End { call_id }).await {
+                OpResult::Done => cancelled,
+                failed => failed,
+            };
+        }
         cleanup => return clean_up(client, cleanup).await,
     };
     result.map_or_else(failed, |_| OpResult::Done)

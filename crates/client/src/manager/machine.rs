@@ -5,7 +5,9 @@
 //!
 //! Every call is made in advanced mode, because only there does a call stay "in progress"
 //! on the server after the accept, so a 1:1 hang-up can end it for both sides (`callEnd`)
-//! and a group member can leave without ending it for the others (`callQuit`).
+//! and a group member can leave without ending it for the others (`callQuit`). The price:
+//! the server keeps an advanced call until `callEnd` or until nobody is in it, so when the
+//! other side of a 1:1 call leaves, or nobody took an outgoing call, the machine ends it.
 
 use std::collections::{HashMap, HashSet};
 
@@ -25,6 +27,8 @@ pub enum Op {
         extended_data: String,
         timeout: u32,
     },
+    /// Withdraws this user's outgoing call: cancels the invitations still ringing, then
+    /// ends the call, since the caller would otherwise stay alone in it on the server.
     Cancel {
         call_id: String,
     },
@@ -449,6 +453,7 @@ impl Machine {
             }
             (Phase::Outgoing, Some(c)) if c.deadline.is_some_and(|d| now > d) => {
                 let outcome = self.unanswered_outcome();
+                self.end_on_server();
                 self.finish(outcome)
             }
             _ => {}
@@ -761,7 +766,10 @@ impl Machine {
         }
     }
 
-    /// Ends the call locally once nobody else is in it or still being called.
+    /// Ends the call once nobody else is in it or still being called: a call nobody took,
+    /// or a 1:1 call the other side left. The server would keep either with this user alone
+    /// in it (and busy), so it is ended there too. A group call stays: the user may invite
+    /// more people into it, and leaves it by hanging up.
     fn settle_if_over(&mut self) -> bool {
         let Some(call) = self.call.as_ref() else {
             return false;
@@ -779,11 +787,19 @@ impl Machine {
         }
         let outcome = match call.phase {
             Phase::Outgoing => self.unanswered_outcome(),
-            Phase::InCall => Outcome::EndedByPeer,
+            Phase::InCall if !call.view.group => Outcome::EndedByPeer,
             _ => return false,
         };
+        self.end_on_server();
         self.finish(outcome);
         true
+    }
+
+    /// This user is alone in the call on the server: end it there.
+    fn end_on_server(&mut self) {
+        if let Some(call_id) = self.call.as_ref().and_then(|c| c.view.call_id.clone()) {
+            self.send(Op::End { call_id });
+        }
     }
 
     /// Why nobody picked up, from how each callee's invitation ended.

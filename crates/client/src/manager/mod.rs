@@ -6,6 +6,8 @@
 mod driver;
 mod extras;
 mod history;
+#[cfg(test)]
+mod lifetime_tests;
 mod machine;
 #[cfg(test)]
 mod machine_tests;

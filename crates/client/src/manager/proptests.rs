@@ -1,7 +1,8 @@
 //! Random orders of everything that can happen to a manager, checking that it never leaves
 //! the user stuck busy: whatever came before, once the requests in flight are answered, the
 //! user is free again either when the server ends the call or when time passes with the
-//! connection gone, and every invitation that arrives while busy is answered "busy".
+//! connection gone, every invitation that arrives while busy is answered "busy", and a call
+//! the user is done with is not left open on the server.
 
 use beckon_protocol::*;
 use proptest::prelude::*;
@@ -126,6 +127,7 @@ impl Run {
 
     fn apply(&mut self, step: &Step) {
         let before = self.h.m.phase();
+        let before_id = self.h.m.snapshot().call.and_then(|c| c.call_id);
         let sent_before = self.h.sent.len();
         match *step {
             Step::Intent(k, u) => {
@@ -207,6 +209,44 @@ impl Run {
         }
         self.collect();
         self.check();
+        self.check_not_left_open(step, before, before_id, sent_before);
+    }
+
+    /// The server keeps an advanced call while one member is in it, so a call this user was
+    /// in there (calling or talking) and that the machine finished must be withdrawn, ended
+    /// or left in the same step, unless the server ended it or took the user out of it.
+    fn check_not_left_open(
+        &self,
+        step: &Step,
+        before: Phase,
+        before_id: Option<String>,
+        sent_before: usize,
+    ) {
+        let Some(id) = before_id else {
+            return;
+        };
+        let still = self.h.m.snapshot().call.and_then(|c| c.call_id);
+        if !matches!(before, Phase::Outgoing | Phase::InCall) || still.as_ref() == Some(&id) {
+            return;
+        }
+        let outcome = self.h.updates.iter().rev().find_map(|u| match &u.notice {
+            Notice::Finished { outcome, .. } => Some(outcome.clone()),
+            _ => None,
+        });
+        // The server ended the call, said this user is out of it, or gave its device up.
+        let server_did = matches!(step, Step::Event(1, ..) | Step::Event(0, 2, _))
+            || outcome == Some(Outcome::ConnectionLost);
+        if server_did {
+            return;
+        }
+        let left = self.h.sent[sent_before..].iter().any(|(_, op)| {
+            matches!(op, Op::Cancel { call_id } | Op::End { call_id } | Op::Quit { call_id }
+                if *call_id == id)
+        });
+        assert!(
+            left,
+            "call {id} finished ({outcome:?}) after {step:?} but left open"
+        );
     }
 
     fn check(&self) {

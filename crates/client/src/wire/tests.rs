@@ -156,7 +156,8 @@ async fn server_close_fails_waiting_requests_and_ends_events_after_session_close
             reason: CloseReason::Replaced
         }))
     ));
-    assert_eq!(events.next_timeout(WAIT).await, None);
+    let end = tokio::time::timeout(WAIT, events.next()).await;
+    assert_eq!(end, Ok(None), "the event stream ends");
     assert_eq!(client.closed().await, expected);
     let after = client.heartbeat().await.unwrap_err();
     assert!(matches!(after, WireError::Closed(_)), "{after}");
@@ -297,7 +298,8 @@ async fn close_ends_the_connection_for_every_handle() {
     let err = other.heartbeat().await.unwrap_err();
     assert!(matches!(err, WireError::Closed(ClosedBy::Client)), "{err}");
     assert!(!err.is_retryable());
-    assert_eq!(events.next_timeout(WAIT).await, None);
+    let end = tokio::time::timeout(WAIT, events.next()).await;
+    assert_eq!(end, Ok(None), "the event stream ends");
 }
 
 #[tokio::test]

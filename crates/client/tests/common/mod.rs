@@ -16,8 +16,6 @@ use tokio::task::JoinHandle;
 
 /// How long a test waits for something that should happen.
 pub const WAIT: Duration = Duration::from_secs(10);
-/// How long a test listens to be sure something does not happen.
-pub const QUIET: Duration = Duration::from_millis(400);
 
 pub struct TestServer {
     pub addr: SocketAddr,
@@ -234,17 +232,64 @@ pub async fn wait_event<T>(
     }
 }
 
-/// Everything that arrives within `d`.
-pub async fn collect(events: &mut Events, d: Duration) -> Vec<Event> {
-    let deadline = tokio::time::Instant::now() + d;
-    let mut out = Vec::new();
-    loop {
-        let left = deadline.saturating_duration_since(tokio::time::Instant::now());
-        match events.next_timeout(left).await {
-            Some(e) => out.push(e),
-            None => return out,
-        }
+/// A throwaway signed-in user whose invitation marks a point in another user's event
+/// stream: the server sends it after everything it sent that user before. Each marker has
+/// its own user ID. Right after a reconnect one marker is not enough: the client's
+/// catch-up may hand out a marker that arrived during its history query before the events
+/// it reports from that query, so a second marker, sent once the first is seen, closes it.
+pub async fn marker(url: &str) -> Client {
+    static NEXT: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+    let n = NEXT.fetch_add(1, Ordering::Relaxed);
+    client(url, &format!("marker{n}"), "marker").await.0
+}
+
+/// Rings `user` from `marker` in a normal-mode call; returns the call's ID.
+pub async fn send_marker(marker: &Client, user: &str) -> String {
+    let invite = beckon_protocol::CallInvite {
+        invitees: vec![user.to_string()],
+        timeout: Some(60),
+        mode: beckon_protocol::CallMode::Normal,
+        extended_data: String::new(),
+        push_config: None,
+    };
+    marker.call_invite(invite).await.unwrap().call_id
+}
+
+/// Everything reported to `user` before now: its events up to two marker invitations one
+/// after the other (see [`marker`]), leaving out those about the markers' calls. Waits for
+/// positive events, so it neither passes before the events it is meant to catch have
+/// arrived nor depends on how fast the machine is.
+pub async fn until_marker(url: &str, events: &mut Events, user: &str) -> Vec<Event> {
+    let mut before = Vec::new();
+    let mut ids = Vec::new();
+    for _ in 0..2 {
+        let m = marker(url).await;
+        let id = send_marker(&m, user).await;
+        ids.push(id.clone());
+        wait_event(events, "the marker invitation", |e| match e {
+            Event::InvitationReceived(i) if i.call_id == id => Some(()),
+            other => {
+                before.push(other.clone());
+                None
+            }
+        })
+        .await;
+        m.shutdown().await;
     }
+    let of_marker = |e: &Event| {
+        let call_id = match e {
+            Event::InvitationReceived(i) => &i.call_id,
+            Event::MissedWhileAway(c) => &c.call_id,
+            Event::InvitationCancelled(c) => &c.call_id,
+            Event::InvitationTimeout(t) => &t.call_id,
+            Event::InvitationEnded(e) => &e.call_id,
+            Event::UserStateChanged(c) => &c.call_id,
+            _ => return false,
+        };
+        ids.contains(call_id)
+    };
+    before.retain(|e| !of_marker(e));
+    before
 }
 
 pub async fn wait_update(

@@ -2,8 +2,8 @@ use std::collections::{BTreeSet, HashMap, VecDeque};
 use std::time::Instant;
 
 use beckon_protocol::{
-    CallInvitationEnded, CallState, CallUserState, CallUserStateChanged, ErrorBody, ErrorCode,
-    RequestBody, Response, ResponseBody, ServerMessage,
+    CallInvitationEnded, CallMode, CallState, CallUserState, CallUserStateChanged, ErrorBody,
+    ErrorCode, RequestBody, Response, ResponseBody, ServerMessage,
 };
 
 use super::presence::Presence;
@@ -416,8 +416,11 @@ impl Hub {
         self.send(to, msg);
     }
 
-    /// Ends the call when the model says it is over: normal mode once nobody is pending;
-    /// advanced mode once nobody is in it, or one member is left alone with nobody ringing.
+    /// Ends the call when the model says it is over. Normal mode: once nobody is pending,
+    /// the seed's "all invitees answered". Advanced mode: the seed extends the call's life
+    /// to `callEnd`, during which members may invite others, so a member left alone keeps
+    /// it (and can still invite); only a call with nobody `accepted` left ends by itself,
+    /// because nobody could send `callEnd` or invite any more.
     /// `actor` is the session whose request caused this; it learns from its response.
     pub(super) fn check_auto_end(&mut self, now: u64, seq: Seq, actor: Option<SessionId>) {
         let Some(call) = self.calls.get(&seq) else {
@@ -426,15 +429,11 @@ impl Hub {
         if !call.is_live() {
             return;
         }
-        let pending = call.count(CallUserState::is_pending);
-        let accepted = call.count(|s| s == CallUserState::Accepted);
         match call.mode {
-            beckon_protocol::CallMode::Normal if pending == 0 => {
+            CallMode::Normal if call.count(CallUserState::is_pending) == 0 => {
                 self.end_call(now, seq, None, actor, String::new(), false)
             }
-            beckon_protocol::CallMode::Advanced
-                if accepted == 0 || (accepted == 1 && pending == 0) =>
-            {
+            CallMode::Advanced if call.count(|s| s == CallUserState::Accepted) == 0 => {
                 self.end_call(now, seq, None, actor, String::new(), true)
             }
             _ => {}

@@ -167,6 +167,7 @@ impl Hub {
                     .map(|m| m.user_id.clone())
                     .collect();
                 let caller = call.caller.clone();
+                let advanced = call.mode == CallMode::Advanced;
                 self.cancel_invitees(
                     now,
                     seq,
@@ -176,7 +177,9 @@ impl Hub {
                     String::new(),
                     None,
                 );
-                self.check_auto_end(now, seq, None);
+                // The seed: the invitation is cancelled. Nobody else ever answered, so the
+                // caller was alone in it, and its device can no longer send `callEnd`.
+                self.end_call(now, seq, None, None, String::new(), advanced);
             } else if call.mode == CallMode::Advanced && member.state == CallUserState::Accepted {
                 self.quit(
                     now,
