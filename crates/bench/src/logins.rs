@@ -86,10 +86,12 @@ pub async fn login_all(
             let source = sources[i % sources.len()];
             let registry = registry.clone();
             tasks.spawn(async move {
-                let client = tokio::time::timeout(LOGIN_BUDGET, login_one(&url, addr, source, i))
-                    .await
-                    .map_err(|_| anyhow!("no login within {LOGIN_BUDGET:?}"))
-                    .and_then(|r| r);
+                let user_id = format!("u{i}");
+                let client =
+                    tokio::time::timeout(LOGIN_BUDGET, login_one(&url, addr, source, user_id))
+                        .await
+                        .map_err(|_| anyhow!("no login within {LOGIN_BUDGET:?}"))
+                        .and_then(|r| r);
                 (
                     i,
                     client.map(|(c, interval)| {
@@ -124,7 +126,22 @@ pub async fn login_all(
     })
 }
 
-async fn login_one(url: &str, addr: SocketAddr, source: IpAddr, i: usize) -> Result<(Client, u64)> {
+/// One client logged in as `user_id` from 127.0.0.1, for runs that need named users.
+pub async fn login_user(url: &str, addr: SocketAddr, user_id: &str) -> Result<Client> {
+    let source = IpAddr::V4(Ipv4Addr::LOCALHOST);
+    let login = login_one(url, addr, source, user_id.to_owned());
+    let (client, _) = tokio::time::timeout(LOGIN_BUDGET, login)
+        .await
+        .map_err(|_| anyhow!("{user_id}: no login within {LOGIN_BUDGET:?}"))??;
+    Ok(client)
+}
+
+async fn login_one(
+    url: &str,
+    addr: SocketAddr,
+    source: IpAddr,
+    user_id: String,
+) -> Result<(Client, u64)> {
     let socket = TcpSocket::new_v4()?;
     socket
         .bind(SocketAddr::new(source, 0))
@@ -132,7 +149,6 @@ async fn login_one(url: &str, addr: SocketAddr, source: IpAddr, i: usize) -> Res
     let tcp = socket.connect(addr).await.context("TCP connect")?;
     tcp.set_nodelay(true)?;
     let (wire, events) = WireClient::connect_over(url, tcp, client_config()).await?;
-    let user_id = format!("u{i}");
     let result = wire
         .login(user_id.clone(), user_id.clone(), None, None)
         .await?;
