@@ -14,7 +14,7 @@ mod slowloris;
 mod table;
 mod tally;
 
-use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -86,13 +86,12 @@ async fn soak(args: &SoakArgs, server: &mut Server) -> Result<()> {
     }
 
     let registry = Registry::new();
-    let localhost = [IpAddr::V4(Ipv4Addr::LOCALHOST)];
-    let logins = logins::login_all(&url, addr, 2, 2, &localhost, &registry).await?;
+    let caller = logins::login_user(&url, addr, "u0").await?;
+    let invitee = logins::login_user(&url, addr, "u1").await?;
+    if let Ok(mut all) = registry.clients.lock() {
+        all.extend([caller.wire.clone(), invitee.wire.clone()]);
+    }
     let keepalive = keepalive::spawn(registry);
-    let mut clients = logins.clients.into_iter();
-    let (Some(caller), Some(invitee)) = (clients.next(), clients.next()) else {
-        bail!("the healthy pair did not log in");
-    };
     let settings = |secs: u64| Settings {
         duration: Duration::from_secs(secs),
         answer: args.answer,
@@ -128,8 +127,13 @@ async fn soak(args: &SoakArgs, server: &mut Server) -> Result<()> {
     }
 
     println!(
-        "during: {} s of abuse: {} fuzz, {} flood, {} slowloris, {} query connections",
-        args.duration, args.fuzz, args.flood, args.slowloris, args.query
+        "during: {} s of abuse from {}: {} fuzz, {} flood, {} slowloris, {} query connections",
+        args.duration,
+        tally::source(),
+        args.fuzz,
+        args.flood,
+        args.slowloris,
+        args.query
     );
     sampler.set_phase(Phase::During);
     let abuse_started = Instant::now();

@@ -9,7 +9,6 @@ use std::time::{Duration, Instant};
 use beckon_protocol::{Request, RequestBody};
 use futures_util::{SinkExt, StreamExt};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpStream;
 use tokio::sync::watch;
 use tokio_tungstenite::tungstenite::Message;
 
@@ -91,15 +90,13 @@ async fn trickle_once(
     stats: &mut Stats,
 ) -> End {
     let connected = tokio::select! {
-        c = tokio::time::timeout(tally::CONNECT_BUDGET, TcpStream::connect(addr)) => c,
+        c = tally::tcp_connect(addr) => c,
         _ = tally::stopped(stop) => return End::Stopped,
     };
     let mut tcp = match connected {
-        Ok(Ok(tcp)) => tcp,
-        Ok(Err(e)) => return End::Refused(format!("connect: {:?}", e.kind())),
-        Err(_) => return End::Refused("connect: timeout".into()),
+        Ok(tcp) => tcp,
+        Err(reason) => return End::Refused(reason),
     };
-    let _ = tcp.set_nodelay(true);
     let since = Instant::now();
     let mut next = 0;
     let mut tick = tokio::time::interval(every);

@@ -13,6 +13,10 @@ use crate::report::ms;
 pub const P99_RATIO_TARGET: f64 = 2.0;
 pub const PEAK_RSS_TARGET_MB: f64 = 200.0;
 
+/// The healthy pair keeps calling after an early stop, so its "during" figures then mix
+/// abused and quiet time and say nothing about the target.
+const NOT_JUDGED: &str = "not judged, abuse stopped early";
+
 pub struct Healthy {
     pub secs: u64,
     pub calls: u64,
@@ -92,6 +96,9 @@ pub fn render(r: &Report) -> String {
     for (name, q) in [("p50", 0.5), ("p99", 0.99), ("p999", 0.999), ("max", 1.0)] {
         let x = ratio(&b.latency, &d.latency, q);
         let target = match (name, x) {
+            ("p99", Some(_)) if r.capped.is_some() => {
+                format!("<= {P99_RATIO_TARGET}x: {NOT_JUDGED}")
+            }
             ("p99", Some(x)) => {
                 format!("<= {P99_RATIO_TARGET}x: {}", verdict(x <= P99_RATIO_TARGET))
             }
@@ -194,7 +201,11 @@ fn summary(r: &Report, total: &Stats) -> String {
     };
     let x = ratio(&r.before.latency, &r.during.latency, 0.99);
     let ratio = x.map_or("no samples".into(), |x| {
-        format!("{x:.2}x ({})", verdict(x <= P99_RATIO_TARGET))
+        if r.capped.is_some() {
+            format!("{x:.2}x ({NOT_JUDGED})")
+        } else {
+            format!("{x:.2}x ({})", verdict(x <= P99_RATIO_TARGET))
+        }
     });
     let rss = r.memory.as_ref().map_or("not measured".into(), |m| {
         let peak = mb(m.peak_kib());
@@ -272,6 +283,19 @@ mod tests {
         assert!(bad.contains("<= 2x: MISSED"), "{bad}");
         assert!(bad.contains("< 200 MB: MISSED"), "{bad}");
         assert!(bad.contains("peak RSS 256.0 MB (MISSED)"), "{bad}");
+    }
+
+    #[test]
+    fn an_early_stop_leaves_the_latency_target_unjudged() {
+        let mut r = report(1_500, 2_100_000);
+        r.capped = Some((3.5, 2000));
+        let text = render(&r);
+        assert!(
+            text.contains("<= 2x: not judged, abuse stopped early"),
+            "{text}"
+        );
+        assert!(text.contains("abuse stopped early: the server's RSS passed 2000 MB after 3.5 s"));
+        assert!(text.contains("< 200 MB: MISSED"), "{text}");
     }
 
     #[test]

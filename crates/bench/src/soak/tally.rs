@@ -2,16 +2,19 @@
 //! server would not take it) or cut (the server ended it, and why).
 
 use std::collections::BTreeMap;
-use std::net::SocketAddr;
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::sync::OnceLock;
 use std::time::Duration;
 
 use beckon_protocol::ServerMessage;
 use futures_util::stream::SplitStream;
 use futures_util::StreamExt;
-use tokio::net::TcpStream;
+use tokio::net::{TcpSocket, TcpStream};
 use tokio::sync::watch;
 use tokio_tungstenite::tungstenite::{self, Message};
 use tokio_tungstenite::WebSocketStream;
+
+use crate::logins;
 
 pub type Ws = WebSocketStream<TcpStream>;
 
@@ -74,14 +77,38 @@ pub enum Ended {
     Write(String),
 }
 
+/// The address abusers connect from: 127.0.0.2 where the system allows it, so to the
+/// server they are another host than the healthy pair on 127.0.0.1.
+pub fn source() -> IpAddr {
+    static SOURCE: OnceLock<IpAddr> = OnceLock::new();
+    *SOURCE.get_or_init(|| {
+        logins::source_addresses(2)
+            .last()
+            .copied()
+            .unwrap_or(IpAddr::V4(Ipv4Addr::LOCALHOST))
+    })
+}
+
+/// A TCP connection from [`source`] with Nagle off, or the refusal reason.
+pub async fn tcp_connect(addr: SocketAddr) -> Result<TcpStream, String> {
+    let connect = async {
+        let socket = TcpSocket::new_v4()?;
+        socket.bind(SocketAddr::new(source(), 0))?;
+        socket.connect(addr).await
+    };
+    match tokio::time::timeout(CONNECT_BUDGET, connect).await {
+        Ok(Ok(tcp)) => {
+            let _ = tcp.set_nodelay(true);
+            Ok(tcp)
+        }
+        Ok(Err(e)) => Err(format!("connect: {:?}", e.kind())),
+        Err(_) => Err("connect: timeout".into()),
+    }
+}
+
 /// Connects and upgrades, or says why not (the refusal reason).
 pub async fn connect(addr: SocketAddr) -> Result<Ws, String> {
-    let tcp = match tokio::time::timeout(CONNECT_BUDGET, TcpStream::connect(addr)).await {
-        Ok(Ok(tcp)) => tcp,
-        Ok(Err(e)) => return Err(format!("connect: {:?}", e.kind())),
-        Err(_) => return Err("connect: timeout".into()),
-    };
-    let _ = tcp.set_nodelay(true);
+    let tcp = tcp_connect(addr).await?;
     let url = format!("ws://{addr}/ws");
     match tokio::time::timeout(CONNECT_BUDGET, tokio_tungstenite::client_async(url, tcp)).await {
         Ok(Ok((ws, _))) => Ok(ws),
