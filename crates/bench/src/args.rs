@@ -75,7 +75,7 @@ pub struct Args {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Abuse a started release server (fuzz, flood, slowloris, history queries) while a
+    /// Start the server and abuse it (fuzz, flood, slowloris, history queries) while a
     /// healthy pair makes calls; prints the pair's latency before and during, the server's
     /// peak memory, and the connections it refused or cut.
     Soak(crate::soak::SoakArgs),
