@@ -1,6 +1,6 @@
 use std::path::PathBuf;
 
-use clap::{Parser, ValueEnum};
+use clap::{Parser, Subcommand, ValueEnum};
 
 /// Measures a Beckon server on this machine: login rate, memory per idle connection,
 /// maximum invitation throughput, and invite-to-ring latency at a fixed rate.
@@ -8,8 +8,11 @@ use clap::{Parser, ValueEnum};
 /// By default it starts `beckon-server` itself (from next to this binary) on a free
 /// loopback port with a throwaway database, and kills it at the end.
 #[derive(Debug, Parser)]
-#[command(name = "beckon-bench", version)]
+#[command(name = "beckon-bench", version, args_conflicts_with_subcommands = true)]
 pub struct Args {
+    #[command(subcommand)]
+    pub command: Option<Command>,
+
     /// Simulated clients, each its own connection and user (u0, u1, ...).
     #[arg(long, default_value_t = 1000)]
     pub clients: usize,
@@ -68,6 +71,14 @@ pub struct Args {
     /// The already running server's process id, to measure its memory.
     #[arg(long, requires = "url")]
     pub server_pid: Option<u32>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Start the server and abuse it (fuzz, flood, slowloris, history queries) while a
+    /// healthy pair makes calls; prints the pair's latency before and during, the server's
+    /// peak memory, and the connections it refused or cut.
+    Soak(crate::soak::SoakArgs),
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

@@ -43,6 +43,9 @@ pub struct Settings {
     pub duration: Duration,
     pub answer: Answer,
     pub invite_timeout: u32,
+    /// Bytes of `extendedData` on each invitation and each answer (stored with the call,
+    /// so it sizes the members' history).
+    pub extended_data_bytes: usize,
 }
 
 pub struct PhaseResult {
@@ -106,7 +109,7 @@ pub async fn run(pairs: Vec<Pair>, pacing: Pacing, settings: Settings) -> (Vec<P
             stop_rx.clone(),
             start,
             deadline + INVITEE_GRACE,
-            settings.answer,
+            settings,
         )));
     }
 
@@ -192,7 +195,7 @@ async fn caller_loop(
             invitees: vec![invitee.clone()],
             timeout: Some(settings.invite_timeout),
             mode: CallMode::Normal,
-            extended_data: String::new(),
+            extended_data: "x".repeat(settings.extended_data_bytes),
             push_config: None,
         };
         sent_at.store(micros_since(start).max(1), Ordering::Relaxed);
@@ -275,7 +278,7 @@ async fn invitee_loop(
     mut stop: watch::Receiver<bool>,
     start: Instant,
     hard_deadline: Instant,
-    answer: Answer,
+    settings: Settings,
 ) -> (Client, InviteeStats) {
     let mut stats = InviteeStats {
         latency: new_histogram(),
@@ -299,13 +302,14 @@ async fn invitee_loop(
             let elapsed = micros_since(start).saturating_sub(sent).max(1);
             stats.latency.saturating_record(elapsed);
         }
-        let answered = match answer {
+        let extended = "x".repeat(settings.extended_data_bytes);
+        let answered = match settings.answer {
             Answer::Reject => me
                 .wire
-                .call_reject(info.call_id, "", RejectReason::Declined)
+                .call_reject(info.call_id, extended, RejectReason::Declined)
                 .await
                 .map(drop),
-            Answer::Accept => me.wire.call_accept(info.call_id, "").await.map(drop),
+            Answer::Accept => me.wire.call_accept(info.call_id, extended).await.map(drop),
         };
         if let Err(e) = answered {
             count(&mut stats.errors, error_kind(&e));

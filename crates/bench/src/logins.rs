@@ -12,6 +12,8 @@ use tokio::task::JoinSet;
 
 /// Everything one client needs, from connect to login, must finish within this.
 const LOGIN_BUDGET: Duration = Duration::from_secs(15);
+/// Attempts [`login_user`] makes.
+const LOGIN_ATTEMPTS: u32 = 5;
 
 pub struct Client {
     pub user_id: String,
@@ -86,10 +88,12 @@ pub async fn login_all(
             let source = sources[i % sources.len()];
             let registry = registry.clone();
             tasks.spawn(async move {
-                let client = tokio::time::timeout(LOGIN_BUDGET, login_one(&url, addr, source, i))
-                    .await
-                    .map_err(|_| anyhow!("no login within {LOGIN_BUDGET:?}"))
-                    .and_then(|r| r);
+                let user_id = format!("u{i}");
+                let client =
+                    tokio::time::timeout(LOGIN_BUDGET, login_one(&url, addr, source, user_id))
+                        .await
+                        .map_err(|_| anyhow!("no login within {LOGIN_BUDGET:?}"))
+                        .and_then(|r| r);
                 (
                     i,
                     client.map(|(c, interval)| {
@@ -124,7 +128,37 @@ pub async fn login_all(
     })
 }
 
-async fn login_one(url: &str, addr: SocketAddr, source: IpAddr, i: usize) -> Result<(Client, u64)> {
+/// One client logged in as `user_id` from 127.0.0.1, for runs that need named users.
+/// A refused attempt is retried a few times, a second apart: a server that limits
+/// connections per address may refuse a quick series of logins.
+pub async fn login_user(url: &str, addr: SocketAddr, user_id: &str) -> Result<Client> {
+    let source = IpAddr::V4(Ipv4Addr::LOCALHOST);
+    let mut attempt = 1;
+    loop {
+        let login = login_one(url, addr, source, user_id.to_owned());
+        let result = tokio::time::timeout(LOGIN_BUDGET, login)
+            .await
+            .map_err(|_| anyhow!("no login within {LOGIN_BUDGET:?}"))
+            .and_then(|r| r);
+        match result {
+            Ok((client, _)) => return Ok(client),
+            Err(e) if attempt >= LOGIN_ATTEMPTS => {
+                return Err(e.context(format!("{user_id}: {attempt} login attempts failed")))
+            }
+            Err(_) => {
+                attempt += 1;
+                tokio::time::sleep(Duration::from_secs(1)).await;
+            }
+        }
+    }
+}
+
+async fn login_one(
+    url: &str,
+    addr: SocketAddr,
+    source: IpAddr,
+    user_id: String,
+) -> Result<(Client, u64)> {
     let socket = TcpSocket::new_v4()?;
     socket
         .bind(SocketAddr::new(source, 0))
@@ -132,7 +166,6 @@ async fn login_one(url: &str, addr: SocketAddr, source: IpAddr, i: usize) -> Res
     let tcp = socket.connect(addr).await.context("TCP connect")?;
     tcp.set_nodelay(true)?;
     let (wire, events) = WireClient::connect_over(url, tcp, client_config()).await?;
-    let user_id = format!("u{i}");
     let result = wire
         .login(user_id.clone(), user_id.clone(), None, None)
         .await?;

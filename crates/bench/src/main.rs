@@ -6,6 +6,7 @@ mod keepalive;
 mod logins;
 mod report;
 mod server;
+mod soak;
 
 use std::time::Duration;
 
@@ -27,6 +28,9 @@ const PER_CONNECTION_RATE: f64 = beckon_protocol::limits::REQUESTS_PER_SEC as f6
 #[tokio::main]
 async fn main() -> Result<()> {
     let args = Args::parse();
+    if let Some(args::Command::Soak(soak)) = &args.command {
+        return soak::main(soak).await;
+    }
     if args.clients < 2 {
         bail!("--clients must be at least 2: clients are paired as caller and invitee");
     }
@@ -60,7 +64,7 @@ async fn main() -> Result<()> {
     outcome
 }
 
-async fn interrupted() -> &'static str {
+pub(crate) async fn interrupted() -> &'static str {
     use tokio::signal::unix::{signal, SignalKind};
     let Ok(mut term) = signal(SignalKind::terminate()) else {
         let _ = tokio::signal::ctrl_c().await;
@@ -128,6 +132,7 @@ async fn run(args: &Args, server: &Server) -> Result<()> {
         duration: Duration::from_secs(args.duration),
         answer: args.answer,
         invite_timeout: args.invite_timeout,
+        extended_data_bytes: 0,
     };
 
     // Phase 2: every pair flat out.

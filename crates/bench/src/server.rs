@@ -21,6 +21,7 @@ pub struct Server {
 
 struct Started {
     child: Child,
+    log: PathBuf,
     /// Holds the database (and by default the log) until the bench ends.
     _dir: tempfile::TempDir,
 }
@@ -78,7 +79,11 @@ impl Server {
             url: format!("ws://{addr}/ws"),
             addr,
             pid: Some(child.id()),
-            child: Some(Started { child, _dir: dir }),
+            child: Some(Started {
+                child,
+                log: log.clone(),
+                _dir: dir,
+            }),
         };
         if let Err(e) = server.wait_healthy(startup).await {
             server.stop();
@@ -110,9 +115,23 @@ impl Server {
 
     /// The server's resident memory in KiB, if we know its pid.
     pub fn rss_kib(&self) -> Option<u64> {
-        let status = std::fs::read_to_string(format!("/proc/{}/status", self.pid?)).ok()?;
-        let line = status.lines().find(|l| l.starts_with("VmRSS:"))?;
-        line.split_whitespace().nth(1)?.parse().ok()
+        self.status_kib("VmRSS:")
+    }
+
+    /// A KiB figure from /proc/<pid>/status, e.g. `VmHWM:` (the kernel's peak RSS).
+    pub fn status_kib(&self, field: &str) -> Option<u64> {
+        proc_status_kib(self.pid?, field)
+    }
+
+    /// How a server we started ended, if it has; with the last lines of its log.
+    pub fn exited(&mut self) -> Option<String> {
+        let started = self.child.as_mut()?;
+        let status = started.child.try_wait().ok()??;
+        Some(format!(
+            "{status}\n--- last lines of {} ---\n{}",
+            started.log.display(),
+            log_tail(&started.log)
+        ))
     }
 
     /// Kills a server we started; a server we were pointed at is left alone.
@@ -128,6 +147,13 @@ impl Drop for Server {
     fn drop(&mut self) {
         self.stop();
     }
+}
+
+/// A KiB figure such as `VmRSS:` from /proc/<pid>/status.
+pub fn proc_status_kib(pid: u32, field: &str) -> Option<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    let line = status.lines().find(|l| l.starts_with(field))?;
+    line.split_whitespace().nth(1)?.parse().ok()
 }
 
 /// `beckon-server` in the same directory as this executable: cargo builds both there.
