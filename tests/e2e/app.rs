@@ -183,7 +183,9 @@ impl App {
             .await
         {
             Ok(()) => {}
-            Err(e) if e.downcast_ref::<CmdError>().is_some_and(CmdError::is_no_such_window) => {}
+            Err(e)
+                if e.downcast_ref::<CmdError>()
+                    .is_some_and(CmdError::is_no_such_window) => {}
             Err(e) => return Err(e.context(format!("{}: cannot click {css}", self.user))),
         }
         let deadline = Instant::now() + WAIT;

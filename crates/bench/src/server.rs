@@ -63,6 +63,8 @@ impl Server {
             .arg("--db")
             .arg(&db)
             .args(["--auth", "open"])
+            // Every bench client comes from 127.0.0.1; a per-address rate would refuse them.
+            .args(["--connections-per-ip", "0"])
             .args(extra_args)
             .stdin(Stdio::null())
             .stdout(out.try_clone()?)

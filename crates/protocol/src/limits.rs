@@ -23,6 +23,13 @@ pub const MAX_USER_NAME_BYTES: usize = 256;
 pub const MAX_DEVICES_PER_USER: usize = 10;
 /// `count` of `queryCallInvitationList`, inclusive range.
 pub const MAX_QUERY_COUNT: u32 = 100;
+/// A `queryCallInvitationList` answer stops adding calls before it grows past this many
+/// bytes of JSON: the page is shorter than `count`, and `nextFlag` continues after it.
+/// One call always fits.
+pub const MAX_QUERY_ANSWER_BYTES: usize = 256 * 1024;
+/// `queryCallInvitationList` requests one connection may have unanswered; they are run
+/// one at a time, and past this many the request gets `rateLimited`.
+pub const MAX_QUERIES_PENDING: usize = 4;
 /// A text frame larger than this gets `frameTooLarge` and is dropped; the connection lives.
 pub const MAX_FRAME_BYTES: usize = 64 * 1024;
 /// A frame larger than this closes the connection (WebSocket close code 1009): the server
@@ -34,6 +41,15 @@ pub const REQUEST_BURST: u32 = 100;
 /// Requests refused for rate, with no quiet second between them, before the server closes
 /// the connection (`sessionClosed{flooding}`, close code 1008).
 pub const MAX_RATE_LIMITED_REFUSALS: u32 = 200;
-/// Frames queued for one connection; a reader slower than this is disconnected rather
-/// than let server memory grow.
+/// Frames, and bytes, queued for one connection; a reader slower than this is disconnected
+/// (`sessionClosed{slowConsumer}`, close code 1008) rather than let server memory grow.
 pub const OUTBOUND_QUEUE_FRAMES: usize = 256;
+pub const OUTBOUND_QUEUE_BYTES: usize = 1024 * 1024;
+/// When the queues of all connections together exceed the server's budget
+/// (`--outbound-budget-mb`), a connection with more than this queued is disconnected the
+/// same way.
+pub const OUTBOUND_SHARE_BYTES: usize = 64 * 1024;
+/// Time from the WebSocket upgrade to a successful `login`, in seconds, by default
+/// (`--login-timeout`). Heartbeats do not extend it. Past it: `sessionClosed{loginTimeout}`,
+/// close code 1008.
+pub const DEFAULT_LOGIN_TIMEOUT_SECS: u64 = 10;

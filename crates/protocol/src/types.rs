@@ -112,6 +112,8 @@ pub enum CloseReason {
     Replaced,
     /// Nothing was received for longer than the heartbeat timeout.
     HeartbeatTimeout,
+    /// No successful `login` within the login timeout after connecting.
+    LoginTimeout,
     /// Frames were queued faster than this connection read them.
     SlowConsumer,
     /// The connection kept sending after being rate limited.

@@ -64,6 +64,28 @@ pub struct ServeArgs {
     /// fsync every commit (full) or only at checkpoints (normal).
     #[arg(long, env = "BECKON_SYNC", value_enum, default_value_t = Durability::Full)]
     pub sync: Durability,
+    /// Connections held at once, logged in or not; past it new ones get HTTP 503. Keep it
+    /// below the process's open-file limit (`ulimit -n`).
+    #[arg(long, env = "BECKON_MAX_CONNECTIONS", default_value_t = Config::DEFAULT_MAX_CONNECTIONS)]
+    pub max_connections: usize,
+    /// New connections per second from one IP address (bursts of twice that); past it they
+    /// get HTTP 429. 0: unlimited.
+    #[arg(long, env = "BECKON_CONNECTIONS_PER_IP", default_value_t = Config::DEFAULT_CONNECTIONS_PER_IP_PER_SEC)]
+    pub connections_per_ip: u32,
+    /// Seconds a client has to send its HTTP request headers (also how long an idle HTTP
+    /// connection is kept).
+    #[arg(long, env = "BECKON_HEADER_TIMEOUT", default_value_t = Config::DEFAULT_HEADER_READ_TIMEOUT.as_secs())]
+    pub header_timeout: u64,
+    /// Seconds from connecting to a successful login; heartbeats do not extend it.
+    #[arg(long, env = "BECKON_LOGIN_TIMEOUT", default_value_t = Config::DEFAULT_LOGIN_TIMEOUT.as_secs())]
+    pub login_timeout: u64,
+    /// Seconds connections get to close on shutdown before they are dropped.
+    #[arg(long, env = "BECKON_SHUTDOWN_TIMEOUT", default_value_t = Config::DEFAULT_SHUTDOWN_DEADLINE.as_secs())]
+    pub shutdown_timeout: u64,
+    /// MiB queued for all clients together; past it, clients that are behind are cut as
+    /// slow consumers.
+    #[arg(long, env = "BECKON_OUTBOUND_BUDGET_MB", default_value_t = Config::DEFAULT_OUTBOUND_BUDGET_BYTES / (1024 * 1024))]
+    pub outbound_budget_mb: usize,
     /// Log filter, e.g. `info` or `beckon_server=debug`.
     #[arg(long, env = "BECKON_LOG", default_value = "info")]
     pub log: String,
@@ -156,6 +178,12 @@ impl ServeArgs {
             auth,
             heartbeat_timeout: Duration::from_secs(self.heartbeat_timeout.max(1)),
             ended_retention: Duration::from_secs(60),
+            max_connections: self.max_connections.max(1),
+            connections_per_ip_per_sec: std::num::NonZeroU32::new(self.connections_per_ip),
+            header_read_timeout: Duration::from_secs(self.header_timeout.max(1)),
+            login_timeout: Duration::from_secs(self.login_timeout.max(1)),
+            shutdown_deadline: Duration::from_secs(self.shutdown_timeout),
+            outbound_budget_bytes: self.outbound_budget_mb.max(1) * 1024 * 1024,
         })
     }
 }

@@ -1,3 +1,4 @@
+use std::num::NonZeroU32;
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -14,6 +15,29 @@ pub struct Config {
     pub heartbeat_timeout: Duration,
     /// How long an ended call stays in memory for precise answers to late requests.
     pub ended_retention: Duration,
+    /// Connections held at once, logged in or not.
+    pub max_connections: usize,
+    /// New connections per second from one IP address. `None`: unlimited.
+    pub connections_per_ip_per_sec: Option<NonZeroU32>,
+    /// Time a client has to send its HTTP request headers.
+    pub header_read_timeout: Duration,
+    /// Time from the WebSocket upgrade to a successful `login`; heartbeats do not extend it.
+    pub login_timeout: Duration,
+    /// Time sessions get on shutdown to say goodbye; then every connection is dropped.
+    pub shutdown_deadline: Duration,
+    /// Bytes queued for all clients together; past it, a client with a backlog is cut
+    /// as a slow consumer.
+    pub outbound_budget_bytes: usize,
+}
+
+impl Config {
+    pub const DEFAULT_MAX_CONNECTIONS: usize = 16_000;
+    pub const DEFAULT_CONNECTIONS_PER_IP_PER_SEC: u32 = 20;
+    pub const DEFAULT_HEADER_READ_TIMEOUT: Duration = Duration::from_secs(10);
+    pub const DEFAULT_LOGIN_TIMEOUT: Duration =
+        Duration::from_secs(beckon_protocol::limits::DEFAULT_LOGIN_TIMEOUT_SECS);
+    pub const DEFAULT_SHUTDOWN_DEADLINE: Duration = Duration::from_secs(5);
+    pub const DEFAULT_OUTBOUND_BUDGET_BYTES: usize = 64 * 1024 * 1024;
 }
 
 impl Config {
@@ -25,6 +49,13 @@ impl Config {
             auth: AuthMode::Open,
             heartbeat_timeout: Duration::from_secs(30),
             ended_retention: Duration::from_secs(60),
+            max_connections: Config::DEFAULT_MAX_CONNECTIONS,
+            // Tests open many connections from one address.
+            connections_per_ip_per_sec: None,
+            header_read_timeout: Config::DEFAULT_HEADER_READ_TIMEOUT,
+            login_timeout: Config::DEFAULT_LOGIN_TIMEOUT,
+            shutdown_deadline: Config::DEFAULT_SHUTDOWN_DEADLINE,
+            outbound_budget_bytes: Config::DEFAULT_OUTBOUND_BUDGET_BYTES,
         }
     }
 }

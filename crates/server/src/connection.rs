@@ -3,27 +3,27 @@
 //! writes whatever the rest of the server queued for it. It never trusts the client: bad
 //! frames get numbered errors, floods get rate limited then cut, silence gets timed out.
 
-use std::num::NonZeroU32;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket};
 use beckon_protocol::limits::*;
 use beckon_protocol::{
     CloseReason, ErrorBody, ErrorCode, HeartbeatResult, Request, RequestBody, Response,
     ResponseBody, ServerMessage,
 };
-use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
-use tokio::sync::mpsc;
+use futures_util::{SinkExt, StreamExt};
+use tokio::sync::{mpsc, Semaphore};
 use tokio_util::sync::CancellationToken;
 
 use crate::auth::Authenticator;
 use crate::core::{Input, LoginInput, SessionId};
+use crate::listener::Tasks;
 use crate::metrics as m;
 use crate::pipeline::{closed_frame, encode, now_ms};
 use crate::registry::{Frame, Registry, SessionHandle};
 use crate::store::{self, ReadPool};
+use crate::ws::{Charge, CloseCode, CloseFrame, FrameBudget, Message, Socket, Utf8Bytes};
 
 /// What every connection shares.
 pub struct Shared {
@@ -31,11 +31,16 @@ pub struct Shared {
     pub registry: Arc<Registry>,
     pub auth: Authenticator,
     pub reads: ReadPool,
+    /// History queries running at once, server-wide: one per pooled reader, so the rest
+    /// wait here rather than on a blocking thread each.
+    pub queries: Arc<Semaphore>,
     pub heartbeat_timeout: Duration,
+    pub login_timeout: Duration,
     pub shutdown: CancellationToken,
     /// Cancelled before `shutdown` when a commit failed, so sessions are told that instead.
     pub storage_failed: CancellationToken,
     pub next_session: AtomicU64,
+    pub tasks: Tasks,
 }
 
 impl Shared {
@@ -54,14 +59,14 @@ const HUB_QUEUE_WAIT: Duration = Duration::from_secs(5);
 struct Conn {
     session: SessionId,
     shared: Arc<Shared>,
-    tx: mpsc::Sender<Frame>,
+    /// This connection's own queue: answers wait in it beside events, bounded alike.
+    out: SessionHandle,
     user: Option<String>,
     last_seen: u64,
-    limiter: DefaultDirectRateLimiter,
-    /// Refusals since the client last kept quiet for a second. A token refilling now and
-    /// then does not reset it, so a sustained flood is cut however it is paced.
-    refused: u32,
-    last_refusal: Option<Instant>,
+    budget: Arc<FrameBudget>,
+    /// History queries sent and not yet answered, and the one-at-a-time turn they take.
+    queries: Arc<AtomicUsize>,
+    query_turn: Arc<Semaphore>,
 }
 
 enum Flow {
@@ -69,48 +74,35 @@ enum Flow {
     Close(Option<CloseReason>, u16),
 }
 
-pub async fn serve(mut socket: WebSocket, shared: Arc<Shared>) {
+pub async fn serve(mut socket: Socket, budget: Arc<FrameBudget>, shared: Arc<Shared>) {
     let session = shared.next_session.fetch_add(1, Ordering::Relaxed);
-    let (tx, mut rx) = mpsc::channel(OUTBOUND_QUEUE_FRAMES);
-    let overflowed = CancellationToken::new();
-    shared.registry.insert(
-        session,
-        SessionHandle {
-            tx: tx.clone(),
-            overflowed: overflowed.clone(),
-        },
-    );
+    let (out, mut queue) = shared.registry.open(session);
+    let overflowed = out.overflowed.clone();
     metrics::gauge!(m::CONNECTIONS).increment(1.0);
-    let quota = Quota::per_second(NonZeroU32::new(REQUESTS_PER_SEC).unwrap_or(NonZeroU32::MIN))
-        .allow_burst(NonZeroU32::new(REQUEST_BURST).unwrap_or(NonZeroU32::MIN));
     let mut conn = Conn {
         session,
         shared: shared.clone(),
-        tx,
+        out,
         user: None,
         last_seen: now_ms(),
-        limiter: RateLimiter::direct(quota),
-        refused: 0,
-        last_refusal: None,
+        budget: budget.clone(),
+        queries: Arc::new(AtomicUsize::new(0)),
+        query_turn: Arc::new(Semaphore::new(1)),
     };
     let idle = tokio::time::sleep(shared.heartbeat_timeout);
     tokio::pin!(idle);
+    let login_deadline = tokio::time::sleep(shared.login_timeout);
+    tokio::pin!(login_deadline);
     let flow = loop {
+        // In this order: a verdict first; then what is queued, so the answers to what was
+        // read go out before more is read, and a client that pipelines requests holds
+        // one frame's worth of answers, not a queue's.
         let flow = tokio::select! {
-            msg = socket.recv() => match msg {
-                Some(Ok(msg)) => {
-                    conn.last_seen = now_ms();
-                    idle.as_mut().reset(tokio::time::Instant::now() + shared.heartbeat_timeout);
-                    conn.on_message(msg, &mut socket).await
-                }
-                // Too large for the hard limit, broken framing, or the peer vanished.
-                Some(Err(e)) => {
-                    tracing::debug!(session, error = %e, "websocket error");
-                    Flow::Close(None, 1009)
-                }
-                None => Flow::Close(None, 1000),
-            },
-            Some(frame) = rx.recv() => match frame {
+            biased;
+            _ = overflowed.cancelled() => Flow::Close(Some(CloseReason::SlowConsumer), 1008),
+            _ = budget.flooding.cancelled() => Flow::Close(Some(CloseReason::Flooding), 1008),
+            _ = shared.shutdown.cancelled() => shared.stopping(),
+            Some(frame) = queue.recv() => match frame {
                 Frame::Text(text) => send_queued(&mut socket, text, &overflowed).await,
                 Frame::LoggedIn { user_id, device_id } => {
                     tracing::debug!(session, user = %user_id, device = %device_id, "logged in");
@@ -119,41 +111,30 @@ pub async fn serve(mut socket: WebSocket, shared: Arc<Shared>) {
                 }
                 Frame::Close(reason) => Flow::Close(Some(reason), 1000),
             },
+            msg = socket.next() => match msg {
+                Some(Ok(msg)) => {
+                    conn.last_seen = now_ms();
+                    idle.as_mut().reset(tokio::time::Instant::now() + shared.heartbeat_timeout);
+                    conn.on_message(msg).await
+                }
+                Some(Err(e)) => {
+                    tracing::debug!(session, error = %e, "websocket error");
+                    Flow::Close(None, close_code(&e))
+                }
+                None => Flow::Close(None, 1000),
+            },
             _ = &mut idle => Flow::Close(Some(CloseReason::HeartbeatTimeout), 1000),
-            _ = overflowed.cancelled() => Flow::Close(Some(CloseReason::SlowConsumer), 1008),
-            _ = shared.shutdown.cancelled() => shared.stopping(),
+            _ = &mut login_deadline, if conn.user.is_none() => {
+                Flow::Close(Some(CloseReason::LoginTimeout), 1008)
+            }
         };
         if let Flow::Close(..) = flow {
             break flow;
         }
     };
-    if let Flow::Close(reason, code) = flow {
-        if let Some(reason) = reason {
-            metrics::counter!(m::CLOSED, "reason" => format!("{reason:?}")).increment(1);
-            // A slow consumer's queue is full; this one frame goes straight to the socket.
-            if let Some(text) = closed_frame(reason) {
-                let _ =
-                    tokio::time::timeout(Duration::from_secs(1), socket.send(Message::Text(text)))
-                        .await;
-            }
-        }
-        let close = Message::Close(Some(CloseFrame {
-            code,
-            reason: Utf8Bytes::from_static(""),
-        }));
-        let _ = tokio::time::timeout(Duration::from_secs(1), socket.send(close)).await;
-        // Read (and drop) what the client still sends until it answers the close, for up to
-        // a second: closing with unread data makes the kernel reset the connection, and the
-        // client would lose the frames that told it why.
-        let _ = tokio::time::timeout(Duration::from_secs(1), async {
-            while let Some(Ok(msg)) = socket.recv().await {
-                if let Message::Close(_) = msg {
-                    break;
-                }
-            }
-        })
-        .await;
-    }
+    // Whatever is still queued is not sent; its bytes go back to the budget now.
+    drop(queue);
+    // The session ends here, not after the goodbye below, which can take seconds.
     shared.registry.remove(session);
     metrics::gauge!(m::CONNECTIONS).decrement(1.0);
     let _ = shared
@@ -163,6 +144,51 @@ pub async fn serve(mut socket: WebSocket, shared: Arc<Shared>) {
             last_seen: conn.last_seen,
         })
         .await;
+    if let Flow::Close(reason, code) = flow {
+        if let Some(reason) = reason {
+            metrics::counter!(m::CLOSED, "reason" => format!("{reason:?}")).increment(1);
+            // A slow consumer's queue is full; this one frame goes straight to the socket.
+            if let Some(text) = closed_frame(reason).and_then(to_ws_text) {
+                let _ =
+                    tokio::time::timeout(Duration::from_secs(1), socket.send(Message::Text(text)))
+                        .await;
+            }
+        }
+        let close = Message::Close(Some(CloseFrame {
+            code: CloseCode::from(code),
+            reason: Utf8Bytes::from_static(""),
+        }));
+        let _ = tokio::time::timeout(Duration::from_secs(1), socket.send(close)).await;
+        // Read (and drop) what the client still sends until it answers the close, for up to
+        // a second: closing with unread data makes the kernel reset the connection, and the
+        // client would lose the frames that told it why.
+        let _ = tokio::time::timeout(Duration::from_secs(1), async {
+            while let Some(Ok(msg)) = socket.next().await {
+                if let Message::Close(_) = msg {
+                    break;
+                }
+            }
+        })
+        .await;
+    }
+}
+
+/// The RFC 6455 close code for a broken stream: 1007 for text that is not UTF-8, 1009 for
+/// a message past the hard size limit, 1002 for any other violation of the framing.
+fn close_code(e: &crate::ws::Error) -> u16 {
+    use crate::ws::Error;
+    match e {
+        Error::Utf8(_) => 1007,
+        Error::Capacity(_) => 1009,
+        Error::Protocol(_) => 1002,
+        // The peer is gone; the code goes nowhere.
+        _ => 1000,
+    }
+}
+
+/// The rest of the server encodes with axum's text type; the socket takes tungstenite's.
+fn to_ws_text(text: axum::extract::ws::Utf8Bytes) -> Option<Utf8Bytes> {
+    Utf8Bytes::try_from(axum::body::Bytes::from(text)).ok()
 }
 
 /// A write that cannot finish in this time means the client stopped reading; while the
@@ -172,17 +198,20 @@ const SEND_TIMEOUT: Duration = Duration::from_secs(10);
 /// Writes a queued frame, giving up as soon as the queue behind it overflows: the client
 /// is not reading, and waiting longer only holds more memory for it.
 async fn send_queued(
-    socket: &mut WebSocket,
-    text: Utf8Bytes,
+    socket: &mut Socket,
+    text: axum::extract::ws::Utf8Bytes,
     overflowed: &CancellationToken,
 ) -> Flow {
+    let Some(text) = to_ws_text(text) else {
+        return Flow::Continue;
+    };
     tokio::select! {
         flow = send(socket, text) => flow,
         _ = overflowed.cancelled() => Flow::Close(Some(CloseReason::SlowConsumer), 1008),
     }
 }
 
-async fn send(socket: &mut WebSocket, text: Utf8Bytes) -> Flow {
+async fn send(socket: &mut Socket, text: Utf8Bytes) -> Flow {
     match tokio::time::timeout(SEND_TIMEOUT, socket.send(Message::Text(text))).await {
         Ok(Ok(())) => Flow::Continue,
         Ok(Err(_)) => Flow::Close(None, 1000),
@@ -191,45 +220,34 @@ async fn send(socket: &mut WebSocket, text: Utf8Bytes) -> Flow {
 }
 
 impl Conn {
-    async fn on_message(&mut self, msg: Message, socket: &mut WebSocket) -> Flow {
-        if let Message::Text(_) | Message::Binary(_) = msg {
-            if let Some(flow) = self.rate_limit(&msg, socket).await {
-                return flow;
-            }
+    async fn on_message(&mut self, msg: Message) -> Flow {
+        if let Some(flow) = self.rate_limit(&msg) {
+            return flow;
         }
         match msg {
-            Message::Text(text) => self.on_text(text.as_str(), socket).await,
+            Message::Text(text) => self.on_text(text.as_str()).await,
             Message::Binary(_) => {
-                self.reply_error(
-                    socket,
-                    None,
-                    ErrorCode::BinaryFrame,
-                    "send JSON text frames",
-                )
-                .await
+                self.reply_error(None, ErrorCode::BinaryFrame, "send JSON text frames")
             }
-            Message::Ping(_) | Message::Pong(_) => Flow::Continue,
+            Message::Ping(_) | Message::Pong(_) | Message::Frame(_) => Flow::Continue,
             Message::Close(_) => Flow::Close(None, 1000),
         }
     }
 
-    async fn on_text(&mut self, text: &str, socket: &mut WebSocket) -> Flow {
+    async fn on_text(&mut self, text: &str) -> Flow {
         let started = Instant::now();
         if text.len() > MAX_FRAME_BYTES {
             let msg = format!(
                 "frame is {} bytes; the limit is {MAX_FRAME_BYTES}",
                 text.len()
             );
-            return self
-                .reply_error(socket, None, ErrorCode::FrameTooLarge, msg)
-                .await;
+            return self.reply_error(None, ErrorCode::FrameTooLarge, msg);
         }
-        let request = Request::parse(text);
-        let request = match request {
+        let request = match Request::parse(text) {
             Ok(r) => r,
             Err(invalid) => {
                 metrics::counter!(m::BAD_FRAMES, "code" => invalid.0.code.name()).increment(1);
-                return self.reply(socket, ServerMessage::Error(invalid.0)).await;
+                return self.reply(ServerMessage::Error(invalid.0));
             }
         };
         let id = request.id;
@@ -238,16 +256,14 @@ impl Conn {
                 let result = ResponseBody::Heartbeat(HeartbeatResult {
                     server_time: now_ms(),
                 });
-                self.reply(socket, ServerMessage::Response(Response { id, result }))
-                    .await
+                self.reply(ServerMessage::Response(Response { id, result }))
             }
             RequestBody::Login(login) => {
                 let token = login.token.as_deref();
                 if let Err((code, msg)) = self.shared.auth.verify(&login.user_id, token) {
-                    return self.reply_error(socket, Some(id), code, msg).await;
+                    return self.reply_error(Some(id), code, msg);
                 }
                 self.forward(
-                    socket,
                     id,
                     Input::Login(LoginInput {
                         session: self.session,
@@ -262,12 +278,9 @@ impl Conn {
             }
             RequestBody::QueryCallInvitationList(q) => {
                 let Some(user) = self.user.clone() else {
-                    return self
-                        .reply_error(socket, Some(id), ErrorCode::NotLoggedIn, "log in first")
-                        .await;
+                    return self.reply_error(Some(id), ErrorCode::NotLoggedIn, "log in first");
                 };
-                self.query(id, user, q.count, q.next_flag);
-                Flow::Continue
+                self.query(id, user, q.count, q.next_flag)
             }
             body => {
                 let input = Input::Request {
@@ -276,75 +289,61 @@ impl Conn {
                     body,
                     started,
                 };
-                self.forward(socket, id, input).await
+                self.forward(id, input).await
             }
         }
     }
 
-    /// Every data frame costs a token, whatever it holds: errors cost the server too.
-    async fn rate_limit(&mut self, msg: &Message, socket: &mut WebSocket) -> Option<Flow> {
-        let now = Instant::now();
-        if self.limiter.check().is_ok() {
-            if self
-                .last_refusal
-                .is_some_and(|t| now.duration_since(t) > Duration::from_secs(1))
-            {
-                self.refused = 0;
-            }
-            return None;
+    /// Every frame costs a token, whatever it holds: errors and pings cost the server too.
+    /// Fragments are charged by the [`crate::ws::FrameGuard`] as they pass.
+    fn rate_limit(&mut self, msg: &Message) -> Option<Flow> {
+        match self.budget.charge() {
+            Charge::Allowed => return None,
+            Charge::Flooding => return Some(Flow::Close(Some(CloseReason::Flooding), 1008)),
+            Charge::Refused => {}
         }
-        self.refused += 1;
-        self.last_refusal = Some(now);
-        if self.refused > MAX_RATE_LIMITED_REFUSALS {
-            return Some(Flow::Close(Some(CloseReason::Flooding), 1008));
-        }
-        // Only a small frame is worth parsing for its id.
+        // Only a request is answered, and only a small one is worth parsing for its id.
         let id = match msg {
             Message::Text(t) if t.len() <= MAX_FRAME_BYTES => {
                 Request::parse(t.as_str()).ok().map(|r| r.id)
             }
-            _ => None,
+            Message::Text(_) | Message::Binary(_) => None,
+            _ => return Some(Flow::Continue),
         };
         let text = format!("more than {REQUESTS_PER_SEC} requests per second; slow down");
-        Some(
-            self.reply_error(socket, id, ErrorCode::RateLimited, text)
-                .await,
-        )
+        Some(self.reply_error(id, ErrorCode::RateLimited, text))
     }
 
-    async fn forward(&mut self, socket: &mut WebSocket, id: u64, input: Input) -> Flow {
+    async fn forward(&mut self, id: u64, input: Input) -> Flow {
         match tokio::time::timeout(HUB_QUEUE_WAIT, self.shared.hub.send(input)).await {
             Ok(Ok(())) => Flow::Continue,
-            Ok(Err(_)) => {
-                self.reply_error(
-                    socket,
-                    Some(id),
-                    ErrorCode::ShuttingDown,
-                    "server is stopping",
-                )
-                .await
-            }
-            Err(_) => {
-                self.reply_error(
-                    socket,
-                    Some(id),
-                    ErrorCode::Overloaded,
-                    "server is busy; retry",
-                )
-                .await
-            }
+            Ok(Err(_)) => self.reply_error(Some(id), ErrorCode::ShuttingDown, "server is stopping"),
+            Err(_) => self.reply_error(Some(id), ErrorCode::Overloaded, "server is busy; retry"),
         }
     }
 
-    /// Reads run beside the hub on the blocking pool; the answer joins the connection's
-    /// queue like any other frame.
-    fn query(&self, id: u64, user: String, count: u32, next_flag: u64) {
+    /// Reads run beside the hub on the blocking pool, one at a time per connection and a
+    /// pool's worth server-wide; the answer joins the connection's queue like any other
+    /// frame, and is bounded like one.
+    fn query(&self, id: u64, user: String, count: u32, next_flag: u64) -> Flow {
+        if self.queries.fetch_add(1, Ordering::Relaxed) >= MAX_QUERIES_PENDING {
+            self.queries.fetch_sub(1, Ordering::Relaxed);
+            let msg = format!(
+                "{MAX_QUERIES_PENDING} history queries are already waiting for their answers"
+            );
+            return self.reply_error(Some(id), ErrorCode::RateLimited, msg);
+        }
         let reads = self.shared.reads.clone();
-        let tx = self.tx.clone();
-        tokio::spawn(async move {
+        let all_queries = self.shared.queries.clone();
+        let turn = self.query_turn.clone();
+        let pending = self.queries.clone();
+        let out = self.out.clone();
+        self.shared.tasks.spawn(async move {
+            let _turn = turn.acquire_owned().await;
+            let _reader = all_queries.acquire_owned().await;
             let started = Instant::now();
             let result = tokio::task::spawn_blocking(move || {
-                store::query_calls(&reads, &user, count, next_flag)
+                store::query_calls(&reads, &user, count, next_flag, MAX_QUERY_ANSWER_BYTES)
             })
             .await;
             let msg = match result {
@@ -373,26 +372,23 @@ impl Conn {
             metrics::histogram!(m::REQUEST_LATENCY, "type" => "queryCallInvitationList")
                 .record(started.elapsed().as_secs_f64());
             if let Some(text) = encode(&msg) {
-                let _ = tx.send(Frame::Text(text)).await;
+                out.offer(Frame::Text(text));
             }
+            pending.fetch_sub(1, Ordering::Relaxed);
         });
+        Flow::Continue
     }
 
-    async fn reply_error(
-        &self,
-        socket: &mut WebSocket,
-        id: Option<u64>,
-        code: ErrorCode,
-        msg: impl Into<String>,
-    ) -> Flow {
-        self.reply(socket, ServerMessage::Error(ErrorBody::new(id, code, msg)))
-            .await
+    fn reply_error(&self, id: Option<u64>, code: ErrorCode, msg: impl Into<String>) -> Flow {
+        self.reply(ServerMessage::Error(ErrorBody::new(id, code, msg)))
     }
 
-    async fn reply(&self, socket: &mut WebSocket, msg: ServerMessage) -> Flow {
-        match encode(&msg) {
-            Some(text) => send(socket, text).await,
-            None => Flow::Continue,
+    /// Queues an answer behind what is already queued; a client that lets its queue fill
+    /// is cut like any slow consumer.
+    fn reply(&self, msg: ServerMessage) -> Flow {
+        if let Some(text) = encode(&msg) {
+            self.out.offer(Frame::Text(text));
         }
+        Flow::Continue
     }
 }

@@ -10,30 +10,30 @@ pub mod cli;
 pub mod config;
 pub mod connection;
 pub mod core;
+pub mod listener;
 pub mod metrics;
 pub mod pipeline;
 pub mod registry;
 pub mod store;
+pub mod ws;
 
 use std::future::Future;
 use std::sync::atomic::AtomicU64;
 use std::sync::Arc;
 
-use axum::extract::ws::WebSocketUpgrade;
-use axum::extract::State;
+use axum::extract::{Request, State};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::Router;
-use beckon_protocol::limits::HARD_MAX_FRAME_BYTES;
 use tokio::net::TcpListener;
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
-use tokio_util::task::TaskTracker;
 
 pub use config::Config;
 
 use crate::connection::Shared;
 use crate::core::{Hub, HubConfig};
+use crate::listener::{Slot, Tasks};
 use crate::registry::Registry;
 
 #[derive(Debug, thiserror::Error)]
@@ -54,12 +54,15 @@ const STORAGE_QUEUE: usize = 1024;
 #[derive(Clone)]
 struct App {
     shared: Arc<Shared>,
-    tracker: TaskTracker,
+    tasks: Tasks,
 }
 
 /// Serves on `listener` until `shutdown` completes, then closes every session (telling
-/// each client why), lets the last batches reach the disk, and returns. A failed commit
-/// stops it the same way, and it returns that error.
+/// each client why) and drops whatever connection is still open after
+/// `config.shutdown_deadline`, lets the last batches reach the disk, and returns. A failed
+/// commit stops it the same way, and it returns that error. The listener is released
+/// last, so a server started on the same port only begins once this one has stopped
+/// writing.
 pub async fn run(
     listener: TcpListener,
     config: Config,
@@ -94,7 +97,7 @@ pub async fn run(
     hub.restore(calls, now);
     hub.set_next_seq(next_seq);
 
-    let registry = Arc::new(Registry::default());
+    let registry = Arc::new(Registry::new(config.outbound_budget_bytes));
     let (input_tx, input_rx) = mpsc::channel(HUB_QUEUE);
     let (batch_tx, batch_rx) = mpsc::channel(STORAGE_QUEUE);
     let storage_registry = registry.clone();
@@ -112,45 +115,61 @@ pub async fn run(
     ));
 
     let stop_sessions = CancellationToken::new();
+    let tasks = Tasks::default();
     let app = App {
         shared: Arc::new(Shared {
             hub: input_tx,
             registry,
             auth: auth::Authenticator::new(&config.auth),
             reads,
+            queries: Arc::new(tokio::sync::Semaphore::new(store::READERS as usize)),
             heartbeat_timeout: config.heartbeat_timeout,
+            login_timeout: config.login_timeout,
             shutdown: stop_sessions.clone(),
             storage_failed: storage_failed.clone(),
             next_session: AtomicU64::new(1),
+            tasks: tasks.clone(),
         }),
-        tracker: TaskTracker::new(),
+        tasks: tasks.clone(),
     };
-    let tracker = app.tracker.clone();
     let router = Router::new()
         .route("/ws", get(upgrade))
         .route("/healthz", get(|| async { "ok\n" }))
         .route("/metrics", get(|| async { metrics::render() }))
         .with_state(app);
     tracing::info!(addr = %listener.local_addr()?, "listening");
-    let stop = stop_sessions.clone();
-    axum::serve(listener, router)
-        .with_graceful_shutdown(async move {
-            tokio::select! {
-                _ = shutdown => tracing::info!("shutting down"),
-                _ = storage_failed.cancelled() => tracing::error!("storage failed; shutting down"),
-            }
-            stop.cancel();
-        })
-        .await?;
+    let limits = listener::Limits {
+        max_connections: config.max_connections,
+        connections_per_ip_per_sec: config.connections_per_ip_per_sec,
+        header_read_timeout: config.header_read_timeout,
+    };
+    let accepting = tokio::spawn(listener::accept_loop(
+        listener,
+        router,
+        limits,
+        tasks.clone(),
+        stop_sessions.clone(),
+    ));
+    tokio::select! {
+        _ = shutdown => tracing::info!("shutting down"),
+        _ = storage_failed.cancelled() => tracing::error!("storage failed; shutting down"),
+    }
     stop_sessions.cancel();
-    tracker.close();
-    tracker.wait().await;
+    let listener = accepting.await.ok();
+    let dropped = tasks.finish(config.shutdown_deadline).await;
+    if dropped > 0 {
+        tracing::warn!(
+            dropped,
+            "connections still open at the shutdown deadline were dropped"
+        );
+    }
     // Sessions are gone; let the hub hand over what it has, then the disk finish.
     hub_stop.cancel();
     let _ = hub_task.await;
     let stored = tokio::task::spawn_blocking(move || storage.join()).await;
     stop_checkpoints.store(true, std::sync::atomic::Ordering::Relaxed);
     let _ = tokio::task::spawn_blocking(move || checkpointer.join()).await;
+    drop(listener);
     tracing::info!("stopped");
     match stored {
         Ok(Ok(Err(e))) => Err(e.into()),
@@ -158,16 +177,20 @@ pub async fn run(
     }
 }
 
-async fn upgrade(ws: WebSocketUpgrade, State(app): State<App>) -> Response {
-    // Small buffers keep an idle connection cheap; the hard cap bounds what one frame can
-    // make the server hold. Larger-than-`MAX_FRAME_BYTES` frames below it get an error.
-    ws.read_buffer_size(4096)
-        .write_buffer_size(0)
-        .max_message_size(HARD_MAX_FRAME_BYTES)
-        .max_frame_size(HARD_MAX_FRAME_BYTES)
-        .on_upgrade(move |socket| {
-            let shared = app.shared.clone();
-            app.tracker.track_future(connection::serve(socket, shared))
-        })
-        .into_response()
+async fn upgrade(State(app): State<App>, mut req: Request) -> Response {
+    let slot = req.extensions_mut().remove::<Slot>();
+    let (response, on_upgrade) = match ws::handshake(&mut req) {
+        Ok(r) => r,
+        Err(refused) => return refused.into_response(),
+    };
+    let shared = app.shared.clone();
+    app.tasks.spawn(async move {
+        // The connection's place under the cap is held until the session ends.
+        let _slot = slot;
+        let budget = Arc::new(ws::FrameBudget::default());
+        if let Some(socket) = ws::open(on_upgrade, budget.clone()).await {
+            connection::serve(socket, budget, shared).await;
+        }
+    });
+    response
 }

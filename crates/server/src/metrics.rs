@@ -37,3 +37,7 @@ pub const COMMIT_LATENCY: &str = "beckon_store_commit_seconds";
 pub const COMMIT_CALLS: &str = "beckon_store_calls_written_total";
 pub const BAD_FRAMES: &str = "beckon_bad_frames_total";
 pub const CLOSED: &str = "beckon_sessions_closed_total";
+pub const TCP_CONNECTIONS: &str = "beckon_tcp_connections";
+pub const REFUSED: &str = "beckon_connections_refused_total";
+pub const ACCEPT_ERRORS: &str = "beckon_accept_errors_total";
+pub const OUTBOUND_BYTES: &str = "beckon_outbound_queued_bytes";

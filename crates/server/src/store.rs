@@ -219,6 +219,9 @@ fn create_private(path: &Path) -> std::io::Result<File> {
     options.open(path)
 }
 
+/// Read-only connections in the pool, so history queries that may run at once.
+pub const READERS: u32 = 4;
+
 /// Opens (creating if needed) the database and returns the writer and a read pool.
 pub fn open(path: &Path, durability: Durability) -> Result<(Writer, ReadPool), StoreError> {
     create_parent(path)?;
@@ -244,7 +247,7 @@ pub fn open(path: &Path, durability: Durability) -> Result<(Writer, ReadPool), S
         c.pragma_update(None, "query_only", true)
     });
     let pool = r2d2::Pool::builder()
-        .max_size(4)
+        .max_size(READERS)
         .build(manager)
         .map_err(|source| StoreError::Pool {
             path: path.to_path_buf(),
@@ -389,12 +392,15 @@ fn load_calls(conn: &Connection, now: u64, retention_ms: u64) -> Result<(Vec<Cal
 }
 
 /// The history query: calls `user` is a member of, newest first, `count` at most, before
-/// `next_flag` (a call seq; 0 means from the newest).
+/// `next_flag` (a call seq; 0 means from the newest). Rows are read one at a time and the
+/// page ends early, with a `next_flag` to go on, before its JSON would pass `max_bytes`
+/// (the first call is always included).
 pub fn query_calls(
     pool: &ReadPool,
     user: &str,
     count: u32,
     next_flag: u64,
+    max_bytes: usize,
 ) -> Result<CallList, StoreError> {
     const DOING: &str = "read the call history";
     let conn = pool.pool.get().map_err(|source| StoreError::Pool {
@@ -402,10 +408,16 @@ pub fn query_calls(
         doing: DOING,
         source,
     })?;
-    history(&conn, user, count, next_flag).map_err(|f| f.at(&pool.path, DOING))
+    history(&conn, user, count, next_flag, max_bytes).map_err(|f| f.at(&pool.path, DOING))
 }
 
-fn history(conn: &Connection, user: &str, count: u32, next_flag: u64) -> Result<CallList, Fault> {
+fn history(
+    conn: &Connection,
+    user: &str,
+    count: u32,
+    next_flag: u64,
+    max_bytes: usize,
+) -> Result<CallList, Fault> {
     let before = if next_flag == 0 {
         i64::MAX
     } else {
@@ -419,27 +431,50 @@ fn history(conn: &Connection, user: &str, count: u32, next_flag: u64) -> Result<
          ORDER BY m.seq DESC LIMIT ?3",
     )?;
     // One extra row tells whether another page exists.
-    let mut calls = stmt
-        .query_map(params![user, before, count as i64 + 1], call_row)?
-        .collect::<Result<Vec<_>, _>>()?
-        .into_iter()
-        .collect::<Result<Vec<_>, _>>()?;
-    let more = calls.len() > count as usize;
-    calls.truncate(count as usize);
-    let next_flag = if more {
-        calls.last().map_or(0, |c| c.seq)
-    } else {
-        0
-    };
-    let mut list: Vec<CallInfo> = Vec::with_capacity(calls.len());
-    for mut call in calls {
+    let mut rows = stmt.query(params![user, before, count as i64 + 1])?;
+    let mut list: Vec<CallInfo> = Vec::new();
+    // The answer's envelope, then each call and its comma.
+    let mut bytes = 128;
+    let mut last_seq = 0;
+    let mut more = false;
+    while let Some(row) = rows.next()? {
+        if list.len() == count as usize {
+            more = true;
+            break;
+        }
+        let mut call = call_row(row)??;
         call.members = members_of(conn, call.seq)?;
-        list.push(call.info());
+        let info = call.info();
+        let size = json_len(&info) + 1;
+        if !list.is_empty() && bytes + size > max_bytes {
+            more = true;
+            break;
+        }
+        bytes += size;
+        last_seq = call.seq;
+        list.push(info);
     }
     Ok(CallList {
         call_list: list,
-        next_flag,
+        next_flag: if more { last_seq } else { 0 },
     })
+}
+
+/// Bytes of `v` as JSON, counted without building the string.
+fn json_len(v: &impl serde::Serialize) -> usize {
+    struct Count(usize);
+    impl std::io::Write for Count {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            self.0 += buf.len();
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+    let mut count = Count(0);
+    let _ = serde_json::to_writer(&mut count, v);
+    count.0
 }
 
 fn members_of(conn: &Connection, seq: Seq) -> Result<Vec<Member>, Fault> {

@@ -2,9 +2,19 @@
 //! party ends up seeing the same final states.
 mod common;
 
+use std::time::Duration;
+
+use beckon_protocol::limits::REQUESTS_PER_SEC;
 use beckon_protocol::CallUserState::*;
 use beckon_protocol::*;
 use common::*;
+
+/// Paces rounds that cost a connection `requests` requests each, to stay under the
+/// per-connection rate limit (a refusal would be an outcome no round expects).
+fn pace(requests: u32) -> tokio::time::Interval {
+    let every = Duration::from_millis(u64::from(1000 * requests / REQUESTS_PER_SEC) + 10);
+    tokio::time::interval(every)
+}
 
 #[tokio::test]
 async fn cancel_and_accept_crossing_have_one_winner() {
@@ -12,7 +22,10 @@ async fn cancel_and_accept_crossing_have_one_winner() {
     let alice = s.user("alice").await;
     let mut bob = s.user("bob").await;
     let (mut cancels, mut accepts) = (0, 0);
+    // alice: invite, cancel, history; bob: accept, history.
+    let mut round_start = pace(3);
     for round in 0..200 {
+        round_start.tick().await;
         let sent = alice.invite(&["bob"], CallMode::Normal, 60).await;
         bob.received().await;
         let (c, a) = tokio::join!(
@@ -69,7 +82,10 @@ async fn two_devices_accepting_have_one_winner() {
     let mut bob1 = s.device("bob", "bob-1").await;
     let mut bob2 = s.device("bob", "bob-2").await;
     let mut wins = [0, 0];
+    // alice: invite, history.
+    let mut round_start = pace(2);
     for round in 0..100 {
+        round_start.tick().await;
         let sent = alice.invite(&["bob"], CallMode::Normal, 60).await;
         bob1.received().await;
         bob2.received().await;
