@@ -9,7 +9,7 @@ use common::*;
 #[tokio::test]
 async fn healthz_and_metrics() {
     let s = TestServer::start().await;
-    let (status, body) = http_get(&s.http, "/healthz").await;
+    let (status, body) = http_get(&s.http(), "/healthz").await;
     assert!(status.contains("200"), "{status}");
     assert_eq!(body.trim(), "ok");
 
@@ -19,7 +19,7 @@ async fn healthz_and_metrics() {
     bob.received().await;
     // Gauges are published once a second.
     tokio::time::sleep(Duration::from_millis(1300)).await;
-    let (status, body) = http_get(&s.http, "/metrics").await;
+    let (status, body) = http_get(&s.http(), "/metrics").await;
     assert!(status.contains("200"), "{status}");
     for needle in [
         "beckon_connections ",
