@@ -10,29 +10,51 @@ use crate::settings::SettingsError;
 #[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
 #[error("{message}")]
 pub struct CommandError {
-    /// `notSignedIn`, `notNow`, `invalid`, `server`, `offline` or `io`.
-    pub kind: String,
+    pub kind: CommandErrorKind,
     pub message: String,
 }
 
+/// The kinds of failure the UI can tell apart. An enum, exported to TypeScript, so the UI
+/// can only branch on kinds the app really sends.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
+pub enum CommandErrorKind {
+    /// Nobody is signed in: the settings need completing first.
+    NotSignedIn,
+    /// The action does not fit the call as it is now (hang up with no call, say).
+    NotNow,
+    /// User IDs or settings that cannot be right.
+    Invalid,
+    /// The server refused the request.
+    Server,
+    /// The server could not be asked: not connected, no answer, or the connection dropped.
+    Offline,
+    /// The settings file could not be read or written.
+    Io,
+}
+
 impl CommandError {
-    pub fn new(kind: &str, message: impl Into<String>) -> Self {
+    pub fn new(kind: CommandErrorKind, message: impl Into<String>) -> Self {
         CommandError {
-            kind: kind.into(),
+            kind,
             message: message.into(),
         }
     }
 
     pub fn not_signed_in() -> Self {
-        Self::new("notSignedIn", "open Settings and sign in first")
+        Self::new(
+            CommandErrorKind::NotSignedIn,
+            "open Settings and sign in first",
+        )
     }
 }
 
 impl From<ActionError> for CommandError {
     fn from(e: ActionError) -> Self {
         let kind = match e {
-            ActionError::InvalidUsers { .. } => "invalid",
-            _ => "notNow",
+            ActionError::InvalidUsers { .. } => CommandErrorKind::Invalid,
+            _ => CommandErrorKind::NotNow,
         };
         Self::new(kind, e.to_string())
     }
@@ -41,8 +63,8 @@ impl From<ActionError> for CommandError {
 impl From<Error> for CommandError {
     fn from(e: Error) -> Self {
         let kind = match e {
-            Error::Server(_) | Error::UnknownServerError { .. } => "server",
-            _ => "offline",
+            Error::Server(_) | Error::UnknownServerError { .. } => CommandErrorKind::Server,
+            _ => CommandErrorKind::Offline,
         };
         Self::new(kind, e.to_string())
     }
@@ -51,9 +73,30 @@ impl From<Error> for CommandError {
 impl From<SettingsError> for CommandError {
     fn from(e: SettingsError) -> Self {
         let kind = match e {
-            SettingsError::Invalid(_) => "invalid",
-            SettingsError::Io { .. } => "io",
+            SettingsError::Invalid(_) => CommandErrorKind::Invalid,
+            SettingsError::Io { .. } => CommandErrorKind::Io,
         };
         Self::new(kind, e.to_string())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The UI reads `kind` as one of the strings in ui/src/generated/CommandErrorKind.ts.
+    #[test]
+    fn a_command_error_reaches_the_ui_as_a_camel_case_kind_and_a_sentence() {
+        let json = |e: CommandError| serde_json::to_value(e).unwrap();
+        assert_eq!(
+            json(CommandError::not_signed_in()),
+            serde_json::json!({"kind": "notSignedIn", "message": "open Settings and sign in first"})
+        );
+        let refused = ActionError::InvalidUsers {
+            message: "bad id".into(),
+        };
+        assert_eq!(json(refused.into())["kind"], "invalid");
+        let offline = Error::NotConnected("reconnecting".into());
+        assert_eq!(json(offline.into())["kind"], "offline");
     }
 }

@@ -1,7 +1,7 @@
 // Typed commands and events over a Transport. Names and argument keys are the contract
 // with src-tauri: Rust fns in snake_case, argument keys in camelCase.
 import type { Transport, Unlisten } from "./transport";
-import type { ApiError, AppState, CallType, HistoryEntry, Settings, Update } from "./types";
+import type { ApiError, AppState, CallType, CommandErrorKind, HistoryEntry, Settings, Update } from "./types";
 
 export const EVENT_UPDATE = "beckon://update";
 export const EVENT_SETTINGS = "beckon://settings";
@@ -22,31 +22,37 @@ export interface Api {
   onSettings(handler: (settings: Settings | null) => void): Promise<Unlisten>;
 }
 
-/** Turns whatever a command rejected with into `{ kind, message }`. */
+/** A sentence for each kind the host sends, for a rejection that came without one. */
+const DESCRIPTIONS: Record<CommandErrorKind, string> = {
+  notSignedIn: "Open Settings and sign in first.",
+  notNow: "That can't be done right now.",
+  invalid: "Check what you typed.",
+  server: "The server refused that.",
+  offline: "Can't reach the server right now.",
+  io: "Couldn't read or save the settings.",
+};
+
+function isCommandErrorKind(kind: unknown): kind is CommandErrorKind {
+  return typeof kind === "string" && Object.prototype.hasOwnProperty.call(DESCRIPTIONS, kind);
+}
+
+/**
+ * Turns whatever a command rejected with into `{ kind, message }`. A kind the host does
+ * not send (a rejection from the IPC layer itself, say) becomes `error`.
+ */
 export function toApiError(error: unknown): ApiError {
   if (error && typeof error === "object") {
     const e = error as { kind?: unknown; message?: unknown };
-    const kind = typeof e.kind === "string" ? e.kind : "error";
+    const kind = isCommandErrorKind(e.kind) ? e.kind : "error";
     const message = typeof e.message === "string" && e.message ? e.message : describeKind(kind);
     return { kind, message };
   }
   if (typeof error === "string" && error) return { kind: "error", message: error };
-  return { kind: "error", message: "Something went wrong." };
+  return { kind: "error", message: describeKind("error") };
 }
 
-function describeKind(kind: string): string {
-  switch (kind) {
-    case "notNow":
-      return "That can't be done right now.";
-    case "invalidUsers":
-      return "Check the user IDs.";
-    case "notRinging":
-      return "That call is no longer ringing.";
-    case "stopped":
-      return "Not signed in.";
-    default:
-      return "Something went wrong.";
-  }
+function describeKind(kind: ApiError["kind"]): string {
+  return kind === "error" ? "Something went wrong." : DESCRIPTIONS[kind];
 }
 
 export function createApi(t: Transport): Api {

@@ -17,6 +17,7 @@ export type { Update } from "./generated/Update";
 
 export type { AppView } from "./generated/AppView";
 export type { CommandError } from "./generated/CommandError";
+export type { CommandErrorKind } from "./generated/CommandErrorKind";
 
 import type { AppView } from "./generated/AppView";
 import type { CommandError } from "./generated/CommandError";
@@ -24,5 +25,8 @@ import type { CommandError } from "./generated/CommandError";
 /** `app_state()`: snapshot is null while not signed in. */
 export type AppState = AppView;
 
-/** What a rejected command carries: `{ kind, message }`. */
-export type ApiError = CommandError;
+/**
+ * What a rejected command carries: the host's `{ kind, message }`, or kind `error` for a
+ * rejection the host's commands did not make (Tauri's IPC layer rejects with a string).
+ */
+export type ApiError = CommandError | { kind: "error"; message: string };

@@ -82,7 +82,18 @@ describe("api", () => {
     const t = new FakeTransport({ cancel: () => Promise.reject({ kind: "notNow", phase: "free" }) });
     await expect(createApi(t).cancel()).rejects.toEqual({ kind: "notNow", message: "That can't be done right now." });
     expect(toApiError("boom")).toEqual({ kind: "error", message: "boom" });
-    expect(toApiError({ kind: "stopped", message: "signed out" })).toEqual({ kind: "stopped", message: "signed out" });
     expect(toApiError(undefined).message).toBe("Something went wrong.");
+  });
+
+  it("keeps only the kinds the host sends, each with its own sentence", () => {
+    expect(toApiError({ kind: "offline", message: "" })).toEqual({
+      kind: "offline",
+      message: "Can't reach the server right now.",
+    });
+    expect(toApiError({ kind: "notSignedIn" }).message).toBe("Open Settings and sign in first.");
+    expect(toApiError({ kind: "io" }).message).toBe("Couldn't read or save the settings.");
+    // Kinds of the manager's own ActionError never reach the UI as a command's kind.
+    expect(toApiError({ kind: "stopped", message: "signed out" })).toEqual({ kind: "error", message: "signed out" });
+    expect(toApiError({ kind: "notRinging" })).toEqual({ kind: "error", message: "Something went wrong." });
   });
 });

@@ -9,42 +9,20 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use beckon_server::auth::AuthMode;
-use beckon_server::Config;
+use beckon_testkit::TestServer;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWriteExt};
 use tokio::process::{Child, ChildStdin, Command};
-use tokio::sync::{oneshot, watch};
+use tokio::sync::watch;
 
 /// Long enough for a loaded two-core machine; only reached when something is broken.
 const WAIT: Duration = Duration::from_secs(30);
 
-struct Server {
-    url: String,
-    _dir: tempfile::TempDir,
-    _stop: oneshot::Sender<()>,
+async fn server() -> TestServer {
+    TestServer::start().await
 }
 
-async fn server() -> Server {
-    server_with(AuthMode::Open).await
-}
-
-async fn server_with(auth: AuthMode) -> Server {
-    let dir = tempfile::tempdir().unwrap();
-    let mut config = Config::for_tests(dir.path().join("beckon.db"));
-    config.auth = auth;
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    let (stop, stopped) = oneshot::channel::<()>();
-    tokio::spawn(async move {
-        let _ = beckon_server::run(listener, config, async {
-            let _ = stopped.await;
-        })
-        .await;
-    });
-    Server {
-        url: format!("ws://{addr}/ws"),
-        _dir: dir,
-        _stop: stop,
-    }
+async fn server_with(auth: AuthMode) -> TestServer {
+    TestServer::start_with(|c| c.auth = auth).await
 }
 
 /// A running `beckon`. Its stdin stays open (and silent) until it is dropped, as a
@@ -202,13 +180,13 @@ async fn answering(url: &str, user: &str, flags: &[&str]) -> Beckon {
 async fn an_accepted_call_exits_0_on_both_sides() {
     let s = server().await;
     let bob = answering(
-        &s.url,
+        &s.url(),
         "bob",
         &["--auto-accept", "--once", "--hangup-after", "1"],
     )
     .await;
     let alice = Beckon::start(
-        &s.url,
+        &s.url(),
         &[
             "call", "bob", "--user", "alice", "--name", "Alice", "--video",
         ],
@@ -234,9 +212,9 @@ async fn an_accepted_call_exits_0_on_both_sides() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn typing_y_at_the_prompt_accepts() {
     let s = server().await;
-    let mut bob = answering(&s.url, "bob", &["--once"]).await;
+    let mut bob = answering(&s.url(), "bob", &["--once"]).await;
     let alice = Beckon::start(
-        &s.url,
+        &s.url(),
         &["call", "bob", "--user", "alice", "--hangup-after", "1"],
     );
     bob.wait_for("Accept? [y/N]").await;
@@ -254,9 +232,9 @@ async fn typing_y_at_the_prompt_accepts() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_unanswered_call_exits_4_and_the_callee_sees_it_missed() {
     let s = server().await;
-    let mut bob = answering(&s.url, "bob", &[]).await;
+    let mut bob = answering(&s.url(), "bob", &[]).await;
     let alice = Beckon::start(
-        &s.url,
+        &s.url(),
         &["call", "bob", "--user", "alice", "--timeout", "2"],
     );
     bob.wait_for("Accept? [y/N]").await;
@@ -273,8 +251,8 @@ async fn an_unanswered_call_exits_4_and_the_callee_sees_it_missed() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_declined_call_exits_2() {
     let s = server().await;
-    let bob = answering(&s.url, "bob", &["--auto-decline", "--once"]).await;
-    let alice = Beckon::start(&s.url, &["call", "bob", "--user", "alice"]);
+    let bob = answering(&s.url(), "bob", &["--auto-decline", "--once"]).await;
+    let alice = Beckon::start(&s.url(), &["call", "bob", "--user", "alice"]);
     alice.exit().await.expect(2, &["bob declined."]);
     bob.exit()
         .await
@@ -285,7 +263,7 @@ async fn a_declined_call_exits_2() {
 async fn calling_someone_offline_exits_4_as_unreachable() {
     let s = server().await;
     let alice = Beckon::start(
-        &s.url,
+        &s.url(),
         &["call", "bob", "--user", "alice", "--timeout", "1"],
     );
     alice.exit().await.expect(
@@ -300,7 +278,7 @@ async fn calling_someone_offline_exits_4_as_unreachable() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn ctrl_c_while_ringing_cancels_and_exits_5() {
     let s = server().await;
-    let mut alice = Beckon::start(&s.url, &["call", "bob", "--user", "alice"]);
+    let mut alice = Beckon::start(&s.url(), &["call", "bob", "--user", "alice"]);
     alice.wait_for("bob: offline").await;
     alice.interrupt();
     alice.exit().await.expect(5, &["Call cancelled."]);
@@ -309,11 +287,11 @@ async fn ctrl_c_while_ringing_cancels_and_exits_5() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn calling_someone_in_a_call_exits_3_and_ctrl_c_hangs_up() {
     let s = server().await;
-    let mut bob = answering(&s.url, "bob", &["--auto-accept"]).await;
-    let mut alice = Beckon::start(&s.url, &["call", "bob", "--user", "alice"]);
+    let mut bob = answering(&s.url(), "bob", &["--auto-accept"]).await;
+    let mut alice = Beckon::start(&s.url(), &["call", "bob", "--user", "alice"]);
     alice.wait_for("bob accepted").await;
 
-    let carol = Beckon::start(&s.url, &["call", "bob", "--user", "carol"]);
+    let carol = Beckon::start(&s.url(), &["call", "bob", "--user", "carol"]);
     carol.exit().await.expect(3, &["bob is busy."]);
     bob.wait_for("Rejected a call from carol: busy.").await;
 
@@ -328,13 +306,13 @@ async fn calling_someone_in_a_call_exits_3_and_ctrl_c_hangs_up() {
 async fn history_lists_the_calls_of_both_sides() {
     let s = server().await;
     let bob = answering(
-        &s.url,
+        &s.url(),
         "bob",
         &["--auto-accept", "--once", "--hangup-after", "1"],
     )
     .await;
     let alice = Beckon::start(
-        &s.url,
+        &s.url(),
         &[
             "call", "bob", "--user", "alice", "--name", "Alice", "--video",
         ],
@@ -342,25 +320,25 @@ async fn history_lists_the_calls_of_both_sides() {
     alice.exit().await.expect(0, &[]);
     bob.exit().await.expect(0, &[]);
     let missed = Beckon::start(
-        &s.url,
+        &s.url(),
         &["call", "bob", "--user", "carol", "--timeout", "1"],
     );
     missed.exit().await.expect(4, &[]);
 
-    let alice = Beckon::start(&s.url, &["history", "--user", "alice"])
+    let alice = Beckon::start(&s.url(), &["history", "--user", "alice"])
         .exit()
         .await;
     let alice = alice.expect(0, &["→ out", "bob", "video", "answered"]);
     assert_eq!(alice.stdout.lines().count(), 2, "a header and one call");
 
-    let bob = Beckon::start(&s.url, &["history", "--user", "bob", "--count", "5"])
+    let bob = Beckon::start(&s.url(), &["history", "--user", "bob", "--count", "5"])
         .exit()
         .await;
     let bob = bob.expect(0, &["← in", "Alice (alice)", "answered", "carol", "MISSED"]);
     let first = bob.stdout.lines().nth(1).unwrap();
     assert!(first.contains("carol"), "newest first:\n{}", bob.stdout);
 
-    Beckon::start(&s.url, &["history", "--user", "dave"])
+    Beckon::start(&s.url(), &["history", "--user", "dave"])
         .exit()
         .await
         .expect(0, &["No calls yet."]);
@@ -389,7 +367,7 @@ async fn errors_exit_1_with_a_reason_on_stderr() {
     })
     .await;
     let e = Beckon::start(
-        &guarded.url,
+        &guarded.url(),
         &["history", "--user", "alice", "--token", "forged"],
     )
     .exit()
@@ -398,7 +376,7 @@ async fn errors_exit_1_with_a_reason_on_stderr() {
     assert!(e.stderr.contains("login refused"), "{}", e.stderr);
 
     let s = server().await;
-    let e = Beckon::start(&s.url, &["call", "bob"])
+    let e = Beckon::start(&s.url(), &["call", "bob"])
         .exit()
         .await
         .expect(1, &[]);
@@ -406,20 +384,20 @@ async fn errors_exit_1_with_a_reason_on_stderr() {
 
     // A usage error is 1 too: clap's own 2 would read as "declined".
     let e = Beckon::start(
-        &s.url,
+        &s.url(),
         &["call", "bob", "--user", "alice", "--timeout", "0"],
     )
     .exit()
     .await;
     e.expect(1, &[]);
     let e = Beckon::start(
-        &s.url,
+        &s.url(),
         &["answer", "--user", "bob", "--auto-accept", "--auto-decline"],
     )
     .exit()
     .await;
     e.expect(1, &[]);
-    let e = Beckon::start(&s.url, &["call", "alice", "--user", "alice"])
+    let e = Beckon::start(&s.url(), &["call", "alice", "--user", "alice"])
         .exit()
         .await;
     let e = e.expect(1, &[]);

@@ -6,6 +6,7 @@
 
 pub mod manager;
 pub mod sdk;
+mod stream;
 pub mod wire;
 
 pub use manager::{
@@ -14,5 +15,7 @@ pub use manager::{
 };
 pub use sdk::{
     Backoff, Client, ClientConfig, ConnectionState, DisconnectReason, Error, Event, Events,
+    HeartbeatTiming,
 };
+pub use stream::EventStream;
 pub use wire::{ClosedBy, WireClient, WireConfig, WireError};

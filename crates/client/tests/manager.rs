@@ -663,14 +663,11 @@ async fn a_one_to_one_hang_up_ends_the_call_for_both_at_once() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_callee_whose_connection_is_lost_ends_the_call_for_the_caller_and_sees_connection_lost() {
+    // The managers learn the 2 s from the server's login answer; nothing here tells them.
     let server = TestServer::start_with(|c| c.heartbeat_timeout = Duration::from_secs(2)).await;
     let proxy = Proxy::start(server.addr).await;
     let (alice, mut alice_up) = manager(&server.url(), "alice", "alice-1").await;
-    let lossy = MachineConfig {
-        lost_after_ms: 2000,
-        ..MachineConfig::default()
-    };
-    let (bob, mut bob_up) = manager_with(&proxy.url(), "bob", "bob-1", lossy).await;
+    let (bob, mut bob_up) = manager(&proxy.url(), "bob", "bob-1").await;
     let id = talk(&alice, &mut alice_up, &bob, &mut bob_up, "bob").await;
 
     proxy.cut_and_block();
@@ -1002,11 +999,7 @@ async fn an_answer_meant_for_a_call_that_stopped_ringing_does_not_pick_up_the_ne
 async fn a_caller_whose_connection_is_lost_while_calling_stops_the_ringing() {
     let server = TestServer::start_with(|c| c.heartbeat_timeout = Duration::from_secs(2)).await;
     let proxy = Proxy::start(server.addr).await;
-    let lossy = MachineConfig {
-        lost_after_ms: 2000,
-        ..MachineConfig::default()
-    };
-    let (alice, mut alice_up) = manager_with(&proxy.url(), "alice", "alice-1", lossy).await;
+    let (alice, mut alice_up) = manager(&proxy.url(), "alice", "alice-1").await;
     let (_bob, mut bob_up) = manager(&server.url(), "bob", "bob-1").await;
     ring(
         &alice,

@@ -2,7 +2,7 @@
 
 mod common;
 
-use beckon_client::{ConnectionState, DisconnectReason, Error, Event};
+use beckon_client::{ConnectionState, DisconnectReason, Error, Event, HeartbeatTiming};
 use beckon_protocol::*;
 use common::*;
 
@@ -46,8 +46,37 @@ async fn connect_reports_connecting_then_connected_and_keeps_the_device_id() {
     );
     assert!(matches!(
         events.next().await,
-        Some(Event::Connection(ConnectionState::Connected { device_id })) if device_id == "alice-laptop"
+        Some(Event::Connection(ConnectionState::Connected { device_id, .. })) if device_id == "alice-laptop"
     ));
+}
+
+/// A server run with a heartbeat timeout other than the default says so in its login
+/// answer, and the client keeps to it: its heartbeat interval and the time it gives a
+/// dropped connection before a call counts as lost both follow the server.
+#[tokio::test]
+async fn the_client_takes_its_heartbeat_timing_from_the_servers_login_answer() {
+    let timeout = std::time::Duration::from_secs(60);
+    let server = TestServer::start_with(|c| c.heartbeat_timeout = timeout).await;
+
+    let (wire, _events) = beckon_client::WireClient::connect(&server.url())
+        .await
+        .unwrap();
+    let login = wire.login("bob", "Bob", None, None).await.unwrap();
+    assert_eq!(login.heartbeat_timeout_ms, 60_000);
+    assert_eq!(login.heartbeat_interval_ms, 20_000);
+
+    let (alice, mut events) = client(&server.url(), "alice", "alice-1").await;
+    let expected = HeartbeatTiming {
+        interval: timeout / 3,
+        timeout,
+    };
+    assert_eq!(alice.heartbeat_timing(), expected);
+    let told = wait_event(&mut events, "connected", |e| match e {
+        Event::Connection(ConnectionState::Connected { heartbeat, .. }) => Some(*heartbeat),
+        _ => None,
+    })
+    .await;
+    assert_eq!(told, expected);
 }
 
 #[tokio::test]

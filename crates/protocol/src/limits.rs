@@ -9,6 +9,13 @@ pub const MAX_CALL_MEMBERS: usize = 10;
 pub const MIN_TIMEOUT_SECS: u32 = 1;
 pub const MAX_TIMEOUT_SECS: u32 = 600;
 pub const DEFAULT_TIMEOUT_SECS: u32 = 90;
+/// Silence after which the server ends a session, unless its operator set another value.
+/// A client assumes it when the `login` answer does not say (a server from before the
+/// field): the server's own value always wins.
+pub const DEFAULT_HEARTBEAT_TIMEOUT_MS: u64 = 30_000;
+/// The heartbeat interval is this fraction of the timeout: two missed beats still leave
+/// a third before the server gives up.
+pub const HEARTBEATS_PER_TIMEOUT: u64 = 3;
 /// `extendedData` on any request, in UTF-8 bytes.
 pub const MAX_EXTENDED_DATA_BYTES: usize = 4096;
 /// Push configuration fields, in UTF-8 bytes.

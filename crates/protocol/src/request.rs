@@ -11,8 +11,22 @@ pub struct Request {
     pub body: RequestBody,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+/// The request kinds. Their `type` names come from the variant names alone, in two
+/// derives that must agree: serde's for the wire and strum's for [`RequestKind`] (logs,
+/// metrics labels, choosing the body to parse). A test checks every variant both ways.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, strum::EnumDiscriminants)]
 #[serde(tag = "type", rename_all = "camelCase")]
+#[strum_discriminants(
+    name(RequestKind),
+    derive(
+        Hash,
+        strum::IntoStaticStr,
+        strum::EnumString,
+        strum::Display,
+        strum::VariantArray
+    ),
+    strum(serialize_all = "camelCase")
+)]
 pub enum RequestBody {
     Login(Login),
     Logout,
@@ -30,41 +44,19 @@ pub enum RequestBody {
 }
 
 impl RequestBody {
-    /// The `type` tag, for logs and metrics labels.
-    pub fn kind(&self) -> &'static str {
-        match self {
-            RequestBody::Login(_) => "login",
-            RequestBody::Logout => "logout",
-            RequestBody::Heartbeat => "heartbeat",
-            RequestBody::CallInvite(_) => "callInvite",
-            RequestBody::CallCancel(_) => "callCancel",
-            RequestBody::CallAccept(_) => "callAccept",
-            RequestBody::CallReject(_) => "callReject",
-            RequestBody::CallingInvite(_) => "callingInvite",
-            RequestBody::CallJoin(_) => "callJoin",
-            RequestBody::CallQuit(_) => "callQuit",
-            RequestBody::CallEnd(_) => "callEnd",
-            RequestBody::QueryCallInvitationList(_) => "queryCallInvitationList",
-            RequestBody::Relay(_) => "relay",
-        }
+    pub fn kind(&self) -> RequestKind {
+        self.into()
     }
+}
 
-    /// Every request `type`, for error messages and docs.
-    pub const KINDS: &'static [&'static str] = &[
-        "login",
-        "logout",
-        "heartbeat",
-        "callInvite",
-        "callCancel",
-        "callAccept",
-        "callReject",
-        "callingInvite",
-        "callJoin",
-        "callQuit",
-        "callEnd",
-        "queryCallInvitationList",
-        "relay",
-    ];
+impl RequestKind {
+    /// Every kind, for tools that must cover them all without depending on strum.
+    pub const ALL: &'static [RequestKind] = <RequestKind as strum::VariantArray>::VARIANTS;
+
+    /// The `type` tag on the wire.
+    pub fn as_str(self) -> &'static str {
+        self.into()
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -1,5 +1,6 @@
 use serde::{Deserialize, Serialize};
 
+use crate::limits::{DEFAULT_HEARTBEAT_TIMEOUT_MS, HEARTBEATS_PER_TIMEOUT};
 use crate::{
     CallInfo, CallMode, CallUserInfo, CloseReason, ErrorBody, ErrorInvitee, InvitationInfo,
     StateReason, UnixMillis,
@@ -54,12 +55,23 @@ pub struct LoginResult {
     pub user_name: String,
     pub device_id: String,
     pub protocol_version: u32,
-    /// Send any frame (a `heartbeat` will do) at least this often.
+    /// Send any frame (a `heartbeat` will do) at least this often. Defaulted, as is the
+    /// timeout, so a client still understands a server that does not send them.
+    #[serde(default = "default_heartbeat_interval_ms")]
     pub heartbeat_interval_ms: u64,
     /// Silence longer than this ends the session (and cancels calls this device started
-    /// that nobody accepted yet).
+    /// that nobody accepted yet). A device gone this long counts as gone.
+    #[serde(default = "default_heartbeat_timeout_ms")]
     pub heartbeat_timeout_ms: u64,
     pub server_time: UnixMillis,
+}
+
+fn default_heartbeat_timeout_ms() -> u64 {
+    DEFAULT_HEARTBEAT_TIMEOUT_MS
+}
+
+fn default_heartbeat_interval_ms() -> u64 {
+    DEFAULT_HEARTBEAT_TIMEOUT_MS / HEARTBEATS_PER_TIMEOUT
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -158,4 +170,27 @@ pub struct RelayEvent {
 #[serde(rename_all = "camelCase")]
 pub struct SessionClosed {
     pub reason: CloseReason,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_login_answer_without_heartbeat_timing_gets_the_defaults() {
+        let old = r#"{"type":"response","id":1,"result":{"type":"login","userId":"a",
+            "userName":"A","deviceId":"d","protocolVersion":1,"serverTime":5}}"#;
+        let ServerMessage::Response(Response {
+            result: ResponseBody::Login(l),
+            ..
+        }) = serde_json::from_str(old).unwrap()
+        else {
+            panic!("not a login answer")
+        };
+        assert_eq!(l.heartbeat_timeout_ms, DEFAULT_HEARTBEAT_TIMEOUT_MS);
+        assert_eq!(
+            l.heartbeat_interval_ms * HEARTBEATS_PER_TIMEOUT,
+            DEFAULT_HEARTBEAT_TIMEOUT_MS
+        );
+    }
 }

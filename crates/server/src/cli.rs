@@ -4,6 +4,7 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
+use beckon_protocol::limits::DEFAULT_HEARTBEAT_TIMEOUT_MS;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
 use crate::auth::{self, AuthMode};
@@ -59,7 +60,7 @@ pub struct ServeArgs {
     )]
     pub allow_open_on_public: bool,
     /// Seconds of silence after which a session ends and its device counts as gone.
-    #[arg(long, env = "BECKON_HEARTBEAT_TIMEOUT", default_value_t = 30)]
+    #[arg(long, env = "BECKON_HEARTBEAT_TIMEOUT", default_value_t = DEFAULT_HEARTBEAT_TIMEOUT_MS / 1000)]
     pub heartbeat_timeout: u64,
     /// fsync every commit (full) or only at checkpoints (normal).
     #[arg(long, env = "BECKON_SYNC", value_enum, default_value_t = Durability::Full)]

@@ -2,6 +2,8 @@ use std::num::NonZeroU32;
 use std::path::PathBuf;
 use std::time::Duration;
 
+use beckon_protocol::limits::DEFAULT_HEARTBEAT_TIMEOUT_MS;
+
 use crate::auth::AuthMode;
 use crate::store::Durability;
 
@@ -41,13 +43,13 @@ impl Config {
 }
 
 impl Config {
-    /// Open auth, short heartbeats: what tests and local demos want.
+    /// Open auth: what tests and local demos want.
     pub fn for_tests(db_path: PathBuf) -> Config {
         Config {
             db_path,
             durability: Durability::Normal,
             auth: AuthMode::Open,
-            heartbeat_timeout: Duration::from_secs(30),
+            heartbeat_timeout: Duration::from_millis(DEFAULT_HEARTBEAT_TIMEOUT_MS),
             ended_retention: Duration::from_secs(60),
             max_connections: Config::DEFAULT_MAX_CONNECTIONS,
             // Tests open many connections from one address.

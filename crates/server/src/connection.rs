@@ -369,7 +369,8 @@ impl Conn {
                     "history query failed",
                 )),
             };
-            metrics::histogram!(m::REQUEST_LATENCY, "type" => "queryCallInvitationList")
+            let kind = beckon_protocol::RequestKind::QueryCallInvitationList;
+            metrics::histogram!(m::REQUEST_LATENCY, "type" => kind.as_str())
                 .record(started.elapsed().as_secs_f64());
             if let Some(text) = encode(&msg) {
                 out.offer(Frame::Text(text));

@@ -605,7 +605,7 @@ async fn a_second_login_is_1008_and_the_first_stays() {
 // ---- floods, over raw sockets so frames can be sent in one burst ----
 
 async fn raw_connect(s: &TestServer) -> Ws {
-    let (ws, _) = tokio_tungstenite::connect_async(s.url.as_str())
+    let (ws, _) = tokio_tungstenite::connect_async(s.url().as_str())
         .await
         .unwrap();
     ws

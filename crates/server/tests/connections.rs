@@ -22,7 +22,7 @@ use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 type Ws = WebSocketStream<MaybeTlsStream<TcpStream>>;
 
 async fn raw_connect(s: &TestServer) -> Ws {
-    tokio_tungstenite::connect_async(s.url.as_str())
+    tokio_tungstenite::connect_async(s.url().as_str())
         .await
         .unwrap()
         .0
@@ -212,7 +212,7 @@ async fn endless_empty_continuation_frames_are_cut_off_as_flooding() {
 #[tokio::test]
 async fn a_client_that_never_finishes_its_headers_is_dropped() {
     let s = TestServer::start_with(|c| c.header_read_timeout = Duration::from_secs(1)).await;
-    let addr = s.http.trim_start_matches("http://").to_string();
+    let addr = s.http().trim_start_matches("http://").to_string();
     let mut tcp = TcpStream::connect(&addr).await.unwrap();
     tcp.write_all(b"GET /ws HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\n")
         .await
@@ -259,7 +259,7 @@ async fn connections_past_the_cap_get_503_and_users_carry_on() {
     let s = TestServer::start_with(|c| c.max_connections = 3).await;
     let mut alice = s.user("alice").await;
     let bob = s.user("bob").await;
-    let addr = s.http.trim_start_matches("http://").to_string();
+    let addr = s.http().trim_start_matches("http://").to_string();
     let _third = TcpStream::connect(&addr).await.unwrap();
     // Wait until the server holds the third: then the fourth is refused.
     let refused = tokio::time::timeout(WAIT, async {
@@ -291,7 +291,7 @@ async fn connections_past_the_per_ip_rate_get_429() {
         c.header_read_timeout = Duration::from_secs(1);
     })
     .await;
-    let addr = s.http.trim_start_matches("http://").to_string();
+    let addr = s.http().trim_start_matches("http://").to_string();
     let mut conns = Vec::new();
     for _ in 0..10 {
         conns.push(TcpStream::connect(&addr).await.unwrap());

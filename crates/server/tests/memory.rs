@@ -60,7 +60,7 @@ async fn clients_that_query_and_never_read_are_cut_without_growing_memory() {
     let before = peak_kib();
     let mut writers = Vec::new();
     for h in hoarders {
-        let (mut ws, _) = tokio_tungstenite::connect_async(s.url.as_str())
+        let (mut ws, _) = tokio_tungstenite::connect_async(s.url().as_str())
             .await
             .unwrap();
         let login = json!({"type": "login", "id": 1, "userId": h, "userName": h});

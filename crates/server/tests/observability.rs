@@ -9,7 +9,7 @@ use common::*;
 #[tokio::test]
 async fn healthz_and_metrics() {
     let s = TestServer::start().await;
-    let (status, body) = http_get(&s.http, "/healthz").await;
+    let (status, body) = http_get(&s.http(), "/healthz").await;
     assert!(status.contains("200"), "{status}");
     assert_eq!(body.trim(), "ok");
 
@@ -20,7 +20,7 @@ async fn healthz_and_metrics() {
     // Gauges are published once a second: wait until they show the call.
     let deadline = tokio::time::Instant::now() + WAIT;
     let (status, body) = loop {
-        let (status, body) = http_get(&s.http, "/metrics").await;
+        let (status, body) = http_get(&s.http(), "/metrics").await;
         if body.contains("beckon_call_members{state=\"received\"} 1") {
             break (status, body);
         }

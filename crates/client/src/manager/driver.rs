@@ -13,6 +13,7 @@ use super::extras;
 use super::machine::{Effect, Intent, Machine, MachineConfig, Op, OpId, OpResult};
 use super::model::{ActionError, CallType, Snapshot, Update};
 use crate::sdk::{unix_ms, Client, ClientConfig, Error, Event, Events};
+use crate::stream::EventStream;
 
 const COMMANDS: usize = 32;
 const UPDATES: usize = 256;
@@ -51,24 +52,7 @@ impl std::fmt::Debug for Command {
 }
 
 /// The manager's updates, in order. Bounded: keep reading it (or drop it).
-#[derive(Debug)]
-pub struct Updates {
-    rx: mpsc::Receiver<Update>,
-}
-
-impl Updates {
-    pub async fn next(&mut self) -> Option<Update> {
-        self.rx.recv().await
-    }
-
-    pub async fn next_timeout(&mut self, d: Duration) -> Option<Update> {
-        tokio::time::timeout(d, self.rx.recv()).await.ok().flatten()
-    }
-
-    pub fn try_next(&mut self) -> Option<Update> {
-        self.rx.try_recv().ok()
-    }
-}
+pub type Updates = EventStream<Update>;
 
 impl CallManager {
     /// Starts the client and the manager; connection progress arrives as updates.
@@ -104,7 +88,7 @@ impl CallManager {
             in_flight: flight_rx,
             client,
         };
-        (manager, Updates { rx: up_rx })
+        (manager, Updates::new(up_rx))
     }
 
     pub fn snapshot(&self) -> Snapshot {

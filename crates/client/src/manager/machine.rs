@@ -15,7 +15,7 @@ use beckon_protocol::{CallInviteResult, CallUserInfo, CallUserState, RejectReaso
 
 use super::extras;
 use super::model::*;
-use crate::sdk::{ConnectionState, Event};
+use crate::sdk::{ConnectionState, Event, HeartbeatTiming};
 
 pub type OpId = u64;
 
@@ -104,9 +104,6 @@ pub enum Intent {
 pub struct MachineConfig {
     /// Ringing time of the invitations this user sends, seconds.
     pub invite_timeout: u32,
-    /// A connection down this long means the server has given this device up (its
-    /// heartbeat timeout): an outgoing call was cancelled and an in-call user quit.
-    pub lost_after_ms: u64,
     /// Slack before a local deadline overrides a server event that never came.
     pub grace_ms: u64,
 }
@@ -115,7 +112,6 @@ impl Default for MachineConfig {
     fn default() -> Self {
         MachineConfig {
             invite_timeout: 60,
-            lost_after_ms: 30_000,
             grace_ms: 5_000,
         }
     }
@@ -160,6 +156,10 @@ pub struct Machine {
     call: Option<Call>,
     connection: Connection,
     down_since: Option<u64>,
+    /// A connection down this long means the server has given this device up (its
+    /// heartbeat timeout, from the last login): an outgoing call was cancelled and an
+    /// in-call user quit.
+    lost_after_ms: u64,
     next_op: OpId,
     orphans: HashMap<OpId, Orphan>,
     out: Vec<Effect>,
@@ -176,6 +176,7 @@ impl Machine {
             call: None,
             connection: Connection::Connecting,
             down_since: None,
+            lost_after_ms: HeartbeatTiming::default().timeout.as_millis() as u64,
             next_op: 1,
             orphans: HashMap::new(),
             out: Vec::new(),
@@ -438,7 +439,7 @@ impl Machine {
         self.now = now;
         let lost = self
             .down_since
-            .is_some_and(|d| now.saturating_sub(d) >= self.cfg.lost_after_ms);
+            .is_some_and(|d| now.saturating_sub(d) >= self.lost_after_ms);
         match (self.phase(), &self.call) {
             (Phase::Outgoing | Phase::InCall, Some(_)) if lost => {
                 self.finish(Outcome::ConnectionLost)
@@ -855,7 +856,10 @@ impl Machine {
             },
         };
         match state {
-            ConnectionState::Connected { .. } => self.down_since = None,
+            ConnectionState::Connected { heartbeat, .. } => {
+                self.down_since = None;
+                self.lost_after_ms = heartbeat.timeout.as_millis() as u64;
+            }
             ConnectionState::Disconnected(_) => {
                 if self.call.is_some() {
                     return self.finish(Outcome::ConnectionLost);

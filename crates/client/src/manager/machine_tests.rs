@@ -4,7 +4,7 @@ use beckon_protocol::*;
 
 use super::machine::*;
 use super::model::*;
-use crate::sdk::{ConnectionState, DisconnectReason, Event};
+use crate::sdk::{ConnectionState, DisconnectReason, Event, HeartbeatTiming};
 
 pub(super) struct H {
     pub m: Machine,
@@ -21,9 +21,7 @@ impl H {
             sent: Vec::new(),
             updates: Vec::new(),
         };
-        h.ev(Event::Connection(ConnectionState::Connected {
-            device_id: "d".into(),
-        }));
+        h.ev(connected(HeartbeatTiming::default()));
         h
     }
 
@@ -614,9 +612,7 @@ fn losing_the_connection() {
     };
     h.ev(Event::Connection(down.clone()));
     h.tick(10_000);
-    h.ev(Event::Connection(ConnectionState::Connected {
-        device_id: "d".into(),
-    }));
+    h.ev(connected(HeartbeatTiming::default()));
     h.tick(60_000);
     assert_eq!(h.m.phase(), Phase::InCall);
 
@@ -640,6 +636,42 @@ fn losing_the_connection() {
         )],
     ));
     assert_eq!(h.outcome(), Some(Outcome::ConnectionLost));
+}
+
+pub(super) fn connected(heartbeat: HeartbeatTiming) -> Event {
+    let device_id = "d".into();
+    Event::Connection(ConnectionState::Connected {
+        device_id,
+        heartbeat,
+    })
+}
+
+/// A call survives a drop for as long as the server keeps it: the server's heartbeat
+/// timeout from the login answer, not a number of the client's own.
+#[test]
+fn a_dropped_call_is_lost_after_the_servers_heartbeat_timeout() {
+    for (timeout_s, survives_ms, lost_ms) in [(60, 45_000, 15_001), (2, 1_500, 501)] {
+        let mut h = H::new();
+        let timeout = std::time::Duration::from_secs(timeout_s);
+        h.ev(connected(HeartbeatTiming {
+            interval: timeout / 3,
+            timeout,
+        }));
+        h.outgoing(&["bob"]);
+        h.ev(changed(
+            "c1",
+            vec![user("bob", CallUserState::Accepted, None)],
+        ));
+        h.ev(Event::Connection(ConnectionState::Reconnecting {
+            attempt: 1,
+            retry_in: Default::default(),
+            reason: "x".into(),
+        }));
+        h.tick(survives_ms);
+        assert_eq!(h.m.phase(), Phase::InCall, "lost before {timeout_s} s");
+        h.tick(lost_ms);
+        assert_eq!(h.outcome(), Some(Outcome::ConnectionLost));
+    }
 }
 
 #[test]

@@ -196,6 +196,7 @@ impl Run {
                 let s = match c {
                     0 => ConnectionState::Connected {
                         device_id: "d".into(),
+                        heartbeat: Default::default(),
                     },
                     1 | 2 => ConnectionState::Reconnecting {
                         attempt: 1,

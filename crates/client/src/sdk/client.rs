@@ -10,7 +10,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::session::{self, unix_ms};
 use super::tracker::Tracker;
-use super::{ClientConfig, ConnectionState, Error, Events};
+use super::{ClientConfig, ConnectionState, Error, Events, HeartbeatTiming};
 use crate::wire::WireClient;
 
 /// One signed-in user: a cheap, cloneable handle whose connection is kept alive by a
@@ -47,6 +47,8 @@ pub(super) struct Shared {
     pub(super) wire: watch::Sender<Option<WireClient>>,
     pub(super) state: watch::Sender<ConnectionState>,
     pub(super) device_id: Mutex<Option<String>>,
+    /// The last server's heartbeat timing; the protocol default until the first login.
+    pub(super) heartbeat: watch::Sender<HeartbeatTiming>,
     tracker: Mutex<Tracker>,
     logout: AtomicBool,
 }
@@ -72,6 +74,7 @@ impl Client {
             tracker: Mutex::new(Tracker::new(config.user_id.clone())),
             wire: watch::channel(None).0,
             state: watch::channel(ConnectionState::Connecting).0,
+            heartbeat: watch::channel(HeartbeatTiming::default()).0,
             logout: AtomicBool::new(false),
             config,
         });
@@ -121,6 +124,12 @@ impl Client {
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .clone()
+    }
+
+    /// The heartbeat timing of the server this client last logged in to (the protocol
+    /// default before the first login).
+    pub fn heartbeat_timing(&self) -> HeartbeatTiming {
+        *self.shared().heartbeat.borrow()
     }
 
     pub fn state(&self) -> ConnectionState {

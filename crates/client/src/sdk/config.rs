@@ -1,5 +1,8 @@
 use std::time::Duration;
 
+use beckon_protocol::limits::{DEFAULT_HEARTBEAT_TIMEOUT_MS, HEARTBEATS_PER_TIMEOUT};
+use beckon_protocol::LoginResult;
+
 /// Who to sign in as, where, and how patiently to stay connected.
 #[derive(Debug, Clone)]
 pub struct ClientConfig {
@@ -84,9 +87,88 @@ impl Backoff {
     }
 }
 
+/// The server's heartbeat rules, as its `login` answer gives them: the client keeps to
+/// the server's values rather than its own, or it would give up on calls the server still
+/// holds (or hold on to calls the server already ended).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct HeartbeatTiming {
+    /// Send a frame at least this often. A heartbeat unanswered this long means the
+    /// connection is dead even if TCP has not noticed.
+    pub interval: Duration,
+    /// The server ends a silent session after this long, and gives up a device that has
+    /// been away this long: its outgoing calls are cancelled, its accepted calls left.
+    pub timeout: Duration,
+}
+
+/// A server that sends a tiny interval must not make the client send heartbeats in a loop.
+const MIN_HEARTBEAT_INTERVAL: Duration = Duration::from_millis(200);
+
+impl HeartbeatTiming {
+    pub fn from_login(login: &LoginResult) -> HeartbeatTiming {
+        Self::from_millis(login.heartbeat_interval_ms, login.heartbeat_timeout_ms)
+    }
+
+    fn from_millis(interval_ms: u64, timeout_ms: u64) -> HeartbeatTiming {
+        let timeout = Duration::from_millis(timeout_ms).max(MIN_HEARTBEAT_INTERVAL);
+        // An interval past the timeout would let the server give up between two beats.
+        let interval = Duration::from_millis(interval_ms).clamp(MIN_HEARTBEAT_INTERVAL, timeout);
+        HeartbeatTiming { interval, timeout }
+    }
+}
+
+/// What a server that does not say is assumed to use (the protocol's default).
+impl Default for HeartbeatTiming {
+    fn default() -> Self {
+        Self::from_millis(
+            DEFAULT_HEARTBEAT_TIMEOUT_MS / HEARTBEATS_PER_TIMEOUT,
+            DEFAULT_HEARTBEAT_TIMEOUT_MS,
+        )
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn login(json: &str) -> LoginResult {
+        serde_json::from_str(json).unwrap()
+    }
+
+    #[test]
+    fn heartbeat_timing_follows_the_servers_login_answer() {
+        let long = login(
+            r#"{"userId":"a","userName":"A","deviceId":"d","protocolVersion":1,
+                "heartbeatIntervalMs":20000,"heartbeatTimeoutMs":60000,"serverTime":1}"#,
+        );
+        let t = HeartbeatTiming::from_login(&long);
+        assert_eq!(t.timeout, Duration::from_secs(60));
+        assert_eq!(t.interval, Duration::from_secs(20));
+    }
+
+    #[test]
+    fn a_server_that_does_not_say_gets_the_protocol_default() {
+        let old = login(
+            r#"{"userId":"a","userName":"A","deviceId":"d","protocolVersion":1,"serverTime":1}"#,
+        );
+        let t = HeartbeatTiming::from_login(&old);
+        assert_eq!(t, HeartbeatTiming::default());
+        assert_eq!(
+            t.timeout,
+            Duration::from_millis(DEFAULT_HEARTBEAT_TIMEOUT_MS)
+        );
+        assert_eq!(t.interval * HEARTBEATS_PER_TIMEOUT as u32, t.timeout);
+    }
+
+    #[test]
+    fn nonsense_heartbeat_timing_is_kept_in_bounds() {
+        let t = HeartbeatTiming::from_millis(0, 0);
+        assert_eq!(
+            (t.interval, t.timeout),
+            (MIN_HEARTBEAT_INTERVAL, MIN_HEARTBEAT_INTERVAL)
+        );
+        let t = HeartbeatTiming::from_millis(90_000, 60_000);
+        assert_eq!(t.interval, t.timeout);
+    }
 
     #[test]
     fn backoff_grows_and_is_capped() {

@@ -4,7 +4,9 @@ use beckon_protocol::{
     CallInfo, CallInvitationCancelled, CallInvitationEnded, CallInvitationTimeout,
     CallUserStateChanged, ErrorBody, InvitationInfo, RelayEvent,
 };
-use tokio::sync::mpsc;
+
+use super::HeartbeatTiming;
+use crate::stream::EventStream;
 
 /// Everything the client tells the application, in order, on one stream.
 ///
@@ -40,8 +42,12 @@ pub enum Event {
 pub enum ConnectionState {
     /// The first attempt is under way.
     Connecting,
-    /// Logged in; requests can be sent.
-    Connected { device_id: String },
+    /// Logged in; requests can be sent. `heartbeat` is the server's timing, which also
+    /// says how long the server keeps this device's calls while the connection is down.
+    Connected {
+        device_id: String,
+        heartbeat: HeartbeatTiming,
+    },
     /// The connection dropped; the next attempt starts after `retry_in`.
     Reconnecting {
         attempt: u32,
@@ -95,27 +101,4 @@ impl std::fmt::Display for DisconnectReason {
 
 /// The client's event stream. Bounded: while the application does not read it, the client
 /// stops reading the socket, so keep draining it (or drop it to discard events).
-#[derive(Debug)]
-pub struct Events {
-    rx: mpsc::Receiver<Event>,
-}
-
-impl Events {
-    pub(super) fn new(rx: mpsc::Receiver<Event>) -> Self {
-        Events { rx }
-    }
-
-    /// The next event; `None` once the client has stopped and everything was handed out.
-    pub async fn next(&mut self) -> Option<Event> {
-        self.rx.recv().await
-    }
-
-    /// [`Events::next`] with a limit, for tests and tools.
-    pub async fn next_timeout(&mut self, d: Duration) -> Option<Event> {
-        tokio::time::timeout(d, self.rx.recv()).await.ok().flatten()
-    }
-
-    pub fn try_next(&mut self) -> Option<Event> {
-        self.rx.try_recv().ok()
-    }
-}
+pub type Events = EventStream<Event>;

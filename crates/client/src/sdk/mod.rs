@@ -11,7 +11,7 @@ mod tracker;
 mod tracker_tests;
 
 pub use client::Client;
-pub use config::{Backoff, ClientConfig};
+pub use config::{Backoff, ClientConfig, HeartbeatTiming};
 pub use error::Error;
 pub use events::{ConnectionState, DisconnectReason, Event, Events};
 pub(crate) use session::unix_ms;

@@ -11,7 +11,7 @@ use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
 use super::client::Shared;
-use super::{ConnectionState, DisconnectReason, Event};
+use super::{ConnectionState, DisconnectReason, Event, HeartbeatTiming};
 use crate::wire::{self, WireClient, WireConfig, WireError};
 
 /// Page size and page cap of the catch-up query after a reconnect.
@@ -75,15 +75,18 @@ pub(super) async fn run(shared: Arc<Shared>, events: mpsc::Sender<Event>, stop: 
         };
         let skew = login.server_time as i64 - unix_ms() as i64;
         *shared.device_id.lock().unwrap_or_else(|p| p.into_inner()) = Some(login.device_id.clone());
+        let heartbeat = HeartbeatTiming::from_login(&login);
+        shared.heartbeat.send_replace(heartbeat);
         shared.wire.send_replace(Some(wire.clone()));
         out.state(ConnectionState::Connected {
             device_id: login.device_id.clone(),
+            heartbeat,
         })
         .await;
         let session = Session {
             out: &out,
             wire: &wire,
-            login: &login,
+            heartbeat,
             last_alive: Arc::new(AtomicU64::new(unix_ms())),
         };
         let end = session.run(wire_events, &mut away_since, skew, &stop).await;
@@ -164,7 +167,7 @@ async fn open(shared: &Shared) -> Result<(WireClient, wire::Events, LoginResult)
 struct Session<'a, 'o> {
     out: &'a Out<'o>,
     wire: &'a WireClient,
-    login: &'a LoginResult,
+    heartbeat: HeartbeatTiming,
     last_alive: Arc<AtomicU64>,
 }
 
@@ -188,7 +191,7 @@ impl Session<'_, '_> {
                 }
             }
         }
-        let interval = Duration::from_millis(self.login.heartbeat_interval_ms.max(200));
+        let interval = self.heartbeat.interval;
         // Ticking at half the interval keeps the gap between frames under the interval.
         let mut tick = tokio::time::interval(interval / 2);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);

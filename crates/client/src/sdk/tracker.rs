@@ -5,6 +5,7 @@
 
 use std::collections::HashMap;
 
+use beckon_protocol::limits::MAX_TIMEOUT_SECS;
 use beckon_protocol::{
     CallInfo, CallInvitationCancelled, CallInvitationEnded, CallInvitationTimeout, CallMode,
     CallState, CallUserInfo, CallUserState, CallUserStateChanged, InvitationInfo, ServerMessage,
@@ -21,9 +22,6 @@ const FINISHED_MAX: usize = 4096;
 const OPEN_KEEP_MS: u64 = 24 * 60 * 60 * 1000;
 /// Clock slack when comparing server times with the moment the connection dropped.
 const CLOCK_SLACK_MS: u64 = 5_000;
-/// The longest invitation timeout the server allows: an invitation that arrived while
-/// away was created at most this long before the drop.
-pub(super) const MAX_INVITE_MS: u64 = 600_000;
 
 #[derive(Debug)]
 struct Tracked {
@@ -219,7 +217,10 @@ impl Tracker {
     /// How far back the list query must reach to cover everything `resync` needs.
     pub(super) fn history_cutoff(&self, away_since: u64) -> u64 {
         let oldest_open = self.open.values().map(|t| t.create_time).min();
-        let window = away_since.saturating_sub(MAX_INVITE_MS + CLOCK_SLACK_MS);
+        // An invitation that arrived while away was created at most the longest
+        // invitation timeout before the drop.
+        let max_invite_ms = u64::from(MAX_TIMEOUT_SECS) * 1000;
+        let window = away_since.saturating_sub(max_invite_ms + CLOCK_SLACK_MS);
         oldest_open.map_or(window, |o| o.min(window))
     }
 

@@ -1,178 +1,17 @@
-//! Shared by the client's integration tests: the real server on port 0 (restartable on
-//! the same port), a TCP proxy that can cut and refuse connections, and waiting helpers.
+//! Shared by the client's integration tests: the real server and the TCP proxy (from
+//! beckon-testkit), clients and managers set up for tests, and waiting helpers.
 #![allow(dead_code)]
 
-use std::net::SocketAddr;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
 
 use beckon_client::manager::{MachineConfig, Notice, Outcome, Phase, Update};
 use beckon_client::{Backoff, CallManager, Client, ClientConfig, Event, Events, Updates};
-use beckon_server::Config;
-use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::oneshot;
-use tokio::task::JoinHandle;
+#[allow(unused_imports)]
+pub use beckon_testkit::{Proxy, TestServer};
 
 /// How long a test waits for something that should happen.
 pub const WAIT: Duration = Duration::from_secs(10);
-
-pub struct TestServer {
-    pub addr: SocketAddr,
-    pub dir: tempfile::TempDir,
-    config: Config,
-    stop: Option<oneshot::Sender<()>>,
-    task: Option<JoinHandle<()>>,
-}
-
-impl TestServer {
-    pub async fn start() -> TestServer {
-        Self::start_with(|_| {}).await
-    }
-
-    pub async fn start_with(tweak: impl FnOnce(&mut Config)) -> TestServer {
-        let dir = tempfile::tempdir().unwrap();
-        let mut config = Config::for_tests(dir.path().join("beckon.db"));
-        tweak(&mut config);
-        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let addr = listener.local_addr().unwrap();
-        let mut server = TestServer {
-            addr,
-            dir,
-            config,
-            stop: None,
-            task: None,
-        };
-        server.serve(listener);
-        server
-    }
-
-    fn serve(&mut self, listener: TcpListener) {
-        let (stop, stopped) = oneshot::channel::<()>();
-        let config = self.config.clone();
-        self.task = Some(tokio::spawn(async move {
-            beckon_server::run(listener, config, async {
-                let _ = stopped.await;
-            })
-            .await
-            .unwrap();
-        }));
-        self.stop = Some(stop);
-    }
-
-    pub fn url(&self) -> String {
-        format!("ws://{}/ws", self.addr)
-    }
-
-    /// Stops the server (sessions are told `serverShutdown`), keeps it down for `down`,
-    /// then starts it again on the same port and data.
-    pub async fn restart(&mut self, down: Duration) {
-        self.shut_down().await;
-        tokio::time::sleep(down).await;
-        let listener = TcpListener::bind(self.addr).await.unwrap();
-        self.serve(listener);
-    }
-
-    pub async fn shut_down(&mut self) {
-        if let Some(s) = self.stop.take() {
-            let _ = s.send(());
-        }
-        if let Some(t) = self.task.take() {
-            t.await.unwrap();
-        }
-    }
-}
-
-/// A TCP proxy in front of the server: `cut` drops every connection through it, as a
-/// network failure would, and `block` refuses new ones until `unblock`.
-pub struct Proxy {
-    pub addr: SocketAddr,
-    blocked: Arc<AtomicBool>,
-    frozen: tokio::sync::watch::Sender<bool>,
-    links: Arc<Mutex<Vec<JoinHandle<()>>>>,
-    accept: JoinHandle<()>,
-}
-
-impl Proxy {
-    pub async fn start(target: SocketAddr) -> Proxy {
-        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let addr = listener.local_addr().unwrap();
-        let blocked = Arc::new(AtomicBool::new(false));
-        let links: Arc<Mutex<Vec<JoinHandle<()>>>> = Arc::default();
-        let (b, l) = (blocked.clone(), links.clone());
-        let frozen = tokio::sync::watch::channel(false).0;
-        let f = frozen.clone();
-        let accept = tokio::spawn(async move {
-            while let Ok((mut inbound, _)) = listener.accept().await {
-                if b.load(Ordering::SeqCst) {
-                    drop(inbound);
-                    continue;
-                }
-                let mut freeze = f.subscribe();
-                let link = tokio::spawn(async move {
-                    let Ok(mut outbound) = TcpStream::connect(target).await else {
-                        return;
-                    };
-                    tokio::select! {
-                        _ = tokio::io::copy_bidirectional(&mut inbound, &mut outbound) => {}
-                        // Frozen: both sockets stay open and nothing moves, like a dead
-                        // route that TCP has not noticed yet.
-                        _ = async { drop(freeze.wait_for(|f| *f).await) } => {
-                            std::future::pending::<()>().await
-                        }
-                    }
-                });
-                l.lock().unwrap().push(link);
-            }
-        });
-        Proxy {
-            addr,
-            blocked,
-            frozen,
-            links,
-            accept,
-        }
-    }
-
-    pub fn url(&self) -> String {
-        format!("ws://{}/ws", self.addr)
-    }
-
-    /// Drops every open connection and refuses new ones until [`Proxy::unblock`].
-    pub fn cut_and_block(&self) {
-        self.blocked.store(true, Ordering::SeqCst);
-        self.cut();
-    }
-
-    pub fn cut(&self) {
-        for link in self.links.lock().unwrap().drain(..) {
-            link.abort();
-        }
-    }
-
-    pub fn unblock(&self) {
-        self.blocked.store(false, Ordering::SeqCst);
-    }
-
-    /// Stops forwarding on open connections without closing them, and refuses new ones.
-    pub fn freeze(&self) {
-        self.blocked.store(true, Ordering::SeqCst);
-        self.frozen.send_replace(true);
-    }
-
-    /// Undoes [`Proxy::freeze`] for new connections (frozen ones stay dead).
-    pub fn thaw(&self) {
-        self.frozen.send_replace(false);
-        self.unblock();
-    }
-}
-
-impl Drop for Proxy {
-    fn drop(&mut self) {
-        self.accept.abort();
-        self.cut();
-    }
-}
 
 /// Fast reconnects, so tests do not wait on production backoff.
 pub fn config(url: &str, user: &str, device: &str) -> ClientConfig {
@@ -238,7 +77,7 @@ pub async fn wait_event<T>(
 /// catch-up may hand out a marker that arrived during its history query before the events
 /// it reports from that query, so a second marker, sent once the first is seen, closes it.
 pub async fn marker(url: &str) -> Client {
-    static NEXT: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+    static NEXT: AtomicU32 = AtomicU32::new(0);
     let n = NEXT.fetch_add(1, Ordering::Relaxed);
     client(url, &format!("marker{n}"), "marker").await.0
 }

@@ -26,7 +26,7 @@ pub struct HubConfig {
 impl Default for HubConfig {
     fn default() -> Self {
         HubConfig {
-            heartbeat_timeout_ms: 30_000,
+            heartbeat_timeout_ms: beckon_protocol::limits::DEFAULT_HEARTBEAT_TIMEOUT_MS,
             ended_retention_ms: 60_000,
             max_ended_in_memory: 50_000,
         }
@@ -195,9 +195,9 @@ impl Hub {
                 } else {
                     self.request(now, session, body)
                 };
-                self.answer(session, req, kind, started, result);
+                self.answer(session, req, kind.as_str(), started, result);
                 // Logout closes only after its answer is queued.
-                if kind == "logout" {
+                if kind == beckon_protocol::RequestKind::Logout {
                     self.finish_logout(now, session);
                 }
             }

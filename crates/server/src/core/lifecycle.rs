@@ -24,7 +24,13 @@ impl Hub {
         } = login;
         if self.presence.get(session).is_some() {
             let r = Refusal::new(ErrorCode::AlreadyLoggedIn, "this connection is logged in");
-            return self.answer(session, req, "login", started, Err(r));
+            return self.answer(
+                session,
+                req,
+                beckon_protocol::RequestKind::Login.as_str(),
+                started,
+                Err(r),
+            );
         }
         let device_id = device_id.unwrap_or_else(|| self.new_id());
         // A login from a device that is already online is that device reconnecting before
@@ -36,7 +42,13 @@ impl Hub {
                 ErrorCode::TooManyDevices,
                 format!("at most {MAX_DEVICES_PER_USER} devices per user may be online"),
             );
-            return self.answer(session, req, "login", started, Err(r));
+            return self.answer(
+                session,
+                req,
+                beckon_protocol::RequestKind::Login.as_str(),
+                started,
+                Err(r),
+            );
         }
         if let Some(old) = replaced {
             self.presence.remove(old);
@@ -65,14 +77,14 @@ impl Hub {
             user_name,
             device_id,
             protocol_version: PROTOCOL_VERSION,
-            heartbeat_interval_ms: hb / 3,
+            heartbeat_interval_ms: hb / beckon_protocol::limits::HEARTBEATS_PER_TIMEOUT,
             heartbeat_timeout_ms: hb,
             server_time: now,
         };
         self.answer(
             session,
             req,
-            "login",
+            beckon_protocol::RequestKind::Login.as_str(),
             started,
             Ok(ResponseBody::Login(result)),
         );

@@ -1,92 +1,44 @@
-//! Shared by the integration tests: a real server on port 0 and real WebSocket clients.
+//! Shared by the integration tests: a real server on port 0 (from beckon-testkit) and real
+//! WebSocket clients.
 #![allow(dead_code)]
 
-use std::path::PathBuf;
 use std::time::Duration;
 
 use beckon_client::wire::{Events, WireClient, WireError};
 use beckon_protocol::*;
 use beckon_server::auth::AuthMode;
-use beckon_server::Config;
-use tokio::sync::oneshot;
+pub use beckon_testkit::TestServer;
 
 /// How long a test waits for something that should happen.
 pub const WAIT: Duration = Duration::from_secs(5);
 /// The call a [`User::sync`] marker names: no call has this ID, so the hub refuses it.
 const MARKER_CALL: &str = "sync-marker";
 
-pub struct TestServer {
-    pub url: String,
-    pub http: String,
-    pub dir: tempfile::TempDir,
-    stop: Option<oneshot::Sender<()>>,
-    task: Option<tokio::task::JoinHandle<()>>,
+/// Logged-in wire clients on a [`TestServer`].
+pub trait Users {
+    /// A connected client, not logged in.
+    async fn connect(&self) -> (WireClient, Events);
+    /// A logged-in user on device `{user}-1`.
+    async fn user(&self, user: &str) -> User;
+    async fn device(&self, user: &str, device: &str) -> User;
+    /// A logged-in user on `device`, with a token when the server wants one.
+    async fn login(&self, user: &str, device: &str, token: Option<String>) -> User;
 }
 
-impl TestServer {
-    pub async fn start() -> TestServer {
-        Self::start_with(|_| {}).await
+impl Users for TestServer {
+    async fn connect(&self) -> (WireClient, Events) {
+        WireClient::connect(&self.url()).await.unwrap()
     }
 
-    pub async fn start_with(tweak: impl FnOnce(&mut Config)) -> TestServer {
-        let dir = tempfile::tempdir().unwrap();
-        let mut config = Config::for_tests(dir.path().join("beckon.db"));
-        tweak(&mut config);
-        Self::start_in(dir, config).await
-    }
-
-    pub async fn start_in(dir: tempfile::TempDir, config: Config) -> TestServer {
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let addr = listener.local_addr().unwrap();
-        let (stop, stopped) = oneshot::channel::<()>();
-        let task = tokio::spawn(async move {
-            beckon_server::run(listener, config, async {
-                let _ = stopped.await;
-            })
-            .await
-            .unwrap();
-        });
-        TestServer {
-            url: format!("ws://{addr}/ws"),
-            http: format!("http://{addr}"),
-            dir,
-            stop: Some(stop),
-            task: Some(task),
-        }
-    }
-
-    pub fn db_path(&self) -> PathBuf {
-        self.dir.path().join("beckon.db")
-    }
-
-    /// Graceful stop; returns the data directory so a test can restart on it.
-    pub async fn stop(mut self) -> tempfile::TempDir {
-        if let Some(s) = self.stop.take() {
-            let _ = s.send(());
-        }
-        if let Some(t) = self.task.take() {
-            t.await.unwrap();
-        }
-        let dir = tempfile::tempdir().unwrap();
-        std::mem::replace(&mut self.dir, dir)
-    }
-
-    /// A connected client, not logged in.
-    pub async fn connect(&self) -> (WireClient, Events) {
-        WireClient::connect(&self.url).await.unwrap()
-    }
-
-    /// A logged-in user on device `{user}-1`.
-    pub async fn user(&self, user: &str) -> User {
+    async fn user(&self, user: &str) -> User {
         self.device(user, &format!("{user}-1")).await
     }
 
-    pub async fn device(&self, user: &str, device: &str) -> User {
+    async fn device(&self, user: &str, device: &str) -> User {
         self.login(user, device, None).await
     }
 
-    /// A logged-in user on `device`, with a token when the server wants one.
-    pub async fn login(&self, user: &str, device: &str, token: Option<String>) -> User {
+    async fn login(&self, user: &str, device: &str, token: Option<String>) -> User {
         let (client, events) = self.connect().await;
         client
             .login(

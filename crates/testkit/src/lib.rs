@@ -1,0 +1,10 @@
+//! What the integration tests of the server, the client and the CLI share: the real
+//! server on port 0 (stoppable and restartable on the same port and data), and a TCP
+//! proxy in front of it that drops, refuses or freezes connections as a network would.
+//! Helpers that speak the protocol stay with the tests that use them.
+
+mod proxy;
+mod server;
+
+pub use proxy::Proxy;
+pub use server::TestServer;
