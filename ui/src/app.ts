@@ -2,8 +2,9 @@
 // routes clicks, keys and form submits to the Api, and turns notices into one-off effects
 // (banner, toast, history refresh). Call logic stays in the Rust manager: every page
 // renders from the snapshot.
+import { render as litRender } from "lit-html";
 import type { Api } from "./api";
-import { formatDuration, parseUserIds } from "./format";
+import { parseUserIds } from "./format";
 import { outcomeBanner } from "./outcome";
 import { draftFrom, settingsFromDraft, type SettingsDraft } from "./pages/settings";
 import { createSoundPlayer, type SoundKind, type SoundPlayer } from "./sounds";
@@ -43,7 +44,6 @@ export class App {
   private unlisteners: Unlisten[] = [];
   private ticker: ReturnType<typeof setInterval> | null = null;
   private bannerTimer: ReturnType<typeof setTimeout> | null = null;
-  private lastHtml = "";
   private lastPage: PageName | null = null;
   private historySeq = 0;
   private updates = 0;
@@ -68,6 +68,9 @@ export class App {
     this.root.addEventListener("click", this.onClick);
     this.root.addEventListener("submit", this.onSubmit);
     this.root.addEventListener("input", this.onInput);
+    // WebDriver's Element Clear (WebKit's atom) fires only "change": without it the model
+    // would keep the old text and the next render would put it back.
+    this.root.addEventListener("change", this.onInput);
     doc.addEventListener("keydown", this.onKeyDown);
   }
 
@@ -92,7 +95,8 @@ export class App {
     }
     this.refreshHistory();
     this.render();
-    this.ticker = setInterval(() => this.tick(), 1000);
+    // Elapsed times (ringing, call duration) and "x min ago" stay current.
+    this.ticker = setInterval(() => this.render(), 1000);
   }
 
   dispose(): void {
@@ -105,6 +109,7 @@ export class App {
     this.root.removeEventListener("click", this.onClick);
     this.root.removeEventListener("submit", this.onSubmit);
     this.root.removeEventListener("input", this.onInput);
+    this.root.removeEventListener("change", this.onInput);
     this.root.ownerDocument.removeEventListener("keydown", this.onKeyDown);
   }
 
@@ -228,16 +233,10 @@ export class App {
     const m = this.model;
     const page = this.page;
     if (page === "settings" && !m.draft) m.draft = draftFrom(m.settings);
-    const now = this.now();
-    const markup = renderWindow(m, this.kind, now).value;
-    const pageChanged = page !== this.lastPage;
-    if (markup !== this.lastHtml) {
-      const focus = pageChanged ? null : this.captureFocus();
-      this.view.innerHTML = markup;
-      this.lastHtml = markup;
-      if (focus) this.restoreFocus(focus);
-    }
-    if (pageChanged) {
+    // lit patches the existing nodes: within a page, focus, caret and element identity
+    // (a <video> with a live srcObject) survive every update.
+    litRender(renderWindow(m, this.kind, this.now()), this.view);
+    if (page !== this.lastPage) {
       this.lastPage = page;
       this.autofocus(page);
     }
@@ -252,42 +251,6 @@ export class App {
     const call = this.model.snapshot?.call;
     if (this.kind === "popup") return page === "incoming" && call && !call.working ? "ringtone" : null;
     return page === "waiting" ? "ringback" : null;
-  }
-
-  private tick(): void {
-    const now = this.now();
-    for (const el of Array.from(this.view.querySelectorAll<HTMLElement>("[data-since]"))) {
-      const since = Number(el.dataset.since);
-      if (Number.isFinite(since)) el.textContent = formatDuration(now - since);
-    }
-  }
-
-  private captureFocus(): { selector: string; start: number | null; end: number | null } | null {
-    const el = this.root.ownerDocument.activeElement as HTMLElement | null;
-    if (!el || !this.view.contains(el)) return null;
-    let selector: string | null = null;
-    if (el.id) selector = `[id="${attr(el.id)}"]`;
-    else if (el.dataset.action) {
-      selector = `[data-action="${attr(el.dataset.action)}"]`;
-      if (el.dataset.type) selector += `[data-type="${attr(el.dataset.type)}"]`;
-      if (el.dataset.users) selector += `[data-users="${attr(el.dataset.users)}"]`;
-    }
-    if (!selector) return null;
-    const input = el instanceof HTMLInputElement ? el : null;
-    return { selector, start: input?.selectionStart ?? null, end: input?.selectionEnd ?? null };
-  }
-
-  private restoreFocus(f: { selector: string; start: number | null; end: number | null }): void {
-    const el = this.view.querySelector<HTMLElement>(f.selector);
-    if (!el) return;
-    el.focus();
-    if (el instanceof HTMLInputElement && f.start !== null) {
-      try {
-        el.setSelectionRange(f.start, f.end ?? f.start);
-      } catch {
-        /* type=url etc. */
-      }
-    }
   }
 
   private autofocus(page: PageName): void {
@@ -540,11 +503,6 @@ export class App {
       void this.act("cancel-settings");
     }
   };
-}
-
-/** Escapes a value for a double-quoted CSS attribute selector. */
-function attr(value: string): string {
-  return value.replace(/["\\]/g, "\\$&");
 }
 
 export function toMessage(e: unknown): string {

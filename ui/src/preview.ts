@@ -2,6 +2,7 @@
 // transport. `npm run dev`, then open /preview.html (the index lists every page).
 // Never part of the production build (vite builds index.html only).
 import "./styles.css";
+import { html, render } from "lit-html";
 import { createApi, EVENT_UPDATE } from "./api";
 import { App } from "./app";
 import { FakeTransport } from "./fake-transport";
@@ -44,11 +45,12 @@ const SCENES: Record<string, () => Scene> = {
 function index(): void {
   const root = document.getElementById("app");
   if (!root) return;
-  const links = Object.keys(SCENES)
-    .map((k) => `<li><a href="?page=${k}">${k}</a></li>`)
-    .join("");
-  const banners = ALL_OUTCOMES.map((o) => `<li><a href="?page=banner&outcome=${o.kind}">${o.kind}</a></li>`).join("");
-  root.innerHTML = `<main class="page"><div class="card"><h1>Beckon preview</h1><ul>${links}</ul><h2>Finished banners</h2><ul>${banners}</ul></div></main>`;
+  const links = Object.keys(SCENES).map((k) => html`<li><a href="?page=${k}">${k}</a></li>`);
+  const banners = ALL_OUTCOMES.map((o) => html`<li><a href="?page=banner&outcome=${o.kind}">${o.kind}</a></li>`);
+  render(
+    html`<main class="page"><div class="card"><h1>Beckon preview</h1><ul>${links}</ul><h2>Finished banners</h2><ul>${banners}</ul></div></main>`,
+    root,
+  );
 }
 
 async function run(scene: Scene): Promise<void> {

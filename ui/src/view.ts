@@ -1,5 +1,5 @@
-// Which page a window shows, and the whole window's markup, from the model alone.
-import { html, type Html } from "./html";
+// Which page a window shows, and the whole window's template, from the model alone.
+import { html, type TemplateResult } from "lit-html";
 import type { Banner } from "./outcome";
 import { renderCalling } from "./pages/calling";
 import { renderHome } from "./pages/home";
@@ -71,14 +71,14 @@ export function pageFor(m: Model, kind: WindowKind): PageName {
   }
 }
 
-export function renderWindow(m: Model, kind: WindowKind, now: number): Html {
+export function renderWindow(m: Model, kind: WindowKind, now: number): TemplateResult {
   const page = pageFor(m, kind);
   const s = m.snapshot;
   const call = s?.call ?? null;
   if (kind === "popup") {
     return page === "incoming" && call ? renderIncoming({ call, compact: true, busy: m.busy }) : renderNoIncoming();
   }
-  let body: Html;
+  let body: TemplateResult;
   switch (page) {
     case "loading":
       body = html`<main class="page page-loading" data-page="loading" aria-busy="true"><p>Starting Beckon…</p></main>`;

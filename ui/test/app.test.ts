@@ -2,7 +2,7 @@ import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { createApi, EVENT_SETTINGS, EVENT_UPDATE } from "../src/api";
 import { App } from "../src/app";
 import { FakeTransport } from "../src/fake-transport";
-import { SETTINGS, finishedCall, fixtures, history, snapshot } from "../src/fixtures";
+import { RECONNECTING, SETTINGS, finishedCall, fixtures, history, snapshot } from "../src/fixtures";
 import type { Notice, Snapshot, Update } from "../src/types";
 import { FakeSounds, flush, NOW, text } from "./helpers";
 
@@ -213,7 +213,7 @@ describe("pages follow the snapshot", () => {
     expect(t.calls.length).toBe(before);
   });
 
-  it("the ticker updates elapsed time without re-rendering", async () => {
+  it("the ticker updates the elapsed time in the same element", async () => {
     vi.useFakeTimers();
     let now = NOW;
     t = new FakeTransport({ app_state: () => ({ settings: SETTINGS, snapshot: fixtures.calling(NOW) }), history: () => [] });
@@ -313,5 +313,155 @@ describe("incoming", () => {
     $('[data-action="decline"]')?.click();
     await flush();
     expect(t.calls.at(-1)).toEqual({ command: "decline", args: { callId: "call-in-1" } });
+  });
+});
+
+describe("rendering keeps the DOM nodes", () => {
+  /** Starts the app on fake timers so the once-a-second re-render can be stepped. */
+  async function startTicking(snap: Snapshot, clock: { now: number }) {
+    vi.useFakeTimers();
+    t = new FakeTransport({ app_state: () => ({ settings: SETTINGS, snapshot: snap }), history: () => history(NOW) });
+    app = new App({ api: createApi(t), root, kind: "main", sounds: new FakeSounds(), now: () => clock.now });
+    await app.start();
+    await vi.advanceTimersByTimeAsync(0);
+  }
+
+  it("home: the ID box keeps its node, the focus and the caret across updates and ticks", async () => {
+    const clock = { now: NOW };
+    await startTicking(snapshot(), clock);
+    const input = $<HTMLInputElement>("#dial-ids");
+    if (!input) throw new Error("no #dial-ids");
+    input.focus();
+    type("#dial-ids", "bob, carol");
+    input.setSelectionRange(3, 3);
+    update(snapshot({ connection: RECONNECTING }));
+    expect(text($(".dial .note"))).toContain("Reconnecting to the server");
+    clock.now += 3000;
+    vi.advanceTimersByTime(3000);
+    update(snapshot());
+    expect($("#dial-ids")).toBe(input);
+    expect(document.activeElement).toBe(input);
+    expect(input.value).toBe("bob, carol");
+    expect([input.selectionStart, input.selectionEnd]).toEqual([3, 3]);
+  });
+
+  it("home: a dial error shows and clears on the same focused input", async () => {
+    await start();
+    const input = $<HTMLInputElement>("#dial-ids");
+    input?.focus();
+    $('[data-action="call"][data-type="voice"]')?.click();
+    await flush();
+    expect(text($("#dial-error"))).toContain("user ID");
+    expect(input?.getAttribute("aria-invalid")).toBe("true");
+    type("#dial-ids", "b");
+    expect($("#dial-error")).toBeNull();
+    expect($("#dial-ids")).toBe(input);
+    expect(input?.hasAttribute("aria-invalid")).toBe(false);
+    expect(document.activeElement).toBe(input);
+  });
+
+  it("home: the model clears the typed IDs in the same input after a call is placed", async () => {
+    await start();
+    const input = $<HTMLInputElement>("#dial-ids");
+    type("#dial-ids", "bob");
+    submit('[data-form="dial"]');
+    await flush();
+    expect(t.commands()).toContain("call");
+    expect($("#dial-ids")).toBe(input);
+    expect(input?.value).toBe("");
+  });
+
+  it("home: a history refresh keeps each entry's node, so a focused call-back button stays on its call", async () => {
+    await start();
+    const back = $<HTMLButtonElement>('[data-call-id="h2"] [data-action="call-back"]');
+    back?.focus();
+    const newer = { ...history(NOW)[0]!, callId: "h0", withIds: ["gus"], withLabel: "gus", createdAt: NOW };
+    t.handlers.history = () => [newer, ...history(NOW)];
+    update(snapshot(), { kind: "finished", outcome: { kind: "declined" }, call: finishedCall({ kind: "declined" }, NOW) });
+    await flush();
+    expect(root.querySelectorAll(".recent")).toHaveLength(7);
+    expect(root.querySelector(".recent")?.getAttribute("data-call-id")).toBe("h0");
+    expect($('[data-call-id="h2"] [data-action="call-back"]')).toBe(back);
+    expect(document.activeElement).toBe(back);
+    expect(back?.dataset.users).toBe("carol,dan");
+  });
+
+  it("calling: the stage (where the video will live) keeps its node and state across ticks and snapshot updates", async () => {
+    const clock = { now: NOW };
+    const s = fixtures.callingGroup(NOW);
+    await startTicking(s, clock);
+    const stage = $('[data-page="calling"] .stage-center');
+    const duration = $(".stage-duration");
+    const bob = $('.member[data-user="bob"]');
+    if (!stage || !duration || !bob) throw new Error("calling page not rendered");
+    // A property on the node, like a <video>'s srcObject: only the same node still has it.
+    const stream = {};
+    (stage as unknown as { srcObject: unknown }).srcObject = stream;
+    expect(text(duration)).toBe("12:34");
+    for (let i = 0; i < 3; i++) {
+      clock.now += 1000;
+      vi.advanceTimersByTime(1000);
+    }
+    expect(text(duration)).toBe("12:37");
+    const next = fixtures.callingGroup(NOW);
+    const carol = next.call?.peers.find((p) => p.userId === "carol");
+    if (carol) carol.state = "accepted";
+    next.call?.peers.reverse();
+    update(next, { kind: "accepted", by: "carol" });
+    expect($('.member[data-user="carol"]')?.getAttribute("data-state")).toBe("accepted");
+    expect($('.member[data-user="bob"]')).toBe(bob);
+    expect($('[data-page="calling"] .stage-center')).toBe(stage);
+    expect((stage as unknown as { srcObject: unknown }).srcObject).toBe(stream);
+    expect($(".stage-duration")).toBe(duration);
+    clock.now += 1000;
+    vi.advanceTimersByTime(1000);
+    expect(text(duration)).toBe("12:38");
+  });
+
+  it("calling: the invite box keeps focus and caret while the timer ticks", async () => {
+    const clock = { now: NOW };
+    await startTicking(fixtures.callingGroup(NOW), clock);
+    const input = $<HTMLInputElement>("#invite-ids");
+    if (!input) throw new Error("no #invite-ids");
+    input.focus();
+    type("#invite-ids", "gus, hana");
+    input.setSelectionRange(2, 5);
+    clock.now += 2000;
+    vi.advanceTimersByTime(2000);
+    update(fixtures.callingGroup(NOW));
+    expect($("#invite-ids")).toBe(input);
+    expect(document.activeElement).toBe(input);
+    expect(input.value).toBe("gus, hana");
+    expect([input.selectionStart, input.selectionEnd]).toEqual([2, 5]);
+  });
+
+  it("a box cleared with only a change event (WebDriver clear) stays empty through the next render", async () => {
+    const clock = { now: NOW };
+    await startTicking(snapshot(), clock);
+    $('[data-action="edit-settings"]')?.click();
+    const input = $<HTMLInputElement>("#set-server");
+    if (!input) throw new Error("no #set-server");
+    expect(input.value).toBe(SETTINGS.serverUrl);
+    input.value = "";
+    input.dispatchEvent(new Event("change", { bubbles: true }));
+    clock.now += 1000;
+    vi.advanceTimersByTime(1000);
+    expect($("#set-server")).toBe(input);
+    expect(input.value).toBe("");
+  });
+
+  it("settings: a field keeps its node, focus and text when the connection changes underneath", async () => {
+    await start();
+    $('[data-action="edit-settings"]')?.click();
+    const input = $<HTMLInputElement>("#set-name");
+    if (!input) throw new Error("no #set-name");
+    input.focus();
+    type("#set-name", "Alice M.");
+    update(snapshot({ connection: RECONNECTING }));
+    t.emit(EVENT_SETTINGS, SETTINGS);
+    expect(app.page).toBe("settings");
+    expect($("#set-name")).toBe(input);
+    expect(document.activeElement).toBe(input);
+    expect(input.value).toBe("Alice M.");
   });
 });

@@ -1,12 +1,12 @@
-import type { Html } from "../src/html";
+import { render, type TemplateResult } from "lit-html";
 import type { SoundKind, SoundPlayer } from "../src/sounds";
 
 export const NOW = Date.UTC(2025, 2, 14, 15, 30, 0);
 
-/** Renders markup into a detached element for querying. */
-export function mount(markup: Html): HTMLElement {
+/** Renders a template into a detached element for querying. */
+export function mount(template: TemplateResult): HTMLElement {
   const el = document.createElement("div");
-  el.innerHTML = markup.value;
+  render(template, el);
   return el;
 }
 

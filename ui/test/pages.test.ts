@@ -343,6 +343,21 @@ describe("incoming popup", () => {
     expect(text(idle)).toBe("No incoming call");
   });
 
+  it("escapes names the server relays, on the call pages too", () => {
+    const evil = '<img src=x onerror="alert(1)">';
+    const c = call(fixtures.incomingGroup(NOW));
+    c.callerName = evil;
+    c.peers = c.peers.map((p) => ({ ...p, name: evil }));
+    for (const el of [
+      mount(renderIncoming({ call: c, compact: false, busy: null })),
+      mount(renderCalling({ call: c, inviteText: evil, inviteError: evil, busy: null, now: NOW })),
+      mount(renderWaiting({ call: c, busy: null, now: NOW })),
+    ]) {
+      expect(el.querySelector("img")).toBeNull();
+      expect(text(el)).toContain(evil);
+    }
+  });
+
   it("the main window has its own full incoming page", () => {
     const m = model({ settings: SETTINGS, snapshot: fixtures.incomingVideo(NOW) });
     expect(pageFor(m, "main")).toBe("incoming");

@@ -1,5 +1,7 @@
+import { html, nothing, type TemplateResult } from "lit-html";
+import { live } from "lit-html/directives/live.js";
+import { repeat } from "lit-html/directives/repeat.js";
 import { callPartyLabel } from "../format";
-import { html, type Html } from "../html";
 import { icon } from "../icons";
 import type { CallView } from "../types";
 import { since } from "./shell";
@@ -16,25 +18,26 @@ export type CallingView = {
 
 export const MEDIA_NOTE = "Media not connected";
 
-export function renderCalling(v: CallingView): Html {
+export function renderCalling(v: CallingView): TemplateResult {
   const c = v.call;
   const who = callPartyLabel(c);
   const video = c.callType === "video";
   const inviting = c.working || v.busy === "invite";
-  const dis = (action: string): Html | string => (v.busy === action ? html`disabled aria-busy="true"` : "");
+  const busy = (action: string): boolean => v.busy === action;
   const endControls = c.group
     ? html`<div class="control">
-          <button type="button" class="round round-red-soft" data-action="leave" aria-label="Leave the call" ${dis("leave")}>${icon("leave")}</button>
+          <button type="button" class="round round-red-soft" data-action="leave" aria-label="Leave the call" ?disabled=${busy("leave")} aria-busy=${busy("leave") ? "true" : nothing}>${icon("leave")}</button>
           <span class="control-label" aria-hidden="true">Leave</span>
         </div>
         <div class="control">
-          <button type="button" class="round round-red" data-action="end-call" aria-label="End the call for everyone" ${dis("end-call")}>${icon("hangUp")}</button>
+          <button type="button" class="round round-red" data-action="end-call" aria-label="End the call for everyone" ?disabled=${busy("end-call")} aria-busy=${busy("end-call") ? "true" : nothing}>${icon("hangUp")}</button>
           <span class="control-label" aria-hidden="true">End for everyone</span>
         </div>`
     : html`<div class="control">
-          <button type="button" class="round round-red" data-action="hang-up" aria-label="Hang up" ${dis("hang-up")}>${icon("hangUp")}</button>
+          <button type="button" class="round round-red" data-action="hang-up" aria-label="Hang up" ?disabled=${busy("hang-up")} aria-busy=${busy("hang-up") ? "true" : nothing}>${icon("hangUp")}</button>
           <span class="control-label" aria-hidden="true">Hang up</span>
         </div>`;
+  // The media note's sentences are interpolated whole: one text node is kerned as one run.
   return html`<main class="page stage stage-call${c.group ? " stage-group" : ""}" data-page="calling" aria-labelledby="stage-title">
     <div class="stage-top">
       <span class="stage-kind">${icon(video ? "video" : "phone", "icon-sm")}${video ? "Video call" : "Voice call"}${c.group ? " · group" : ""}</span>
@@ -47,21 +50,21 @@ export function renderCalling(v: CallingView): Html {
         <p class="stage-status">${c.startedAt !== null
           ? html`<span class="sr-only">Duration </span>${since(c.startedAt, v.now, "stage-duration")}`
           : "Connecting…"}</p>
-        <p class="media-note" role="note"><span class="media-note-dot" aria-hidden="true"></span><strong>${MEDIA_NOTE}.</strong> The call is set up, but Beckon doesn't carry ${video ? "audio or video" : "audio"} yet.</p>
+        <p class="media-note" role="note"><span class="media-note-dot" aria-hidden="true"></span><strong>${`${MEDIA_NOTE}.`}</strong>${` The call is set up, but Beckon doesn't carry ${video ? "audio or video" : "audio"} yet.`}</p>
       </div>
       ${c.group || c.peers.length > 1
         ? html`<section class="members" aria-label="People in this call">
             <h2 class="members-title">${icon("users", "icon-sm")}In this call</h2>
-            <ul class="member-list">${c.peers.map(memberRow)}</ul>
+            <ul class="member-list">${repeat(c.peers, (p) => p.userId, memberRow)}</ul>
           </section>`
-        : ""}
+        : nothing}
     </div>
     <form class="invite-form" data-form="invite" novalidate aria-label="Invite more people">
       <label for="invite-ids" class="sr-only">User IDs to invite</label>
-      <input id="invite-ids" data-field="inviteText" type="text" value="${v.inviteText}" placeholder="${c.group ? "Invite more: user IDs" : "Add people: user IDs"}" autocomplete="off" spellcheck="false"
-        ${inviting ? "disabled" : ""} ${v.inviteError ? html`aria-invalid="true" aria-describedby="invite-error"` : ""} />
-      <button type="submit" class="btn btn-small btn-glass" ${inviting ? html`disabled aria-busy="true"` : ""}>${icon("userPlus", "icon-sm")}${inviting ? "Inviting…" : c.group ? "Invite more" : "Add"}</button>
-      ${v.inviteError ? html`<p class="field-error" id="invite-error" role="alert">${v.inviteError}</p>` : ""}
+      <input id="invite-ids" data-field="inviteText" type="text" .value=${live(v.inviteText)} placeholder="${c.group ? "Invite more: user IDs" : "Add people: user IDs"}" autocomplete="off" spellcheck="false"
+        ?disabled=${inviting} aria-invalid=${v.inviteError ? "true" : nothing} aria-describedby=${v.inviteError ? "invite-error" : nothing} />
+      <button type="submit" class="btn btn-small btn-glass" ?disabled=${inviting} aria-busy=${inviting ? "true" : nothing}>${icon("userPlus", "icon-sm")}${inviting ? "Inviting…" : c.group ? "Invite more" : "Add"}</button>
+      ${v.inviteError ? html`<p class="field-error" id="invite-error" role="alert">${v.inviteError}</p>` : nothing}
     </form>
     <div class="dock">
     <div class="controls">

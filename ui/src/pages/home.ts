@@ -1,5 +1,7 @@
+import { html, nothing, type TemplateResult } from "lit-html";
+import { live } from "lit-html/directives/live.js";
+import { repeat } from "lit-html/directives/repeat.js";
 import { formatWhen, historyResult } from "../format";
-import { html, type Html } from "../html";
 import { icon } from "../icons";
 import type { Banner } from "../outcome";
 import type { HistoryEntry, Snapshot } from "../types";
@@ -19,12 +21,12 @@ export type HomeView = {
   now: number;
 };
 
-function bannerView(b: Banner): Html {
+function bannerView(b: Banner): TemplateResult {
   const ic = b.tone === "bad" ? "missed" : b.tone === "warn" ? "alert" : "info";
   const redial = b.redial
     ? html`<button type="button" class="btn btn-small btn-soft" data-action="call-back"
         data-users="${b.redial.users.join(",")}" data-type="${b.redial.callType}">${icon(b.redial.callType === "video" ? "video" : "phone")}${b.kind === "cancelledByCaller" || b.kind === "missed" ? "Call back" : "Call again"}</button>`
-    : "";
+    : nothing;
   return html`<section class="banner banner-${b.tone}" role="${b.tone === "info" ? "status" : "alert"}" data-outcome="${b.kind}">
     <span class="banner-icon">${icon(ic)}</span>
     <div class="banner-text"><strong class="banner-title">${b.title}</strong><span class="banner-detail">${b.detail}</span></div>
@@ -32,15 +34,16 @@ function bannerView(b: Banner): Html {
   </section>`;
 }
 
-function connectionNote(s: Snapshot): Html {
+function connectionNote(s: Snapshot): TemplateResult | typeof nothing {
   const c = s.connection;
-  if (c.state === "connected") return html``;
+  if (c.state === "connected") return nothing;
+  // One text node for the sentence, so it is kerned as one run.
   if (c.state === "disconnected")
-    return html`<p class="note note-bad" role="status">You're offline${c.reason ? html` (${c.reason})` : ""}. Calls can't be placed until Beckon reconnects. Check the server in <button type="button" class="link" data-action="edit-settings">Settings</button>.</p>`;
+    return html`<p class="note note-bad" role="status">${`You're offline${c.reason ? ` (${c.reason})` : ""}. Calls can't be placed until Beckon reconnects. Check the server in `}<button type="button" class="link" data-action="edit-settings">Settings</button>.</p>`;
   return html`<p class="note note-warn" role="status">${c.state === "reconnecting" ? `Reconnecting to the server (attempt ${c.attempt})…` : "Connecting to the server…"} Calls go through once you're back online.</p>`;
 }
 
-function historyItem(e: HistoryEntry, now: number): Html {
+function historyItem(e: HistoryEntry, now: number): TemplateResult {
   const r = historyResult(e);
   const missed = e.missed || e.busyReject;
   const typeLabel = e.callType === "video" ? "Video call" : "Voice call";
@@ -48,7 +51,7 @@ function historyItem(e: HistoryEntry, now: number): Html {
   return html`<li class="recent${missed ? " recent-missed" : ""}${e.busyReject ? " recent-busy" : ""}" data-call-id="${e.callId}">
     ${avatar(e.withLabel, e.withIds.join(","), "sm")}
     <div class="recent-main">
-      <div class="recent-name">${e.withLabel}${missed ? html` <span class="badge badge-bad">Missed</span>` : ""}</div>
+      <div class="recent-name">${e.withLabel}${missed ? html` <span class="badge badge-bad">Missed</span>` : nothing}</div>
       <div class="recent-meta">
         <span class="recent-dir" title="${dirLabel}">${icon(e.direction === "incoming" ? "incoming" : "outgoing", "icon-xs")}<span class="sr-only">${dirLabel}</span></span>
         <span class="recent-type" title="${typeLabel}">${icon(e.callType === "video" ? "video" : "phone", "icon-xs")}<span class="sr-only">${typeLabel}</span></span>
@@ -62,25 +65,25 @@ function historyItem(e: HistoryEntry, now: number): Html {
   </li>`;
 }
 
-function historyView(v: HomeView): Html {
-  let body: Html;
+function historyView(v: HomeView): TemplateResult {
+  let body: TemplateResult;
   if (v.historyError)
     body = html`<div class="empty"><p>Couldn't load recent calls: ${v.historyError}</p><button type="button" class="btn btn-small btn-soft" data-action="retry-history">Try again</button></div>`;
   else if (v.history === null) body = html`<div class="empty" aria-busy="true"><p>Loading recent calls…</p></div>`;
   else if (v.history.length === 0)
     body = html`<div class="empty"><p>No calls yet.</p><p class="hint">Calls you make and receive show up here.</p></div>`;
-  else body = html`<ul class="recents-list">${v.history.map((e) => historyItem(e, v.now))}</ul>`;
+  else body = html`<ul class="recents-list">${repeat(v.history, (e) => e.callId, (e) => historyItem(e, v.now))}</ul>`;
   return html`<section class="card recents" aria-labelledby="recents-title">
     <div class="card-head"><h2 id="recents-title">Recent calls</h2></div>
     ${body}
   </section>`;
 }
 
-export function renderHome(v: HomeView): Html {
+export function renderHome(v: HomeView): TemplateResult {
   const s = v.snapshot;
   const placing = v.busy === "call";
   return html`<main class="page page-home" data-page="home">
-    ${v.banner ? bannerView(v.banner) : ""}
+    ${v.banner ? bannerView(v.banner) : nothing}
     <div class="home-grid">
       <div class="home-side">
         <section class="card me" aria-label="Your profile">
@@ -95,16 +98,16 @@ export function renderHome(v: HomeView): Html {
           <h2 id="dial-title">Start a call</h2>
           <form data-form="dial" class="dial-form" novalidate>
             <label for="dial-ids">User ID</label>
-            <input id="dial-ids" data-field="dialText" type="text" value="${v.dialText}" placeholder="e.g. bob — or bob, carol for a group"
+            <input id="dial-ids" data-field="dialText" type="text" .value=${live(v.dialText)} placeholder="e.g. bob — or bob, carol for a group"
               autocomplete="off" spellcheck="false" aria-describedby="dial-hint${v.dialError ? " dial-error" : ""}"
-              ${v.dialError ? html`aria-invalid="true"` : ""} />
+              aria-invalid=${v.dialError ? "true" : nothing} />
             ${v.dialError
               ? html`<p class="field-error" id="dial-error" role="alert">${v.dialError}</p>`
-              : ""}
+              : nothing}
             <p class="hint" id="dial-hint">Several IDs separated by commas or spaces start a group call. Enter starts a voice call.</p>
             <div class="dial-actions">
-              <button type="button" class="btn btn-primary" data-action="call" data-type="voice" ${placing ? "disabled" : ""}>${icon("phone")}Voice call</button>
-              <button type="button" class="btn btn-secondary" data-action="call" data-type="video" ${placing ? "disabled" : ""}>${icon("video")}Video call</button>
+              <button type="button" class="btn btn-primary" data-action="call" data-type="voice" ?disabled=${placing}>${icon("phone")}Voice call</button>
+              <button type="button" class="btn btn-secondary" data-action="call" data-type="video" ?disabled=${placing}>${icon("video")}Video call</button>
             </div>
           </form>
           ${connectionNote(s)}

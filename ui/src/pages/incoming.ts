@@ -1,5 +1,5 @@
+import { html, nothing, type TemplateResult } from "lit-html";
 import { joinNames } from "../format";
-import { html, type Html } from "../html";
 import { icon } from "../icons";
 import type { CallView } from "../types";
 import { avatar } from "./shell";
@@ -19,40 +19,40 @@ function subtitle(c: CallView): string {
   return others.length ? `${kind} · with ${joinNames(others)}` : `${kind} · group`;
 }
 
-export function renderIncoming(v: IncomingView): Html {
+export function renderIncoming(v: IncomingView): TemplateResult {
   const c = v.call;
   const caller = c.callerName || c.callerId;
   const accepting = c.working || v.busy === "accept";
   const declining = v.busy === "decline";
   const locked = accepting || declining;
-  const dis = locked ? html`disabled aria-disabled="true"` : "";
+  const lockedAria = locked ? "true" : nothing;
   return html`<main class="page incoming${v.compact ? " incoming-compact" : " stage"}" data-page="incoming" data-state="${accepting ? "accepting" : "ringing"}"
       role="${v.compact ? "alertdialog" : "region"}" aria-labelledby="incoming-title" aria-describedby="incoming-sub">
-    <div class="incoming-head"${v.compact ? html` data-tauri-drag-region` : ""}>
+    <div class="incoming-head" ?data-tauri-drag-region=${v.compact}>
       <div class="stage-avatar${accepting ? "" : " ringing"}">${avatar(caller, c.callerId, v.compact ? "md" : "xl")}</div>
       <div class="incoming-text">
         <h1 id="incoming-title" class="incoming-name">${caller}</h1>
         <p id="incoming-sub" class="incoming-sub">${icon(c.callType === "video" ? "video" : "phone", "icon-sm")}${subtitle(c)}</p>
-        ${c.callerName && c.callerName !== c.callerId ? html`<p class="incoming-id mono">${c.callerId}</p>` : ""}
+        ${c.callerName && c.callerName !== c.callerId ? html`<p class="incoming-id mono">${c.callerId}</p>` : nothing}
       </div>
     </div>
     <p class="incoming-status${v.compact ? " sr-only" : ""}" role="status" aria-live="polite">${accepting ? "Connecting…" : declining ? "Declining…" : ""}</p>
     <div class="incoming-actions">
       <div class="control">
-        <button type="button" class="round round-red" data-action="decline" aria-label="Decline call from ${caller}" ${dis}>${icon("hangUp")}</button>
+        <button type="button" class="round round-red" data-action="decline" aria-label="Decline call from ${caller}" ?disabled=${locked} aria-disabled=${lockedAria}>${icon("hangUp")}</button>
         <span class="control-label" aria-hidden="true">Decline</span>
       </div>
       <div class="control">
-        <button type="button" class="round round-green" data-action="accept" aria-label="Accept ${c.callType === "video" ? "video" : "voice"} call from ${caller}" ${dis} ${accepting ? html`aria-busy="true"` : ""}>${icon(c.callType === "video" ? "video" : "phone")}</button>
+        <button type="button" class="round round-green" data-action="accept" aria-label="Accept ${c.callType === "video" ? "video" : "voice"} call from ${caller}" ?disabled=${locked} aria-disabled=${lockedAria} aria-busy=${accepting ? "true" : nothing}>${icon(c.callType === "video" ? "video" : "phone")}</button>
         <span class="control-label" aria-hidden="true">${accepting ? "Connecting…" : "Accept"}</span>
       </div>
     </div>
-    ${v.compact ? "" : html`<p class="kbd-hint"><kbd>Esc</kbd> declines</p>`}
+    ${v.compact ? nothing : html`<p class="kbd-hint"><kbd>Esc</kbd> declines</p>`}
   </main>`;
 }
 
 /** The popup when there is nothing (left) to answer; Rust closes it shortly. */
-export function renderNoIncoming(): Html {
+export function renderNoIncoming(): TemplateResult {
   return html`<main class="page incoming incoming-compact incoming-idle" data-page="incoming-idle">
     <p class="incoming-sub">No incoming call</p>
   </main>`;

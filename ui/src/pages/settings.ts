@@ -1,4 +1,5 @@
-import { html, type Html } from "../html";
+import { html, nothing, type TemplateResult } from "lit-html";
+import { live } from "lit-html/directives/live.js";
 import type { Settings } from "../types";
 
 export const DEFAULT_SERVER_URL = "ws://127.0.0.1:7070/ws";
@@ -48,18 +49,18 @@ function field(
   label: string,
   value: string,
   opts: { type?: string; placeholder?: string; hint?: string; required?: boolean; autocomplete?: string },
-): Html {
+): TemplateResult {
   const hintId = opts.hint ? `${id}-hint` : "";
   return html`<div class="field">
-    <label for="${id}">${label}${opts.required ? "" : html` <span class="optional">(optional)</span>`}</label>
-    <input id="${id}" name="${name}" data-field="${name}" type="${opts.type ?? "text"}" value="${value}"
+    <label for="${id}">${label}${opts.required ? nothing : html` <span class="optional">(optional)</span>`}</label>
+    <input id="${id}" name="${name}" data-field="${name}" type="${opts.type ?? "text"}" .value=${live(value)}
       placeholder="${opts.placeholder ?? ""}" autocomplete="${opts.autocomplete ?? "off"}" spellcheck="false"
-      ${opts.required ? html`required aria-required="true"` : ""} ${hintId ? html`aria-describedby="${hintId}"` : ""} />
-    ${opts.hint ? html`<p class="hint" id="${hintId}">${opts.hint}</p>` : ""}
+      ?required=${opts.required ?? false} aria-required=${opts.required ? "true" : nothing} aria-describedby=${hintId || nothing} />
+    ${opts.hint ? html`<p class="hint" id="${hintId}">${opts.hint}</p>` : nothing}
   </div>`;
 }
 
-export function renderSettings(v: SettingsView): Html {
+export function renderSettings(v: SettingsView): TemplateResult {
   const first = v.mode === "first";
   return html`<main class="page page-settings" data-page="settings" data-mode="${v.mode}">
     <form class="card settings-card" data-form="settings" novalidate aria-labelledby="settings-title">
@@ -69,7 +70,7 @@ export function renderSettings(v: SettingsView): Html {
           ? "Sign in to your team's Beckon server to start calling. You can change this later."
           : "Your profile and the server you sign in to. Saving signs in again."}</p>
       </div>
-      ${v.notSignedIn ? html`<p class="note note-warn" role="status">You're not signed in. Check the details below and sign in again.</p>` : ""}
+      ${v.notSignedIn ? html`<p class="note note-warn" role="status">You're not signed in. Check the details below and sign in again.</p>` : nothing}
       ${field("set-server", "serverUrl", "Server URL", v.draft.serverUrl, {
         placeholder: DEFAULT_SERVER_URL,
         required: true,
@@ -94,12 +95,12 @@ export function renderSettings(v: SettingsView): Html {
         placeholder: "Leave empty for an open server",
         hint: "Only needed if your server requires tokens.",
       })}
-      ${v.error ? html`<p class="note note-bad" role="alert" id="settings-error">${v.error}</p>` : ""}
+      ${v.error ? html`<p class="note note-bad" role="alert" id="settings-error">${v.error}</p>` : nothing}
       <div class="form-actions">
         ${v.canCancel
           ? html`<button type="button" class="btn btn-ghost" data-action="cancel-settings">Cancel</button>`
-          : ""}
-        <button type="submit" class="btn btn-primary" ${v.saving ? html`disabled aria-busy="true"` : ""}>
+          : nothing}
+        <button type="submit" class="btn btn-primary" ?disabled=${v.saving} aria-busy=${v.saving ? "true" : nothing}>
           ${v.saving ? "Signing in…" : first ? "Sign in" : "Save and sign in"}
         </button>
       </div>

@@ -1,21 +1,22 @@
+import { html, nothing, type TemplateResult } from "lit-html";
+import { repeat } from "lit-html/directives/repeat.js";
 import { callPartyLabel, memberStatus } from "../format";
-import { html, type Html } from "../html";
 import { icon } from "../icons";
 import type { CallView, Member } from "../types";
 import { avatar, pill, since } from "./shell";
 
 export type WaitingView = { call: CallView; busy: string | null; now: number };
 
-export function memberRow(m: Member): Html {
+export function memberRow(m: Member): TemplateResult {
   const st = memberStatus(m);
   return html`<li class="member" data-user="${m.userId}" data-state="${m.state}">
     ${avatar(m.name, m.userId, "sm")}
-    <div class="member-text"><span class="member-name">${m.name || m.userId}</span>${m.name && m.name !== m.userId ? html`<span class="member-id mono">${m.userId}</span>` : ""}</div>
+    <div class="member-text"><span class="member-name">${m.name || m.userId}</span>${m.name && m.name !== m.userId ? html`<span class="member-id mono">${m.userId}</span>` : nothing}</div>
     ${pill(st.text, st.tone)}
   </li>`;
 }
 
-export function avatarGroup(call: CallView, size: "lg" | "xl", ringing: boolean): Html {
+export function avatarGroup(call: CallView, size: "lg" | "xl", ringing: boolean): TemplateResult {
   const people = call.peers.slice(0, 3);
   if (people.length <= 1) {
     const p = people[0];
@@ -23,7 +24,7 @@ export function avatarGroup(call: CallView, size: "lg" | "xl", ringing: boolean)
     const key = p ? p.userId : call.callerId;
     return html`<div class="stage-avatar${ringing ? " ringing" : ""}">${avatar(name, key, size)}</div>`;
   }
-  return html`<div class="stage-avatar stage-avatar-group${ringing ? " ringing" : ""}">${people.map((p) => avatar(p.name, p.userId, "lg"))}${call.peers.length > 3 ? html`<span class="avatar avatar-lg avatar-more" aria-hidden="true">+${String(call.peers.length - 3)}</span>` : ""}</div>`;
+  return html`<div class="stage-avatar stage-avatar-group${ringing ? " ringing" : ""}">${people.map((p) => avatar(p.name, p.userId, "lg"))}${call.peers.length > 3 ? html`<span class="avatar avatar-lg avatar-more" aria-hidden="true">+${String(call.peers.length - 3)}</span>` : nothing}</div>`;
 }
 
 function waitingStatus(call: CallView): string {
@@ -37,7 +38,7 @@ function waitingStatus(call: CallView): string {
   return parts.length ? parts.join(" · ") : "Waiting for answers…";
 }
 
-export function renderWaiting(v: WaitingView): Html {
+export function renderWaiting(v: WaitingView): TemplateResult {
   const c = v.call;
   const who = callPartyLabel(c);
   const anyRinging = c.peers.some((p) => p.state === "received");
@@ -54,12 +55,12 @@ export function renderWaiting(v: WaitingView): Html {
       <p class="stage-status" role="status" aria-live="polite">${waitingStatus(c)}</p>
     </div>
     ${c.peers.length > 1
-      ? html`<section class="members" aria-label="People being called"><ul class="member-list">${c.peers.map(memberRow)}</ul></section>`
-      : ""}
+      ? html`<section class="members" aria-label="People being called"><ul class="member-list">${repeat(c.peers, (p) => p.userId, memberRow)}</ul></section>`
+      : nothing}
     <div class="dock">
     <div class="controls">
       <div class="control">
-        <button type="button" class="round round-red" data-action="cancel" aria-label="Cancel call to ${who}" ${cancelling ? html`disabled aria-busy="true"` : ""}>${icon("hangUp")}</button>
+        <button type="button" class="round round-red" data-action="cancel" aria-label="Cancel call to ${who}" ?disabled=${cancelling} aria-busy=${cancelling ? "true" : nothing}>${icon("hangUp")}</button>
         <span class="control-label" aria-hidden="true">${cancelling ? "Cancelling…" : "Cancel"}</span>
       </div>
     </div>
