@@ -47,7 +47,14 @@ async fn main() -> Result<()> {
                 None => server::default_binary()?,
             };
             let startup = Duration::from_secs(args.startup_timeout);
-            Server::start(&bin, &args.server_args, args.server_log.clone(), startup).await?
+            Server::start(
+                &bin,
+                true,
+                &args.server_args,
+                args.server_log.clone(),
+                startup,
+            )
+            .await?
         }
     };
     match server.pid {

@@ -53,8 +53,16 @@ pub async fn main(args: &SoakArgs) -> Result<()> {
         None => server::default_binary()?,
     };
     let startup = Duration::from_secs(args.startup_timeout);
-    let mut server =
-        Server::start(&bin, &args.server_args, args.server_log.clone(), startup).await?;
+    // The server's own defaults, per-address connection rate included: the abusers come
+    // from 127.0.0.2, so the rate that refuses them is part of what is being soaked.
+    let mut server = Server::start(
+        &bin,
+        false,
+        &args.server_args,
+        args.server_log.clone(),
+        startup,
+    )
+    .await?;
     println!(
         "server: {} (pid {}, {})",
         server.url,
