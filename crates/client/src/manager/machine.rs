@@ -11,111 +11,16 @@
 
 use std::collections::{HashMap, HashSet};
 
-use beckon_protocol::{CallInviteResult, CallUserInfo, CallUserState, RejectReason, StateReason};
+use beckon_protocol::{CallInviteResult, CallUserState, RejectReason};
 
 use super::extras;
 use super::model::*;
 use crate::sdk::{ConnectionState, Event, HeartbeatTiming};
 
-pub type OpId = u64;
+mod members;
+mod ops;
 
-/// A request the driver must send, then report back with [`Machine::done`].
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Op {
-    Invite {
-        users: Vec<String>,
-        extended_data: String,
-        timeout: u32,
-    },
-    /// Withdraws this user's outgoing call: cancels the invitations still ringing, then
-    /// ends the call, since the caller would otherwise stay alone in it on the server.
-    Cancel {
-        call_id: String,
-    },
-    Accept {
-        call_id: String,
-    },
-    Reject {
-        call_id: String,
-        reason: RejectReason,
-    },
-    InviteMore {
-        call_id: String,
-        users: Vec<String>,
-        extended_data: String,
-        timeout: u32,
-    },
-    Quit {
-        call_id: String,
-    },
-    End {
-        call_id: String,
-    },
-}
-
-#[derive(Debug, Clone, PartialEq)]
-pub enum OpResult {
-    /// The answer to `Invite` or `InviteMore`.
-    Invited(CallInviteResult),
-    Done,
-    Failed {
-        message: String,
-        state: Option<CallUserState>,
-    },
-}
-
-#[derive(Debug, Clone, PartialEq)]
-pub enum Effect {
-    Send {
-        op: OpId,
-        request: Op,
-    },
-    /// Boxed: an update carries a whole snapshot, many times the size of a request.
-    Emit(Box<Update>),
-}
-
-/// What the user asked for.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Intent {
-    Call {
-        users: Vec<String>,
-        call_type: CallType,
-    },
-    Cancel,
-    /// `call_id`, when given, must be the ringing call: an answer meant for a call that
-    /// stopped ringing must not pick up the next one.
-    Accept {
-        call_id: Option<String>,
-    },
-    Decline {
-        call_id: Option<String>,
-    },
-    /// 1:1: end the call for both. Group: leave it. Outgoing: cancel. Incoming: decline.
-    HangUp,
-    InviteMore {
-        users: Vec<String>,
-    },
-    Leave,
-    /// End the call for everyone.
-    End,
-}
-
-#[derive(Debug, Clone)]
-pub struct MachineConfig {
-    /// Ringing time of the invitations this user sends, seconds.
-    pub invite_timeout: u32,
-    /// Slack before a local deadline overrides a server event that never came.
-    pub grace_ms: u64,
-}
-
-impl Default for MachineConfig {
-    fn default() -> Self {
-        MachineConfig {
-            invite_timeout: 60,
-            grace_ms: 5_000,
-        }
-    }
-}
+pub use ops::{Effect, Intent, MachineConfig, Op, OpId, OpResult};
 
 /// What to do with the answer to a request made for a call the user already left.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -544,52 +449,6 @@ impl Machine {
         self.settle_if_over();
     }
 
-    /// Invitees the server would not invite leave the call view, with a notice saying why.
-    fn drop_refused(&mut self, r: &CallInviteResult) {
-        if r.error_invitees.is_empty() {
-            return;
-        }
-        let message = r
-            .error_invitees
-            .iter()
-            .map(|e| format!("{}: {:?}", e.user_id, e.reason))
-            .collect::<Vec<_>>()
-            .join(", ");
-        if let Some(call) = self.call.as_mut() {
-            call.view
-                .peers
-                .retain(|p| !r.error_invitees.iter().any(|e| e.user_id == p.user_id));
-        }
-        self.emit(Notice::Error {
-            message: format!("could not invite {message}"),
-        });
-    }
-
-    /// A request's answer may be older than an event already applied: it only fills in
-    /// members still shown as just invited.
-    fn apply_placeholders(&mut self, list: &[CallUserInfo]) {
-        let Some(call) = self.call.as_mut() else {
-            return;
-        };
-        for u in list {
-            if u.state == CallUserState::Received {
-                call.reached.insert(u.user_id.clone());
-            }
-            match call.view.peers.iter_mut().find(|p| p.user_id == u.user_id) {
-                Some(p) if p.state == CallUserState::Inviting => p.state = u.state,
-                Some(_) => {}
-                None if u.user_id != self.me => call.view.peers.push(Member {
-                    user_id: u.user_id.clone(),
-                    name: extras::member_name(u),
-                    state: u.state,
-                    reason: u.reason,
-                }),
-                None => {}
-            }
-        }
-        call.view.group |= call.view.peers.len() > 1;
-    }
-
     fn cancel_outgoing(&mut self) {
         let Some(call) = self.call.as_ref() else {
             return;
@@ -698,133 +557,6 @@ impl Machine {
             _ => self.send(Op::End { call_id }),
         };
         self.finish(outcome);
-    }
-
-    fn on_members(&mut self, list: &[CallUserInfo]) {
-        let me = self.me.clone();
-        let Some(call) = self.call.as_mut() else {
-            return;
-        };
-        let mut accepted_by = None;
-        let mut my_reason = None;
-        for u in list {
-            if u.user_id == me {
-                call.my_state = u.state;
-                my_reason = u.reason;
-                continue;
-            }
-            if u.state == CallUserState::Received {
-                call.reached.insert(u.user_id.clone());
-            }
-            match call.view.peers.iter_mut().find(|p| p.user_id == u.user_id) {
-                Some(p) => {
-                    p.state = u.state;
-                    p.reason = u.reason;
-                    if let Some(name) = extras::answer_name(&u.extended_data) {
-                        p.name = name;
-                    }
-                }
-                None => call.view.peers.push(Member {
-                    user_id: u.user_id.clone(),
-                    name: extras::member_name(u),
-                    state: u.state,
-                    reason: u.reason,
-                }),
-            }
-            if u.state == CallUserState::Accepted && accepted_by.is_none() {
-                accepted_by = Some(u.user_id.clone());
-            }
-        }
-        call.view.group |= call.view.peers.len() > 1;
-        let (phase, mine, accepting) = (call.phase, call.my_state, call.accept_op.is_some());
-        match phase {
-            Phase::Incoming if !accepting => match mine {
-                CallUserState::Accepted => return self.finish(Outcome::AnsweredElsewhere),
-                CallUserState::Rejected => return self.finish(Outcome::DeclinedElsewhere),
-                CallUserState::Cancelled => return self.finish(Outcome::CancelledByCaller),
-                CallUserState::Timeout => return self.finish(Outcome::Missed),
-                _ => {}
-            },
-            Phase::InCall if matches!(mine, CallUserState::Quit) => {
-                let outcome = if my_reason == Some(StateReason::ConnectionLost) {
-                    Outcome::ConnectionLost
-                } else {
-                    Outcome::Left
-                };
-                return self.finish(outcome);
-            }
-            Phase::Outgoing => {
-                if let Some(by) = accepted_by {
-                    self.start_talking();
-                    self.emit(Notice::Accepted { by });
-                    return;
-                }
-            }
-            _ => {}
-        }
-        if !self.settle_if_over() {
-            self.changed();
-        }
-    }
-
-    /// Ends the call once nobody else is in it or still being called: a call nobody took,
-    /// or a 1:1 call the other side left. The server would keep either with this user alone
-    /// in it (and busy), so it is ended there too. A group call stays: the user may invite
-    /// more people into it, and leaves it by hanging up.
-    fn settle_if_over(&mut self) -> bool {
-        let Some(call) = self.call.as_ref() else {
-            return false;
-        };
-        if call.view.call_id.is_none() || call.invite_op.is_some() {
-            return false;
-        }
-        let live = call
-            .view
-            .peers
-            .iter()
-            .any(|p| p.state.is_pending() || p.state == CallUserState::Accepted);
-        if live {
-            return false;
-        }
-        let outcome = match call.phase {
-            Phase::Outgoing => self.unanswered_outcome(),
-            Phase::InCall if !call.view.group => Outcome::EndedByPeer,
-            _ => return false,
-        };
-        self.end_on_server();
-        self.finish(outcome);
-        true
-    }
-
-    /// This user is alone in the call on the server: end it there.
-    fn end_on_server(&mut self) {
-        if let Some(call_id) = self.call.as_ref().and_then(|c| c.view.call_id.clone()) {
-            self.send(Op::End { call_id });
-        }
-    }
-
-    /// Why nobody picked up, from how each callee's invitation ended.
-    fn unanswered_outcome(&self) -> Outcome {
-        let Some(call) = self.call.as_ref() else {
-            return Outcome::NoAnswer;
-        };
-        let peers = &call.view.peers;
-        let rejected = |r: Option<StateReason>| {
-            peers
-                .iter()
-                .any(|p| p.state == CallUserState::Rejected && p.reason == r)
-        };
-        if rejected(Some(StateReason::Declined)) || rejected(None) {
-            Outcome::Declined
-        } else if rejected(Some(StateReason::Busy)) {
-            Outcome::Busy
-        } else if peers.iter().any(|p| p.state == CallUserState::Cancelled) {
-            Outcome::Cancelled
-        } else if peers.iter().any(|p| call.reached.contains(&p.user_id)) {
-            Outcome::NoAnswer
-        } else {
-            Outcome::Unreachable
-        }
     }
 
     fn start_talking(&mut self) {

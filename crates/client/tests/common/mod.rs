@@ -2,6 +2,8 @@
 //! beckon-testkit), clients and managers set up for tests, and waiting helpers.
 #![allow(dead_code)]
 
+pub mod calls;
+
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
 

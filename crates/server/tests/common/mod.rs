@@ -2,6 +2,8 @@
 //! WebSocket clients.
 #![allow(dead_code)]
 
+pub mod abuse;
+
 use std::time::Duration;
 
 use beckon_client::wire::{Events, WireClient, WireError};
