@@ -1,5 +1,5 @@
-//! Races found while writing the call-manager tests: calling again right after a hang-up
-//! or a cancel, and an accept whose answer is lost or overtaken.
+//! Races the call manager must settle: calling again right after a hang-up or a cancel,
+//! and an accept whose answer is lost or overtaken.
 
 mod common;
 
@@ -187,9 +187,10 @@ async fn calling_again_right_after_cancelling_is_not_refused_as_already_in_a_cal
     }
 }
 
-/// Was a bug (fixed in machine.rs): the manager gave up on an accept whose answer was lost
-/// with the connection, while the server had accepted it, so the user stayed in the call on
-/// the server (the caller talking to nobody, every new call refused with `alreadyInCall`).
+/// An accept whose answer is lost with the connection may still have been applied by the
+/// server: the manager must learn the outcome after reconnecting rather than give up, or
+/// the user would stay in the call on the server (the caller talking to nobody, every new
+/// call refused with `alreadyInCall`).
 #[tokio::test]
 async fn an_accept_whose_answer_is_lost_with_the_connection_does_not_leave_the_user_in_the_call() {
     let server = TestServer::start().await;
