@@ -39,6 +39,12 @@ pub struct SoakArgs {
     #[arg(long, default_value_t = 6, value_parser = clap::value_parser!(u32).range(0..=64))]
     pub flood: u32,
 
+    /// Source addresses the abusers spread over, 127.0.0.2 onwards, each a host of its own
+    /// to the server. One host meets the per-address connection rate at once; many get
+    /// past it, so the defences behind it (frame rate, login deadline, byte-bounded queues)
+    /// are soaked too.
+    #[arg(long, default_value_t = 50, value_parser = clap::value_parser!(u8).range(1..=250))]
+    pub abuse_hosts: u8,
     /// Slowloris connections: three quarters trickle an HTTP upgrade request a byte at a
     /// time, the rest upgrade and never log in (half of those send heartbeats).
     #[arg(long, default_value_t = 200, value_parser = clap::value_parser!(u32).range(0..=1000))]

@@ -54,7 +54,7 @@ pub async fn main(args: &SoakArgs) -> Result<()> {
     };
     let startup = Duration::from_secs(args.startup_timeout);
     // The server's own defaults, per-address connection rate included: the abusers come
-    // from 127.0.0.2, so the rate that refuses them is part of what is being soaked.
+    // from other loopback addresses, so the rate that refuses them is soaked too.
     let mut server = Server::start(
         &bin,
         false,
@@ -134,10 +134,15 @@ async fn soak(args: &SoakArgs, server: &mut Server) -> Result<()> {
         );
     }
 
+    let hosts = tally::use_hosts(args.abuse_hosts);
     println!(
         "during: {} s of abuse from {}: {} fuzz, {} flood, {} slowloris, {} query connections",
         args.duration,
-        tally::source(),
+        match hosts {
+            [one] => one.to_string(),
+            [first, .., last] => format!("{} hosts, {first} to {last}", hosts.len()),
+            [] => "127.0.0.1".into(),
+        },
         args.fuzz,
         args.flood,
         args.slowloris,

@@ -3,6 +3,7 @@
 
 use std::collections::BTreeMap;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::OnceLock;
 use std::time::Duration;
 
@@ -77,19 +78,34 @@ pub enum Ended {
     Write(String),
 }
 
-/// The address abusers connect from: 127.0.0.2 where the system allows it, so to the
-/// server they are another host than the healthy pair on 127.0.0.1.
-pub fn source() -> IpAddr {
-    static SOURCE: OnceLock<IpAddr> = OnceLock::new();
-    *SOURCE.get_or_init(|| {
-        logins::source_addresses(2)
-            .last()
-            .copied()
-            .unwrap_or(IpAddr::V4(Ipv4Addr::LOCALHOST))
+/// The addresses abusers connect from, set once by [`use_hosts`]: 127.0.0.2 onwards where
+/// the system allows it, so to the server they are other hosts than the healthy pair on
+/// 127.0.0.1.
+static SOURCES: OnceLock<Vec<IpAddr>> = OnceLock::new();
+
+/// Spreads the abusers over `hosts` source addresses (just 127.0.0.1 where the system has
+/// no other loopback address). Returns what they will be.
+pub fn use_hosts(hosts: u8) -> &'static [IpAddr] {
+    SOURCES.get_or_init(|| {
+        let all = logins::source_addresses(hosts.saturating_add(1));
+        match all.len() {
+            1 => all,
+            _ => all[1..].to_vec(),
+        }
     })
 }
 
-/// A TCP connection from [`source`] with Nagle off, or the refusal reason.
+/// The next source address, round robin.
+fn source() -> IpAddr {
+    static NEXT: AtomicUsize = AtomicUsize::new(0);
+    let sources = SOURCES.get().map(Vec::as_slice).unwrap_or_default();
+    match sources.len() {
+        0 => IpAddr::V4(Ipv4Addr::LOCALHOST),
+        n => sources[NEXT.fetch_add(1, Ordering::Relaxed) % n],
+    }
+}
+
+/// A TCP connection from the next abuser address with Nagle off, or the refusal reason.
 pub async fn tcp_connect(addr: SocketAddr) -> Result<TcpStream, String> {
     let connect = async {
         let socket = TcpSocket::new_v4()?;
