@@ -98,7 +98,7 @@ async fn still_serves(s: &TestServer, tag: &str) {
         .expect("the server stopped serving new users");
 }
 
-// ---- item 8: RFC 6455 close codes ----
+// ---- RFC 6455 close codes ----
 
 #[tokio::test]
 async fn text_that_is_not_utf8_closes_with_1007() {
@@ -131,7 +131,7 @@ async fn a_continuation_without_a_start_closes_with_1002() {
     assert_eq!(end_of(&mut ws, WAIT).await.code, Some(1002));
 }
 
-// ---- item 5: every frame counts against the rate limit ----
+// ---- every frame counts against the rate limit ----
 
 /// Sends `frame()` as fast as the socket takes it, from another task, until the server
 /// ends the connection; returns how it ended.
@@ -207,7 +207,7 @@ async fn endless_empty_continuation_frames_are_cut_off_as_flooding() {
     still_serves(&s, "fragments").await;
 }
 
-// ---- item 4: unauthenticated connections are bounded ----
+// ---- unauthenticated connections are bounded ----
 
 #[tokio::test]
 async fn a_client_that_never_finishes_its_headers_is_dropped() {
@@ -313,36 +313,7 @@ async fn connections_past_the_per_ip_rate_get_429() {
     );
 }
 
-// ---- item 2: a history answer is bounded in bytes (memory.rs: queues are too) ----
-
-/// `user` is in `n` calls whose `extendedData` is 4 KiB each.
-async fn big_history(s: &TestServer, user: &str, n: usize) {
-    let caller = s.user(&format!("{user}-caller")).await;
-    let data = json!({"pad": "x".repeat(MAX_EXTENDED_DATA_BYTES - 20)}).to_string();
-    for _ in 0..n {
-        let mut inv = invite(&[user], CallMode::Normal, 30);
-        inv.extended_data = data.clone();
-        let sent = loop {
-            match caller.client.call_invite(inv.clone()).await {
-                Ok(sent) => break sent,
-                Err(e) if e.code() == Some(ErrorCode::RateLimited) => {
-                    tokio::time::sleep(Duration::from_millis(100)).await
-                }
-                Err(e) => panic!("invite failed: {e}"),
-            }
-        };
-        loop {
-            match caller.client.call_cancel(cancel_all(&sent.call_id)).await {
-                Ok(_) => break,
-                Err(e) if e.code() == Some(ErrorCode::RateLimited) => {
-                    tokio::time::sleep(Duration::from_millis(100)).await
-                }
-                Err(e) => panic!("cancel failed: {e}"),
-            }
-        }
-    }
-    caller.client.close().await;
-}
+// ---- a history answer is bounded in bytes (memory.rs: queues are too) ----
 
 #[tokio::test]
 async fn a_history_page_stops_before_its_byte_limit_and_pages_on() {

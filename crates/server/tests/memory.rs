@@ -21,35 +21,6 @@ fn peak_kib() -> u64 {
         .unwrap()
 }
 
-/// `user` is in `n` calls whose `extendedData` is 4 KiB each.
-async fn big_history(s: &TestServer, user: &str, n: usize) {
-    let caller = s.user(&format!("{user}-caller")).await;
-    let data = json!({"pad": "x".repeat(MAX_EXTENDED_DATA_BYTES - 20)}).to_string();
-    for _ in 0..n {
-        let mut inv = invite(&[user], CallMode::Normal, 30);
-        inv.extended_data = data.clone();
-        let sent = loop {
-            match caller.client.call_invite(inv.clone()).await {
-                Ok(sent) => break sent,
-                Err(e) if e.code() == Some(ErrorCode::RateLimited) => {
-                    tokio::time::sleep(Duration::from_millis(100)).await
-                }
-                Err(e) => panic!("invite failed: {e}"),
-            }
-        };
-        loop {
-            match caller.client.call_cancel(cancel_all(&sent.call_id)).await {
-                Ok(_) => break,
-                Err(e) if e.code() == Some(ErrorCode::RateLimited) => {
-                    tokio::time::sleep(Duration::from_millis(100)).await
-                }
-                Err(e) => panic!("cancel failed: {e}"),
-            }
-        }
-    }
-    caller.client.close().await;
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn clients_that_query_and_never_read_are_cut_without_growing_memory() {
     let s = TestServer::start().await;
