@@ -105,7 +105,12 @@ impl App {
     /// stale between finding and reporting.
     pub async fn exists(&self, css: &str) -> Result<bool> {
         let script = "return document.querySelector(arguments[0]) !== null";
-        match self.wd.execute(script, vec![css.into()]).await? {
+        let found = self
+            .wd
+            .execute(script, vec![css.into()])
+            .await
+            .with_context(|| format!("{}: cannot look for {css}", self.user))?;
+        match found {
             serde_json::Value::Bool(b) => Ok(b),
             other => bail!("{}: looking for {css} gave {other}", self.user),
         }
@@ -255,7 +260,11 @@ impl App {
     pub async fn shot(&self, name: &str) -> Result<()> {
         // Let entry transitions (a banner fading in) finish: the picture is for people.
         tokio::time::sleep(Duration::from_millis(400)).await;
-        let png = self.wd.screenshot().await?;
+        let png = self
+            .wd
+            .screenshot()
+            .await
+            .with_context(|| format!("{}: cannot take the screenshot {name}", self.user))?;
         let path = self.shots.join(format!("{name}.png"));
         std::fs::write(&path, png).with_context(|| format!("cannot write {}", path.display()))
     }
