@@ -159,19 +159,30 @@ pub async fn serve(mut socket: Socket, budget: Arc<FrameBudget>, shared: Arc<Sha
             reason: Utf8Bytes::from_static(""),
         }));
         let _ = tokio::time::timeout(Duration::from_secs(1), socket.send(close)).await;
-        // Read (and drop) what the client still sends until it answers the close, for up to
-        // a second: closing with unread data makes the kernel reset the connection, and the
-        // client would lose the frames that told it why.
-        let _ = tokio::time::timeout(Duration::from_secs(1), async {
-            while let Some(Ok(msg)) = socket.next().await {
-                if let Message::Close(_) = msg {
-                    break;
+        // Closing with unread data makes the kernel reset the connection, and the client
+        // would lose the frames that told it why: the socket stays open for up to a second.
+        // A client that behaves is read (and dropped) until it answers the close. A client
+        // cut for abuse is not read at all: a flooder keeps writing, and parsing its flood
+        // for a second costs a core that the users who behave need; unread, it only fills
+        // the socket's buffers and then waits on TCP flow control.
+        let abusive = reason == Some(CloseReason::Flooding) || matches!(code, 1002 | 1007 | 1009);
+        if abusive {
+            tokio::time::sleep(GOODBYE_TIME).await;
+        } else {
+            let _ = tokio::time::timeout(GOODBYE_TIME, async {
+                while let Some(Ok(msg)) = socket.next().await {
+                    if let Message::Close(_) = msg {
+                        break;
+                    }
                 }
-            }
-        })
-        .await;
+            })
+            .await;
+        }
     }
 }
+
+/// How long a closed connection is held for its client to read why it was closed.
+const GOODBYE_TIME: Duration = Duration::from_secs(1);
 
 /// The RFC 6455 close code for a broken stream: 1007 for text that is not UTF-8, 1009 for
 /// a message past the hard size limit, 1002 for any other violation of the framing.
