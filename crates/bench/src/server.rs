@@ -161,6 +161,18 @@ pub fn proc_status_kib(pid: u32, field: &str) -> Option<u64> {
     line.split_whitespace().nth(1)?.parse().ok()
 }
 
+/// CPU time `pid` has used so far (user plus system), from `/proc/PID/stat`; `None` for
+/// this process itself. The kernel counts it in USER_HZ ticks, 100 a second on Linux.
+pub fn cpu_secs(pid: Option<u32>) -> Option<f64> {
+    let path = pid.map_or("/proc/self/stat".into(), |pid| format!("/proc/{pid}/stat"));
+    let stat = std::fs::read_to_string(path).ok()?;
+    // The command name (field 2) may hold spaces; the fields after it are plain numbers.
+    let fields: Vec<&str> = stat.rsplit_once(')')?.1.split_whitespace().collect();
+    let ticks = |i: usize| fields.get(i)?.parse::<u64>().ok();
+    // utime and stime are fields 14 and 15, the 12th and 13th after the name.
+    Some((ticks(11)? + ticks(12)?) as f64 / 100.0)
+}
+
 /// `beckon-server` in the same directory as this executable: cargo builds both there.
 pub fn default_binary() -> Result<PathBuf> {
     let exe = std::env::current_exe().context("finding this executable")?;
@@ -216,6 +228,7 @@ fn log_tail(path: &Path) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::time::Instant;
 
     #[test]
     fn only_loopback_urls_are_accepted() {
@@ -223,5 +236,22 @@ mod tests {
         assert!(loopback_addr("ws://10.0.0.1:8080/ws").is_err());
         assert!(loopback_addr("ws://example.com:8080/ws").is_err());
         assert!(loopback_addr("wss://127.0.0.1:8080/ws").is_err());
+    }
+
+    #[test]
+    fn cpu_time_of_this_process_grows_with_work() {
+        let start = cpu_secs(None).expect("/proc/self/stat is readable");
+        let deadline = Instant::now() + Duration::from_secs(5);
+        let mut x = 0u64;
+        while cpu_secs(None).expect("readable") <= start {
+            for i in 0..100_000u64 {
+                x = x.wrapping_mul(31).wrapping_add(i);
+            }
+            assert!(
+                Instant::now() < deadline,
+                "no CPU time counted in 5 s ({x})"
+            );
+        }
+        assert_eq!(cpu_secs(Some(u32::MAX)), None);
     }
 }

@@ -120,6 +120,7 @@ async fn soak(args: &SoakArgs, server: &mut Server) -> Result<()> {
         "before: {} s, the healthy pair alone at {} calls/s",
         args.before, args.healthy_rate
     );
+    let cpu_at_start = CpuMark::now(pid);
     let (pairs, before) = invites::run(
         vec![Pair { caller, invitee }],
         pacing,
@@ -148,7 +149,9 @@ async fn soak(args: &SoakArgs, server: &mut Server) -> Result<()> {
         args.slowloris,
         args.query
     );
+    let cpu_before = cpu_at_start.until_now(pid);
     sampler.set_phase(Phase::During);
+    let cpu_at_abuse = CpuMark::now(pid);
     let abuse_started = Instant::now();
     let abusers = spawn_abusers(args.clone(), addr, seed, stop_rx)?;
     let progress = {
@@ -169,6 +172,7 @@ async fn soak(args: &SoakArgs, server: &mut Server) -> Result<()> {
         })
     };
     let (pairs, during) = invites::run(pairs, pacing, settings(args.duration)).await;
+    let cpu_during = cpu_at_abuse.until_now(pid);
     stop_tx.send_replace(true);
     progress.abort();
     let abuse_secs = abuse_started.elapsed().as_secs_f64();
@@ -176,6 +180,16 @@ async fn soak(args: &SoakArgs, server: &mut Server) -> Result<()> {
         .await?
         .map_err(|_| anyhow!("the abuse thread panicked"))?;
     println!("during: {}", report::percentiles(&during.latency));
+    // Both share the machine's cores: the bench's share (abusers and pair) is what the
+    // server could not have, which matters when reading the pair's latency during abuse.
+    for (phase, cpu) in [("before", cpu_before), ("during", cpu_during)] {
+        if let Some((server, bench)) = cpu {
+            println!(
+                "{phase}: CPU in cores: server {server:.2}, bench {bench:.2} (of {})",
+                std::thread::available_parallelism().map_or(1, |n| n.get())
+            );
+        }
+    }
     sampler.set_phase(Phase::After);
     tokio::time::sleep(SETTLE).await;
 
@@ -304,4 +318,34 @@ async fn collect(mut set: JoinSet<Stats>, deadline: tokio::time::Instant) -> Sta
         eprintln!("warning: {} abusers did not stop in time", set.len());
     }
     total
+}
+
+/// CPU time used by the server and by this bench at one moment.
+struct CpuMark {
+    at: Instant,
+    server: Option<f64>,
+    bench: Option<f64>,
+}
+
+impl CpuMark {
+    fn now(server_pid: u32) -> CpuMark {
+        CpuMark {
+            at: Instant::now(),
+            server: server::cpu_secs(Some(server_pid)),
+            bench: server::cpu_secs(None),
+        }
+    }
+
+    /// Cores used on average since the mark: (server, bench).
+    fn until_now(&self, server_pid: u32) -> Option<(f64, f64)> {
+        let now = CpuMark::now(server_pid);
+        let secs = now.at.duration_since(self.at).as_secs_f64();
+        if secs <= 0.0 {
+            return None;
+        }
+        Some((
+            (now.server? - self.server?) / secs,
+            (now.bench? - self.bench?) / secs,
+        ))
+    }
 }
