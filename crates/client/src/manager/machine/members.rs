@@ -99,7 +99,9 @@ impl Machine {
                 CallUserState::Timeout => return self.finish(Outcome::Missed),
                 _ => {}
             },
-            Phase::InCall if matches!(mine, CallUserState::Quit) => {
+            // The server took this user out (another device hung up, or its device is
+            // gone): the call is over here too, whether it was answered yet or not.
+            Phase::InCall | Phase::Outgoing if matches!(mine, CallUserState::Quit) => {
                 let outcome = if my_reason == Some(StateReason::ConnectionLost) {
                     Outcome::ConnectionLost
                 } else {
