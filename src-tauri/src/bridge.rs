@@ -1,31 +1,43 @@
-//! From the manager to the desktop: every update goes to the windows as a Tauri event,
-//! and the few things that live outside the windows follow the snapshot: the incoming-call
+//! From the core to the desktop: every event goes to the windows as a Tauri event, and
+//! the few things that live outside the windows follow the snapshot: the incoming-call
 //! popup, desktop notifications and the tray's status line.
 
 use beckon_client::manager::Notice;
-use beckon_client::{Connection, Outcome, Phase, Snapshot, Update, Updates};
+use beckon_client::{Connection, Outcome, Phase, Snapshot, Update};
 use tauri::{AppHandle, Emitter, Manager, Runtime};
+use tokio::sync::broadcast::{self, error::RecvError};
 
-use crate::settings::Settings;
+use crate::state::{AppState, HostEvent};
 use crate::{notify, popup, tray};
 
-pub const UPDATE_EVENT: &str = "beckon://update";
-pub const SETTINGS_EVENT: &str = "beckon://settings";
-
-pub async fn run<R: Runtime>(app: AppHandle<R>, mut updates: Updates) {
+pub async fn run<R: Runtime>(app: AppHandle<R>, mut events: broadcast::Receiver<HostEvent>) {
     let mut ringing: Option<String> = None;
-    while let Some(update) = updates.next().await {
-        if let Err(e) = app.emit(UPDATE_EVENT, &update) {
-            tracing::warn!(error = %e, "cannot send an update to the windows");
+    loop {
+        let event = match events.recv().await {
+            Ok(event) => event,
+            Err(RecvError::Lagged(missed)) => {
+                // The next update's snapshot is whole again; only notices were lost.
+                tracing::warn!(missed, "the desktop fell behind the call manager's events");
+                continue;
+            }
+            Err(RecvError::Closed) => return,
+        };
+        if let Err(e) = app.emit(event.name(), event.payload()) {
+            tracing::warn!(error = %e, "cannot send an event to the windows");
         }
-        follow_ringing(&app, &update, &mut ringing);
-        notify_missed(&update);
-        announce(&app, &update.snapshot);
+        if let HostEvent::Update(update) = &event {
+            follow_ringing(&app, update, &mut ringing);
+            notify_missed(update);
+            announce(&app, &update.snapshot);
+        }
     }
 }
 
-pub fn settings_changed<R: Runtime>(app: &AppHandle<R>, settings: &Settings) {
-    let _ = app.emit(SETTINGS_EVENT, settings);
+/// The tray's line before the first update of a new sign-in.
+pub async fn announce_current<R: Runtime>(app: &AppHandle<R>) {
+    if let Some(s) = app.state::<AppState>().view().await.snapshot {
+        announce(app, &s);
+    }
 }
 
 /// The tray says who is signed in and whether calls can reach them.

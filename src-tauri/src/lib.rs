@@ -1,10 +1,15 @@
-//! Beckon's desktop shell. All call behaviour is in `beckon-client`'s call manager; this
-//! crate wires it to windows: commands in (`commands`), updates out (`bridge`), plus the
-//! popup, tray, notifications and settings file a desktop app needs.
+//! Beckon's desktop shell. All call behaviour is in `beckon-client`'s call manager; the
+//! core (`state`, `host`) holds it and runs the pages' commands, and this crate wires it to
+//! windows: commands in (`commands`), events out (`bridge`), plus the popup, tray,
+//! notifications and settings file a desktop app needs. `--headless` runs the same core
+//! without windows and serves the pages to a browser instead (`browser`).
 
 mod bridge;
+mod browser;
 mod commands;
 mod error;
+mod headless;
+mod host;
 mod notify;
 mod popup;
 mod settings;
@@ -12,12 +17,17 @@ mod state;
 mod tray;
 
 use std::path::PathBuf;
+use std::sync::Arc;
 
-use tauri::{AppHandle, Builder, Manager, Runtime, WindowEvent};
+use tauri::{AppHandle, Builder, Context, Manager, Runtime, WindowEvent};
+use tokio::sync::OnceCell;
 
+pub use browser::{new_secret, page_url, serve as serve_pages, PageAssets, PageUrl};
 pub use error::CommandError;
+pub use headless::HeadlessError;
+pub use host::HostCommand;
 pub use settings::Settings;
-pub use state::AppView;
+pub use state::{AppState, AppView, HostEvent};
 
 /// Where settings live: `BECKON_CONFIG_DIR` when set (tests run several instances side by
 /// side), else the platform's config directory for the app.
@@ -30,17 +40,27 @@ fn config_dir<R: Runtime>(app: &AppHandle<R>) -> PathBuf {
         .unwrap_or_else(|_| PathBuf::from(".beckon"))
 }
 
-pub fn run() {
+/// Starts the desktop app, or with `--headless` the core and browser mode only.
+pub fn run() -> Result<(), HeadlessError> {
     let _ = tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_env("BECKON_LOG")
                 .unwrap_or_else(|_| "info".into()),
         )
         .try_init();
-    run_app(Builder::default());
+    let context = tauri::generate_context!();
+    if std::env::args().any(|a| a == "--headless") {
+        return headless::run(context);
+    }
+    run_app(Builder::default(), context);
+    Ok(())
 }
 
-pub fn run_app<R: Runtime>(mut builder: Builder<R>) {
+/// The browser-mode server of a desktop app, started the first time a window asks.
+#[derive(Default)]
+struct BrowserPages(OnceCell<PageUrl>);
+
+pub fn run_app<R: Runtime>(mut builder: Builder<R>, context: Context<R>) {
     // A second launch only brings the running one forward: one user, one manager. A
     // launch with its own BECKON_CONFIG_DIR is another profile (a demo's second user, a
     // test instance) and runs beside it.
@@ -50,25 +70,17 @@ pub fn run_app<R: Runtime>(mut builder: Builder<R>) {
         }));
     }
     let app = builder
-        .invoke_handler(tauri::generate_handler![
-            commands::app_state,
-            commands::save_settings,
-            commands::call,
-            commands::cancel,
-            commands::accept,
-            commands::decline,
-            commands::hang_up,
-            commands::invite_more,
-            commands::leave,
-            commands::end_call,
-            commands::history,
-        ])
+        .invoke_handler(tauri::generate_handler![commands::host])
         .setup(|app| {
             let handle = app.handle().clone();
-            app.manage(state::AppState::new(config_dir(&handle)));
+            let state = Arc::new(AppState::new(config_dir(&handle)));
+            app.manage(state.clone());
+            app.manage(BrowserPages::default());
             tray::create(&handle)?;
+            tauri::async_runtime::spawn(bridge::run(handle.clone(), state.subscribe()));
             tauri::async_runtime::spawn(async move {
-                handle.state::<state::AppState>().resume(&handle).await;
+                state.resume().await;
+                bridge::announce_current(&handle).await;
             });
             Ok(())
         })
@@ -79,16 +91,54 @@ pub fn run_app<R: Runtime>(mut builder: Builder<R>) {
                 let _ = window.hide();
             }
         })
-        .build(tauri::generate_context!())
+        .build(context)
         .expect("the Tauri app could not be built");
     app.run(|app, event| {
         if let tauri::RunEvent::ExitRequested { .. } = event {
             let app = app.clone();
             tauri::async_runtime::block_on(async move {
-                app.state::<state::AppState>().shut_down().await;
+                app.state::<Arc<AppState>>().shut_down().await;
             });
         }
     });
+}
+
+/// The desktop's assets, for browser mode inside a running app.
+struct BundledAssets<R: Runtime>(AppHandle<R>);
+
+impl<R: Runtime> PageAssets for BundledAssets<R> {
+    fn get(&self, path: &str) -> Option<Vec<u8>> {
+        self.0
+            .asset_resolver()
+            .get(path.to_owned())
+            .map(|a| a.bytes)
+    }
+}
+
+/// Serves the pages on loopback (once per launch) and opens them in the system browser:
+/// on a webview without WebRTC that is where the call's audio and video run.
+pub(crate) async fn open_in_browser<R: Runtime>(app: &AppHandle<R>) -> Result<(), CommandError> {
+    let pages = app.state::<BrowserPages>();
+    let url = pages
+        .0
+        .get_or_try_init(|| async {
+            let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+            let secret = new_secret();
+            let url = page_url(&listener, &secret)?;
+            let state = app.state::<Arc<AppState>>().inner().clone();
+            let assets = Arc::new(BundledAssets(app.clone()));
+            tauri::async_runtime::spawn(async move {
+                let forever = std::future::pending();
+                if let Err(e) = serve_pages(listener, secret, state, assets, forever).await {
+                    tracing::warn!(error = %e, "browser mode stopped");
+                }
+            });
+            Ok::<_, std::io::Error>(url)
+        })
+        .await
+        .map_err(|e| CommandError::new(error::CommandErrorKind::Io, e.to_string()))?;
+    open::that_detached(&url.url)
+        .map_err(|e| CommandError::new(error::CommandErrorKind::Io, e.to_string()))
 }
 
 /// Brings the main window forward (tray "Open", a second launch).

@@ -1,16 +1,20 @@
 //! The app's one piece of state: the signed-in user's call manager, replaced when the
-//! settings change. Everything about calls lives in the manager; this only holds it.
+//! settings change. Everything about calls lives in the manager; this only holds it and
+//! tells whoever listens (the desktop windows, a browser page) what changed. It knows
+//! nothing of Tauri, so the headless browser mode runs the very same core.
 
 use std::path::PathBuf;
 
-use beckon_client::{CallManager, ClientConfig, MachineConfig, Snapshot};
+use beckon_client::{CallManager, ClientConfig, MachineConfig, Snapshot, Update};
 use serde::Serialize;
-use tauri::{AppHandle, Runtime};
-use tokio::sync::Mutex;
+use tokio::sync::{broadcast, Mutex};
 
-use crate::bridge;
 use crate::error::CommandError;
 use crate::settings::{self, Settings};
+
+/// Events kept for a listener that fell behind. Each update carries the whole snapshot,
+/// so one that misses some still draws the right page; only one-off notices are lost.
+const EVENT_BUFFER: usize = 256;
 
 /// What a window needs to draw itself after (re)loading.
 #[derive(Debug, Clone, Serialize)]
@@ -21,8 +25,34 @@ pub struct AppView {
     pub snapshot: Option<Snapshot>,
 }
 
+/// What the core tells its windows, in order.
+#[derive(Debug, Clone)]
+pub enum HostEvent {
+    Update(Box<Update>),
+    Settings(Settings),
+}
+
+impl HostEvent {
+    /// The event's name on the UI side (`ui/src/api.ts`).
+    pub fn name(&self) -> &'static str {
+        match self {
+            HostEvent::Update(_) => "beckon://update",
+            HostEvent::Settings(_) => "beckon://settings",
+        }
+    }
+
+    pub fn payload(&self) -> serde_json::Value {
+        let value = match self {
+            HostEvent::Update(u) => serde_json::to_value(u),
+            HostEvent::Settings(s) => serde_json::to_value(s),
+        };
+        value.unwrap_or(serde_json::Value::Null)
+    }
+}
+
 pub struct AppState {
     config_dir: PathBuf,
+    events: broadcast::Sender<HostEvent>,
     inner: Mutex<Inner>,
 }
 
@@ -30,40 +60,42 @@ pub struct AppState {
 struct Inner {
     settings: Option<Settings>,
     manager: Option<CallManager>,
-    bridge: Option<tauri::async_runtime::JoinHandle<()>>,
+    forward: Option<tokio::task::JoinHandle<()>>,
 }
 
 impl AppState {
     pub fn new(config_dir: PathBuf) -> Self {
         AppState {
             config_dir,
+            events: broadcast::channel(EVENT_BUFFER).0,
             inner: Mutex::new(Inner::default()),
         }
     }
 
+    /// Everything the core says from now on.
+    pub fn subscribe(&self) -> broadcast::Receiver<HostEvent> {
+        self.events.subscribe()
+    }
+
     /// Signs in with the saved settings, if there are any.
-    pub async fn resume<R: Runtime>(&self, app: &AppHandle<R>) {
+    pub async fn resume(&self) {
         if let Some((settings, device_id)) = settings::load(&self.config_dir) {
-            self.sign_in(app, settings, device_id).await;
+            self.sign_in(settings, device_id).await;
         }
     }
 
     /// Validates, saves and signs in (out of the previous account first).
-    pub async fn save<R: Runtime>(
-        &self,
-        app: &AppHandle<R>,
-        settings: Settings,
-    ) -> Result<(), CommandError> {
+    pub async fn save(&self, settings: Settings) -> Result<(), CommandError> {
         let settings = settings.validated()?;
         let device_id = settings::save(&self.config_dir, &settings)?;
-        self.sign_in(app, settings, device_id).await;
+        self.sign_in(settings, device_id).await;
         Ok(())
     }
 
-    async fn sign_in<R: Runtime>(&self, app: &AppHandle<R>, settings: Settings, device_id: String) {
+    async fn sign_in(&self, settings: Settings, device_id: String) {
         let mut inner = self.inner.lock().await;
-        if let Some(bridge) = inner.bridge.take() {
-            bridge.abort();
+        if let Some(forward) = inner.forward.take() {
+            forward.abort();
         }
         if let Some(old) = inner.manager.take() {
             old.logout().await;
@@ -72,15 +104,17 @@ impl AppState {
             .user_name(&settings.user_name)
             .token(settings.token.clone())
             .device_id(device_id);
-        let (manager, updates) = CallManager::start(config, machine_config());
-        bridge::announce(app, &manager.snapshot());
-        inner.bridge = Some(tauri::async_runtime::spawn(bridge::run(
-            app.clone(),
-            updates,
-        )));
+        let (manager, mut updates) = CallManager::start(config, machine_config());
+        let events = self.events.clone();
+        inner.forward = Some(tokio::spawn(async move {
+            while let Some(update) = updates.next().await {
+                // No listener yet is fine: a window asks for the state when it opens.
+                let _ = events.send(HostEvent::Update(Box::new(update)));
+            }
+        }));
         inner.manager = Some(manager);
         inner.settings = Some(settings.clone());
-        bridge::settings_changed(app, &settings);
+        let _ = self.events.send(HostEvent::Settings(settings));
     }
 
     pub async fn manager(&self) -> Result<CallManager, CommandError> {

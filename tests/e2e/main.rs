@@ -187,8 +187,27 @@ async fn run(chosen: &[&(&str, scenarios::Scenario)]) -> Result<()> {
     let _ = server.await;
     if result.is_err() {
         eprintln!("logs: {}", logs.display());
+        // CI keeps only what was printed: the ends of the logs say what the apps saw.
+        if std::env::var_os("CI").is_some() {
+            print_log_tails(&logs);
+        }
     }
     result
+}
+
+fn print_log_tails(logs: &Path) {
+    const LINES: usize = 40;
+    let Ok(entries) = std::fs::read_dir(logs) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let text = std::fs::read_to_string(entry.path()).unwrap_or_default();
+        let lines: Vec<&str> = text.lines().collect();
+        eprintln!("---- last {LINES} lines of {}", entry.path().display());
+        for line in &lines[lines.len().saturating_sub(LINES)..] {
+            eprintln!("{line}");
+        }
+    }
 }
 
 /// What each app and the whole screen showed when a scenario failed.

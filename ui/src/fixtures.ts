@@ -207,6 +207,7 @@ export const ALL_OUTCOMES: Outcome[] = [
   { kind: "hungUp" },
   { kind: "left" },
   { kind: "failed", message: "server said: invitee list too long" },
+  { kind: "mediaFailed", problem: "couldNotConnect" },
 ];
 
 /** The call a Finished notice carries for an outcome: incoming outcomes get an incoming call. */

@@ -1,11 +1,12 @@
 import "./styles.css";
 import { createApi } from "./api";
 import { App } from "./app";
-import { tauriTransport } from "./transport";
+import { browserTransport, inTauri, tauriTransport } from "./transport";
 
 // Both windows load this bundle: the main window (index.html) and the incoming-call
-// popup (index.html#incoming).
+// popup (index.html#incoming). Opened by a browser (browser mode), it is the main window.
 const kind = location.hash === "#incoming" ? "popup" : "main";
 document.documentElement.dataset.window = kind;
 const root = document.getElementById("app");
-if (root) void new App({ api: createApi(tauriTransport()), root, kind }).start();
+const transport = inTauri() ? tauriTransport() : browserTransport();
+if (root) void new App({ api: createApi(transport), root, kind }).start();

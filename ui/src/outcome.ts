@@ -72,5 +72,9 @@ export function outcomeBanner(outcome: Outcome, call: CallView, now: number): Ba
       return b(`You left the group call`, `The others in the call with ${who} can carry on without you.`, "info", true);
     case "failed":
       return b(`Call failed`, outcome.message || "Something went wrong.", "bad");
+    case "mediaFailed":
+      return outcome.problem === "couldNotConnect"
+        ? b(`Couldn't connect the call's audio`, `The ${kind} with ${who} was set up, but no audio or video got through, so it was ended.`, "bad")
+        : b(`Call dropped: connection lost`, `The audio and video of your ${kind} with ${who} stopped and didn't come back${talked(call, now)}.`, "bad");
   }
 }

@@ -21,6 +21,7 @@ const EXPECTED: Record<Outcome["kind"], RegExp> = {
   hungUp: /^Call ended You hung up/,
   left: /^You left the group call/,
   failed: /^Call failed server said: invitee list too long/,
+  mediaFailed: /^Couldn't connect the call's audio .*no audio or video got through/,
 };
 
 function bannerText(o: Outcome): string {
@@ -35,6 +36,10 @@ describe("finished-outcome banners", () => {
 
   it.each(ALL_OUTCOMES.map((o) => [o.kind, o] as const))("%s has its own text", (kind, o) => {
     expect(bannerText(o)).toMatch(EXPECTED[kind]);
+  });
+
+  it("media lost mid-call says the connection was lost", () => {
+    expect(bannerText({ kind: "mediaFailed", problem: "connectionLost" })).toMatch(/^Call dropped: connection lost .*stopped and didn't come back/);
   });
 
   it("no two outcomes read the same", () => {

@@ -35,7 +35,7 @@ impl Exit {
             Outcome::AnsweredElsewhere | Outcome::EndedByPeer | Outcome::HungUp | Outcome::Left => {
                 Exit::Ok
             }
-            Outcome::Failed { .. } => Exit::Error,
+            Outcome::Failed { .. } | Outcome::MediaFailed { .. } => Exit::Error,
         }
     }
 }

@@ -10,4 +10,4 @@ export type Notice = { "kind": "changed" } | { "kind": "accepted", by: string, }
 /**
  * Whether another device of this user answered it.
  */
-answered: boolean, } | { "kind": "error", message: string, };
+answered: boolean, } | { "kind": "error", message: string, } | { "kind": "signal", callId: string, fromUserId: string, payload: unknown, };

@@ -11,12 +11,17 @@ use tokio::sync::{mpsc, oneshot, watch};
 
 use super::extras;
 use super::machine::{Effect, Intent, Machine, MachineConfig, Op, OpId, OpResult};
-use super::model::{ActionError, CallType, Snapshot, Update};
+#[cfg(doc)]
+use super::model::Notice;
+use super::model::{ActionError, CallType, MediaProblem, Snapshot, Update};
 use crate::sdk::{unix_ms, Client, ClientConfig, Error, Event, Events};
 use crate::stream::EventStream;
 
 const COMMANDS: usize = 32;
 const UPDATES: usize = 256;
+/// Media negotiation messages waiting to be relayed: an offer and a handful of ICE
+/// candidates per peer. A full queue makes the sender wait.
+const SIGNALS: usize = 64;
 const ANSWERS: usize = 64;
 /// Attempts at a request that cleans up after the user (cancel, decline, hang up) when the
 /// connection is down: the server must learn of it, or the other side keeps ringing.
@@ -42,7 +47,16 @@ pub struct CallManager {
     snapshot: watch::Receiver<Snapshot>,
     /// Requests started and not yet answered.
     in_flight: watch::Receiver<usize>,
+    signals: mpsc::Sender<Signal>,
     client: Client,
+}
+
+/// One media negotiation message for another member of the call.
+#[derive(Debug)]
+struct Signal {
+    call_id: String,
+    to_user_id: String,
+    payload: serde_json::Value,
 }
 
 impl std::fmt::Debug for Command {
@@ -82,10 +96,13 @@ impl CallManager {
             in_flight: flight_tx,
         };
         tokio::spawn(task.run(events, cmd_rx));
+        let (signal_tx, signal_rx) = mpsc::channel(SIGNALS);
+        tokio::spawn(relay_signals(client.clone(), signal_rx));
         let manager = CallManager {
             commands: cmd_tx,
             snapshot: snap_rx,
             in_flight: flight_rx,
+            signals: signal_tx,
             client,
         };
         (manager, Updates::new(up_rx))
@@ -149,6 +166,36 @@ impl CallManager {
     /// Ends the call for everyone.
     pub async fn end(&self) -> Result<(), ActionError> {
         self.act(Intent::End).await
+    }
+
+    /// Ends the current call because its media could not be carried.
+    pub async fn media_failed(
+        &self,
+        call_id: &str,
+        problem: MediaProblem,
+    ) -> Result<(), ActionError> {
+        let call_id = call_id.to_owned();
+        self.act(Intent::MediaFailed { call_id, problem }).await
+    }
+
+    /// Queues a media negotiation message for `to_user_id`'s device in the call; it
+    /// arrives there as [`Notice::Signal`]. Messages go out in the order given, which
+    /// an SDP answer and the ICE candidates after it depend on.
+    pub async fn signal(
+        &self,
+        call_id: &str,
+        to_user_id: &str,
+        payload: serde_json::Value,
+    ) -> Result<(), ActionError> {
+        let signal = Signal {
+            call_id: call_id.to_owned(),
+            to_user_id: to_user_id.to_owned(),
+            payload,
+        };
+        self.signals
+            .send(signal)
+            .await
+            .map_err(|_| ActionError::Stopped)
     }
 
     /// Recent calls, newest first.
@@ -270,6 +317,17 @@ impl Task {
         }
         // Every handle is gone (or the client stopped): nobody can act on calls any more.
         self.client.shutdown().await;
+    }
+}
+
+/// Relays one message at a time, each after the previous one's answer: requests from
+/// separate tasks could overtake each other, and a candidate must not arrive before the
+/// description it belongs to. A refusal (the other side just left) only drops that message.
+async fn relay_signals(client: Client, mut signals: mpsc::Receiver<Signal>) {
+    while let Some(s) = signals.recv().await {
+        if let Err(e) = client.relay(&s.call_id, &s.to_user_id, s.payload).await {
+            tracing::debug!(call_id = %s.call_id, to = %s.to_user_id, error = %e, "a media message was not relayed");
+        }
     }
 }
 

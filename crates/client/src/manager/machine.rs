@@ -178,6 +178,12 @@ impl Machine {
             }
             (Intent::Leave, Phase::InCall) => self.leave_call(Outcome::Left),
             (Intent::End, Phase::InCall) => self.leave_call(Outcome::HungUp),
+            (Intent::MediaFailed { call_id, problem }, Phase::InCall) => {
+                if !self.is_current(&call_id) {
+                    return Err(not_now);
+                }
+                self.leave_call(Outcome::MediaFailed { problem });
+            }
             (Intent::InviteMore { users }, Phase::InCall | Phase::Outgoing) => {
                 let users = self.clean_users(users)?;
                 self.invite_more(users, now)?;
@@ -259,6 +265,15 @@ impl Machine {
                 } else {
                     self.keep_early(Event::InvitationEnded(e));
                 }
+            }
+            // Media negotiation belongs to the call it was sent in: anything for another call
+            // (one that just ended, say) would set up media nobody is in.
+            Event::Relay(r) if self.is_current(&r.call_id) && self.phase() != Phase::Free => {
+                self.emit(Notice::Signal {
+                    call_id: r.call_id,
+                    from_user_id: r.from_user_id,
+                    payload: r.payload,
+                });
             }
             _ => {}
         }
@@ -552,8 +567,11 @@ impl Machine {
         let Some(call_id) = self.call.as_ref().and_then(|c| c.view.call_id.clone()) else {
             return;
         };
+        // One member's media failing must not end a group call for the others.
+        let group = self.call.as_ref().is_some_and(|c| c.view.group);
         match outcome {
             Outcome::Left => self.send(Op::Quit { call_id }),
+            Outcome::MediaFailed { .. } if group => self.send(Op::Quit { call_id }),
             _ => self.send(Op::End { call_id }),
         };
         self.finish(outcome);

@@ -11,6 +11,8 @@ mod lifetime_tests;
 mod machine;
 #[cfg(test)]
 mod machine_tests;
+#[cfg(test)]
+mod media_tests;
 mod model;
 #[cfg(test)]
 mod proptests;

@@ -143,6 +143,8 @@ pub enum Outcome {
     Left,
     /// The server refused the request; `message` says why.
     Failed { message: String },
+    /// The call's audio and video could not be carried, so this device ended it.
+    MediaFailed { problem: MediaProblem },
 }
 
 /// Why the manager is telling the application something; the snapshot says the rest.
@@ -178,6 +180,25 @@ pub enum Notice {
     },
     /// A request the user made failed without ending the call (inviting more people).
     Error { message: String },
+    /// Another member's media module sent this one something (an SDP description, an ICE
+    /// candidate), for the current call. Passed on untouched, in the order it came.
+    Signal {
+        call_id: String,
+        from_user_id: String,
+        #[cfg_attr(feature = "ts", ts(type = "unknown"))]
+        payload: serde_json::Value,
+    },
+}
+
+/// Why the application ended a call itself: a call nobody can hear is over.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
+pub enum MediaProblem {
+    /// Media never connected (no route, or the TURN server refused the credentials).
+    CouldNotConnect,
+    /// Media connected, then stopped and did not come back.
+    ConnectionLost,
 }
 
 /// One item of the manager's event stream.

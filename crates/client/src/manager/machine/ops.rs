@@ -3,7 +3,7 @@
 
 use beckon_protocol::{CallInviteResult, CallUserState, RejectReason};
 
-use crate::manager::model::{CallType, Update};
+use crate::manager::model::{CallType, MediaProblem, Update};
 
 pub type OpId = u64;
 
@@ -87,6 +87,11 @@ pub enum Intent {
     Leave,
     /// End the call for everyone.
     End,
+    /// The application could not carry the call's media: leave it (1:1: end it), saying why.
+    MediaFailed {
+        call_id: String,
+        problem: MediaProblem,
+    },
 }
 
 #[derive(Debug, Clone)]

@@ -1,0 +1,153 @@
+//! The commands a page may send the core. One serde enum is the whole vocabulary: the
+//! desktop windows send it through Tauri's IPC, a browser page over the loopback
+//! WebSocket, and both end up in [`execute`].
+
+use beckon_client::manager::{summarize, MediaProblem};
+use beckon_client::CallType;
+use serde::Deserialize;
+use serde_json::Value;
+
+use crate::error::{CommandError, CommandErrorKind};
+use crate::settings::Settings;
+use crate::state::AppState;
+
+/// Most history entries one page asks for.
+const HISTORY_MAX: u32 = 100;
+
+/// `{ "command": "call", "args": { "users": ["bob"], "callType": "voice" } }`: names in
+/// snake_case, arguments in camelCase (`ui/src/api.ts`).
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(
+    tag = "command",
+    content = "args",
+    rename_all = "snake_case",
+    rename_all_fields = "camelCase",
+    deny_unknown_fields
+)]
+pub enum HostCommand {
+    AppState,
+    SaveSettings {
+        settings: Settings,
+    },
+    Call {
+        users: Vec<String>,
+        call_type: CallType,
+    },
+    Cancel,
+    Accept {
+        call_id: String,
+    },
+    Decline {
+        call_id: String,
+    },
+    HangUp,
+    InviteMore {
+        users: Vec<String>,
+    },
+    Leave,
+    EndCall,
+    History {
+        count: u32,
+    },
+    /// STUN/TURN servers for the page's peer connections, with fresh TURN credentials.
+    IceConfig,
+    /// A media negotiation message for another member of the current call.
+    Signal {
+        call_id: String,
+        to_user_id: String,
+        payload: Value,
+    },
+    /// The page could not carry the call's media: end the call, saying why.
+    MediaFailed {
+        call_id: String,
+        problem: MediaProblem,
+    },
+    /// Desktop only: serve the pages on loopback and open them in the system browser.
+    OpenInBrowser,
+}
+
+/// Runs one command; the answer is JSON for the page.
+pub async fn execute(state: &AppState, command: HostCommand) -> Result<Value, CommandError> {
+    use HostCommand as C;
+    let done = |r: Result<(), beckon_client::ActionError>| -> Result<Value, CommandError> {
+        r.map(|()| Value::Null).map_err(CommandError::from)
+    };
+    match command {
+        C::AppState => Ok(to_json(&state.view().await)),
+        C::SaveSettings { settings } => state.save(settings).await.map(|()| Value::Null),
+        C::Call { users, call_type } => done(state.manager().await?.call(users, call_type).await),
+        C::Cancel => done(state.manager().await?.cancel().await),
+        C::Accept { call_id } => done(state.manager().await?.accept_call(&call_id).await),
+        C::Decline { call_id } => done(state.manager().await?.decline_call(&call_id).await),
+        C::HangUp => done(state.manager().await?.hang_up().await),
+        C::InviteMore { users } => done(state.manager().await?.invite_more(users).await),
+        C::Leave => done(state.manager().await?.leave().await),
+        C::EndCall => done(state.manager().await?.end().await),
+        C::History { count } => {
+            let manager = state.manager().await?;
+            // A hang-up reported a moment ago may still be on its way; without this the
+            // call it ended would be listed as still in progress.
+            manager.flush().await;
+            let me = manager.client().user_id().to_owned();
+            let calls = manager.history(count.clamp(1, HISTORY_MAX)).await?;
+            let entries: Vec<_> = calls.iter().map(|c| summarize(c, &me)).collect();
+            Ok(to_json(&entries))
+        }
+        C::IceConfig => Err(CommandError::not_signed_in()),
+        C::Signal {
+            call_id,
+            to_user_id,
+            payload,
+        } => done(
+            state
+                .manager()
+                .await?
+                .signal(&call_id, &to_user_id, payload)
+                .await,
+        ),
+        C::MediaFailed { call_id, problem } => {
+            done(state.manager().await?.media_failed(&call_id, problem).await)
+        }
+        C::OpenInBrowser => Err(CommandError::new(
+            CommandErrorKind::NotNow,
+            "this page is already open in a browser",
+        )),
+    }
+}
+
+fn to_json<T: serde::Serialize>(value: &T) -> Value {
+    serde_json::to_value(value).unwrap_or(Value::Null)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn commands_read_as_the_ui_sends_them() {
+        let parse = |v: Value| serde_json::from_value::<HostCommand>(v);
+        assert_eq!(
+            parse(json!({"command": "hang_up"})).unwrap(),
+            HostCommand::HangUp
+        );
+        assert_eq!(
+            parse(json!({"command": "call", "args": {"users": ["bob"], "callType": "video"}}))
+                .unwrap(),
+            HostCommand::Call {
+                users: vec!["bob".into()],
+                call_type: CallType::Video
+            }
+        );
+        assert_eq!(
+            parse(json!({"command": "media_failed", "args": {"callId": "c", "problem": "connectionLost"}}))
+                .unwrap(),
+            HostCommand::MediaFailed {
+                call_id: "c".into(),
+                problem: MediaProblem::ConnectionLost
+            }
+        );
+        assert!(parse(json!({"command": "format_disk"})).is_err());
+        assert!(parse(json!({"command": "accept", "args": {}})).is_err());
+    }
+}
