@@ -7,6 +7,7 @@
 //! time. `docs/protocol.md` is the human-readable form of this crate; keep them in step.
 
 mod error;
+mod ice;
 pub mod limits;
 mod request;
 mod response;
@@ -15,6 +16,7 @@ mod types;
 mod validate;
 
 pub use error::{ErrorBody, ErrorCode};
+pub use ice::{IceConfig, IceServer, IceTransportPolicy};
 pub use request::*;
 pub use response::*;
 pub use state::{CallMode, CallState, CallUserState, RejectReason, StateReason};

@@ -60,3 +60,15 @@ pub const OUTBOUND_SHARE_BYTES: usize = 64 * 1024;
 /// (`--login-timeout`). Heartbeats do not extend it. Past it: `sessionClosed{loginTimeout}`,
 /// close code 1008.
 pub const DEFAULT_LOGIN_TIMEOUT_SECS: u64 = 10;
+/// Lifetime of the TURN credentials the server mints (`--turn-ttl`), in seconds: the
+/// default, and the bounds the server accepts. Shorter than a minute, a client would be
+/// refreshing all the time; longer than a week, a leaked credential works too long.
+pub const DEFAULT_TURN_TTL_SECS: u64 = 12 * 3600;
+pub const MIN_TURN_TTL_SECS: u64 = 60;
+pub const MAX_TURN_TTL_SECS: u64 = 7 * 24 * 3600;
+/// A client asks for fresh TURN credentials (`queryIceConfig`) once the ones it has are
+/// within this fraction of their lifetime of expiring, and never later than
+/// [`MIN_ICE_REFRESH_MARGIN_MS`] before: a call being set up needs them for its whole ICE
+/// negotiation, and the clocks of client and TURN server may disagree a little.
+pub const ICE_REFRESH_FRACTION: u64 = 4;
+pub const MIN_ICE_REFRESH_MARGIN_MS: u64 = 60_000;

@@ -41,6 +41,8 @@ pub enum RequestBody {
     CallEnd(CallAnswer),
     QueryCallInvitationList(QueryCallInvitationList),
     Relay(Relay),
+    /// Fresh TURN credentials, before the ones from `login` expire.
+    QueryIceConfig,
 }
 
 impl RequestBody {

@@ -2,8 +2,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::limits::{DEFAULT_HEARTBEAT_TIMEOUT_MS, HEARTBEATS_PER_TIMEOUT};
 use crate::{
-    CallInfo, CallMode, CallUserInfo, CloseReason, ErrorBody, ErrorInvitee, InvitationInfo,
-    StateReason, UnixMillis,
+    CallInfo, CallMode, CallUserInfo, CloseReason, ErrorBody, ErrorInvitee, IceConfig,
+    InvitationInfo, StateReason, UnixMillis,
 };
 
 /// A server-to-client frame: a response, an error, or an event.
@@ -46,6 +46,7 @@ pub enum ResponseBody {
     CallEnd(CallEndResult),
     QueryCallInvitationList(CallList),
     Relay,
+    QueryIceConfig(IceConfig),
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -64,6 +65,10 @@ pub struct LoginResult {
     #[serde(default = "default_heartbeat_timeout_ms")]
     pub heartbeat_timeout_ms: u64,
     pub server_time: UnixMillis,
+    /// STUN and TURN servers for this user's calls, TURN credentials minted for it.
+    /// Defaulted (none) so a client still understands a server from before the field.
+    #[serde(default)]
+    pub ice: IceConfig,
 }
 
 fn default_heartbeat_timeout_ms() -> u64 {
@@ -192,5 +197,9 @@ mod tests {
             l.heartbeat_interval_ms * HEARTBEATS_PER_TIMEOUT,
             DEFAULT_HEARTBEAT_TIMEOUT_MS
         );
+        assert_eq!(l.ice, IceConfig::default());
+        assert!(l.ice.ice_servers.is_empty());
+        assert_eq!(l.ice.ice_transport_policy, crate::IceTransportPolicy::All);
+        assert_eq!(l.ice.expires_at, None);
     }
 }

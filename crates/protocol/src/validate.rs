@@ -107,6 +107,7 @@ fn body_of(kind: RequestKind, value: &Value) -> Result<RequestBody, String> {
         RequestKind::CallEnd => RequestBody::CallEnd(de(value)?),
         RequestKind::QueryCallInvitationList => RequestBody::QueryCallInvitationList(de(value)?),
         RequestKind::Relay => RequestBody::Relay(de(value)?),
+        RequestKind::QueryIceConfig => RequestBody::QueryIceConfig,
     })
 }
 
@@ -131,7 +132,7 @@ impl RequestBody {
                 }
                 Ok(())
             }
-            RequestBody::Logout | RequestBody::Heartbeat => Ok(()),
+            RequestBody::Logout | RequestBody::Heartbeat | RequestBody::QueryIceConfig => Ok(()),
             RequestBody::CallInvite(c) => {
                 check_invitees(&c.invitees)?;
                 check_timeout(c.timeout)?;
@@ -324,7 +325,7 @@ mod tests {
         for &kind in RequestKind::VARIANTS {
             let frame = match kind {
                 RequestKind::Login => r#"{"userId":"a","userName":"A"}"#,
-                RequestKind::Logout | RequestKind::Heartbeat => "{}",
+                RequestKind::Logout | RequestKind::Heartbeat | RequestKind::QueryIceConfig => "{}",
                 RequestKind::CallInvite => r#"{"invitees":["b"]}"#,
                 RequestKind::CallingInvite => r#"{"callId":"c","invitees":["b"]}"#,
                 RequestKind::QueryCallInvitationList => r#"{"count":5}"#,

@@ -4,10 +4,14 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use beckon_protocol::limits::DEFAULT_HEARTBEAT_TIMEOUT_MS;
+use beckon_protocol::limits::{
+    DEFAULT_HEARTBEAT_TIMEOUT_MS, DEFAULT_TURN_TTL_SECS, MAX_TURN_TTL_SECS, MIN_TURN_TTL_SECS,
+};
+use beckon_protocol::IceTransportPolicy;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
 use crate::auth::{self, AuthMode};
+use crate::ice::{IceSettings, Turn, TurnSecret};
 use crate::store::Durability;
 use crate::Config;
 
@@ -40,6 +44,14 @@ pub enum AuthFlag {
     Open,
     /// Every login needs a token from `beckon-server token`.
     Token,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum PolicyFlag {
+    /// Direct connections when they work, the TURN relay when they do not.
+    All,
+    /// The TURN relay only: users never learn each other's IP addresses.
+    Relay,
 }
 
 #[derive(Debug, Clone, Args)]
@@ -87,9 +99,87 @@ pub struct ServeArgs {
     /// slow consumers.
     #[arg(long, env = "BECKON_OUTBOUND_BUDGET_MB", default_value_t = Config::DEFAULT_OUTBOUND_BUDGET_BYTES / (1024 * 1024))]
     pub outbound_budget_mb: usize,
+    #[command(flatten)]
+    pub ice: IceArgs,
     /// Log filter, e.g. `info` or `beckon_server=debug`.
     #[arg(long, env = "BECKON_LOG", default_value = "info")]
     pub log: String,
+}
+
+/// The ICE servers clients get for their calls. Several URIs: repeat the flag, or separate
+/// them with commas in the environment variable.
+#[derive(Debug, Clone, Args)]
+pub struct IceArgs {
+    /// A STUN server for clients, e.g. `stun:turn.example.com:3478`. Repeatable.
+    #[arg(long = "stun-uri", env = "BECKON_STUN_URI", value_delimiter = ',')]
+    pub stun_uris: Vec<String>,
+    /// A TURN server for clients, e.g. `turn:turn.example.com:3478?transport=udp`.
+    /// Repeatable. Needs --turn-secret.
+    #[arg(long = "turn-uri", env = "BECKON_TURN_URI", value_delimiter = ',')]
+    pub turn_uris: Vec<String>,
+    /// The TURN server's `static-auth-secret` (coturn with `use-auth-secret`): clients get
+    /// credentials minted with it.
+    #[arg(long, env = "BECKON_TURN_SECRET", hide_env_values = true)]
+    pub turn_secret: Option<String>,
+    /// How long minted TURN credentials work, e.g. `12h`; 1m to 7d. Clients ask for new
+    /// ones before they expire.
+    #[arg(
+        long,
+        env = "BECKON_TURN_TTL",
+        value_parser = turn_ttl,
+        default_value_t = humantime::Duration::from(Duration::from_secs(DEFAULT_TURN_TTL_SECS))
+    )]
+    pub turn_ttl: humantime::Duration,
+    /// `relay` for operators who want users' IP addresses hidden from each other: calls
+    /// then always go through the TURN server, which must have the bandwidth.
+    #[arg(long, env = "BECKON_ICE_TRANSPORT_POLICY", value_enum, default_value_t = PolicyFlag::All)]
+    pub ice_transport_policy: PolicyFlag,
+}
+
+fn turn_ttl(text: &str) -> Result<humantime::Duration, String> {
+    let ttl: humantime::Duration = text.parse().map_err(|e| format!("{e}"))?;
+    let secs = Duration::from(ttl).as_secs();
+    if (MIN_TURN_TTL_SECS..=MAX_TURN_TTL_SECS).contains(&secs) {
+        Ok(ttl)
+    } else {
+        let (min, max) = (
+            humantime::format_duration(Duration::from_secs(MIN_TURN_TTL_SECS)),
+            humantime::format_duration(Duration::from_secs(MAX_TURN_TTL_SECS)),
+        );
+        Err(format!("must be {min} to {max}"))
+    }
+}
+
+impl IceArgs {
+    pub fn settings(&self) -> Result<IceSettings, CliError> {
+        for (scheme, uris) in [("stun", &self.stun_uris), ("turn", &self.turn_uris)] {
+            for uri in uris {
+                let ok = uri
+                    .split_once(':')
+                    .is_some_and(|(s, rest)| !rest.is_empty() && s.trim_end_matches('s') == scheme);
+                if !ok {
+                    return Err(CliError::BadIceUri(uri.clone(), scheme));
+                }
+            }
+        }
+        let turn = match (self.turn_uris.is_empty(), &self.turn_secret) {
+            (true, _) => None,
+            (false, Some(secret)) if !secret.is_empty() => Some(Turn {
+                uris: self.turn_uris.clone(),
+                secret: TurnSecret::new(secret.as_bytes()),
+                ttl: self.turn_ttl.into(),
+            }),
+            (false, _) => return Err(CliError::TurnWithoutSecret),
+        };
+        Ok(IceSettings {
+            stun_uris: self.stun_uris.clone(),
+            turn,
+            policy: match self.ice_transport_policy {
+                PolicyFlag::All => IceTransportPolicy::All,
+                PolicyFlag::Relay => IceTransportPolicy::Relay,
+            },
+        })
+    }
 }
 
 #[derive(Debug, Clone, Args)]
@@ -131,6 +221,13 @@ pub enum CliError {
     NoDataDir,
     #[error("not a valid user ID: {0}")]
     BadUser(String),
+    #[error(
+        "--turn-uri needs --turn-secret (BECKON_TURN_SECRET): the TURN server's \
+         static-auth-secret, with which clients' credentials are minted"
+    )]
+    TurnWithoutSecret,
+    #[error("not a {1} URI: `{0}` (expected e.g. `{1}:turn.example.com:3478`)")]
+    BadIceUri(String, &'static str),
     #[error("cannot sign the token: {0}")]
     Sign(#[from] jsonwebtoken::errors::Error),
 }
@@ -185,6 +282,7 @@ impl ServeArgs {
             login_timeout: Duration::from_secs(self.login_timeout.max(1)),
             shutdown_deadline: Duration::from_secs(self.shutdown_timeout),
             outbound_budget_bytes: self.outbound_budget_mb.max(1) * 1024 * 1024,
+            ice: self.ice.settings()?,
         })
     }
 }
@@ -271,5 +369,75 @@ mod tests {
         .config()
         .unwrap();
         assert!(matches!(c.auth, AuthMode::Token { .. }));
+    }
+
+    #[test]
+    fn a_turn_uri_needs_its_secret() {
+        let base = ["--db", "/tmp/x.db", "--turn-uri", "turn:t.example:3478"];
+        let e = serve(&base).config();
+        assert!(matches!(e, Err(CliError::TurnWithoutSecret)), "{e:?}");
+        let mut with_secret = base.to_vec();
+        with_secret.extend([
+            "--turn-secret",
+            "s3cret",
+            "--stun-uri",
+            "stun:t.example:3478",
+        ]);
+        let c = serve(&with_secret).config().unwrap();
+        let turn = c.ice.turn.as_ref().unwrap();
+        assert_eq!(turn.uris, ["turn:t.example:3478"]);
+        assert_eq!(
+            turn.ttl,
+            Duration::from_secs(beckon_protocol::limits::DEFAULT_TURN_TTL_SECS)
+        );
+        assert_eq!(c.ice.stun_uris, ["stun:t.example:3478"]);
+        assert_eq!(c.ice.policy, IceTransportPolicy::All);
+        assert!(!format!("{c:?}").contains("s3cret"));
+        // STUN alone needs no secret.
+        let c = serve(&[
+            "--db",
+            "/tmp/x.db",
+            "--stun-uri",
+            "stun:a",
+            "--stun-uri",
+            "stun:b",
+        ])
+        .config()
+        .unwrap();
+        assert_eq!(c.ice.stun_uris, ["stun:a", "stun:b"]);
+        assert!(c.ice.turn.is_none());
+        let e = serve(&["--db", "/tmp/x.db", "--stun-uri", "turn:a"]).config();
+        assert!(matches!(e, Err(CliError::BadIceUri(..))), "{e:?}");
+    }
+
+    #[test]
+    fn the_turn_ttl_is_bounded_and_the_policy_parsed() {
+        let parse = |args: &[&str]| {
+            let mut all = vec!["beckon-server"];
+            all.extend_from_slice(args);
+            Cli::try_parse_from(all).map(|c| c.serve.ice)
+        };
+        assert!(parse(&["--turn-ttl", "59s"]).is_err());
+        assert!(parse(&["--turn-ttl", "8d"]).is_err());
+        assert!(parse(&["--turn-ttl", "soon"]).is_err());
+        let ice = parse(&["--turn-ttl", "1m", "--ice-transport-policy", "relay"]).unwrap();
+        assert_eq!(Duration::from(ice.turn_ttl), Duration::from_secs(60));
+        assert_eq!(ice.ice_transport_policy, PolicyFlag::Relay);
+        let ice = parse(&["--turn-ttl", "7d"]).unwrap();
+        assert_eq!(Duration::from(ice.turn_ttl), Duration::from_secs(7 * 86400));
+    }
+
+    #[test]
+    fn help_never_shows_the_turn_secret() {
+        const VAR: &str = "BECKON_TEST_TURN_SECRET_IN_HELP";
+        std::env::set_var(VAR, "do-not-print-me");
+        let help = Cli::command()
+            .mut_arg("turn_secret", |a| a.env(VAR))
+            .render_long_help()
+            .to_string();
+        std::env::remove_var(VAR);
+        assert!(help.contains("--turn-secret"), "{help}");
+        assert!(help.contains("--turn-ttl"), "{help}");
+        assert!(!help.contains("do-not-print-me"), "{help}");
     }
 }

@@ -5,6 +5,7 @@ use std::time::Duration;
 use beckon_protocol::limits::DEFAULT_HEARTBEAT_TIMEOUT_MS;
 
 use crate::auth::AuthMode;
+use crate::ice::IceSettings;
 use crate::store::Durability;
 
 /// Everything `run` needs; the binary builds it from flags, tests build it directly.
@@ -30,6 +31,8 @@ pub struct Config {
     /// Bytes queued for all clients together; past it, a client with a backlog is cut
     /// as a slow consumer.
     pub outbound_budget_bytes: usize,
+    /// STUN and TURN servers handed to clients, and how TURN credentials are minted.
+    pub ice: IceSettings,
 }
 
 impl Config {
@@ -58,6 +61,7 @@ impl Config {
             login_timeout: Config::DEFAULT_LOGIN_TIMEOUT,
             shutdown_deadline: Config::DEFAULT_SHUTDOWN_DEADLINE,
             outbound_budget_bytes: Config::DEFAULT_OUTBOUND_BUDGET_BYTES,
+            ice: IceSettings::default(),
         }
     }
 }

@@ -1,11 +1,11 @@
 //! One task per WebSocket connection. It parses and checks every frame, answers what needs
-//! no call state (heartbeat, errors, the history query), forwards the rest to the hub, and
+//! no call state (heartbeat, errors, the history query, ICE servers), forwards the rest to the hub, and
 //! writes whatever the rest of the server queued for it. It never trusts the client: bad
 //! frames get numbered errors, floods get rate limited then cut, silence gets timed out.
 
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime};
 
 use beckon_protocol::limits::*;
 use beckon_protocol::{
@@ -18,6 +18,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::auth::Authenticator;
 use crate::core::{Input, LoginInput, SessionId};
+use crate::ice::IceSettings;
 use crate::listener::Tasks;
 use crate::metrics as m;
 use crate::pipeline::{closed_frame, encode, now_ms};
@@ -35,6 +36,7 @@ pub struct Shared {
     /// wait here rather than on a blocking thread each.
     pub queries: Arc<Semaphore>,
     pub heartbeat_timeout: Duration,
+    pub ice: IceSettings,
     pub login_timeout: Duration,
     pub shutdown: CancellationToken,
     /// Cancelled before `shutdown` when a commit failed, so sessions are told that instead.
@@ -274,6 +276,10 @@ impl Conn {
                 if let Err((code, msg)) = self.shared.auth.verify(&login.user_id, token) {
                     return self.reply_error(Some(id), code, msg);
                 }
+                let ice = self
+                    .shared
+                    .ice
+                    .config_for(&login.user_id, SystemTime::now());
                 self.forward(
                     id,
                     Input::Login(LoginInput {
@@ -282,10 +288,20 @@ impl Conn {
                         user_id: login.user_id,
                         user_name: login.user_name,
                         device_id: login.device_id,
+                        ice,
                         started,
                     }),
                 )
                 .await
+            }
+            RequestBody::QueryIceConfig => {
+                let Some(user) = &self.user else {
+                    return self.reply_error(Some(id), ErrorCode::NotLoggedIn, "log in first");
+                };
+                let result = ResponseBody::QueryIceConfig(
+                    self.shared.ice.config_for(user, SystemTime::now()),
+                );
+                self.reply(ServerMessage::Response(Response { id, result }))
             }
             RequestBody::QueryCallInvitationList(q) => {
                 let Some(user) = self.user.clone() else {

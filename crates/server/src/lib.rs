@@ -10,6 +10,7 @@ pub mod cli;
 pub mod config;
 pub mod connection;
 pub mod core;
+pub mod ice;
 pub mod listener;
 pub mod metrics;
 pub mod pipeline;
@@ -124,6 +125,7 @@ pub async fn run(
             reads,
             queries: Arc::new(tokio::sync::Semaphore::new(store::READERS as usize)),
             heartbeat_timeout: config.heartbeat_timeout,
+            ice: config.ice.clone(),
             login_timeout: config.login_timeout,
             shutdown: stop_sessions.clone(),
             storage_failed: storage_failed.clone(),

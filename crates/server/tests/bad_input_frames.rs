@@ -136,6 +136,7 @@ async fn requests_before_login_are_1007() {
         ErrorCode::NotLoggedIn
     );
     assert_eq!(code(c.query_call_list(10, 0).await), ErrorCode::NotLoggedIn);
+    assert_eq!(code(c.query_ice_config().await), ErrorCode::NotLoggedIn);
     assert_eq!(code(c.logout().await), ErrorCode::NotLoggedIn);
     let e = refused(
         &mut u,

@@ -111,6 +111,7 @@ pub fn seeds() -> Vec<String> {
             to_user_id: "fz1".into(),
             payload: serde_json::json!({"sdp": "v=0", "n": [1, 2, 3]}),
         }),
+        RequestBody::QueryIceConfig,
     ];
     bodies
         .into_iter()

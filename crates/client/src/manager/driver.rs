@@ -5,7 +5,7 @@
 use std::time::Duration;
 
 use beckon_protocol::{
-    CallCancel, CallInfo, CallInvite, CallMode, CallingInvite, PushConfig, RejectReason,
+    CallCancel, CallInfo, CallInvite, CallMode, CallingInvite, IceConfig, PushConfig, RejectReason,
 };
 use tokio::sync::{mpsc, oneshot, watch};
 
@@ -201,6 +201,11 @@ impl CallManager {
     /// Recent calls, newest first.
     pub async fn history(&self, count: u32) -> Result<Vec<CallInfo>, Error> {
         Ok(self.client.query_call_list(count, 0).await?.call_list)
+    }
+
+    /// The ICE servers for this call's peer connections (see [`Client::ice_config`]).
+    pub async fn ice_config(&self) -> Result<IceConfig, Error> {
+        self.client.ice_config().await
     }
 
     /// Stops the client without signing out (the server keeps this device's grace

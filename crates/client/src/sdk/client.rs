@@ -1,13 +1,15 @@
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use beckon_protocol::{
     CallCancel, CallCancelResult, CallEndResult, CallIdResult, CallInfo, CallInvite,
-    CallInviteResult, CallList, CallUserInfo, CallUserState, CallingInvite, RejectReason,
+    CallInviteResult, CallList, CallUserInfo, CallUserState, CallingInvite, IceConfig,
+    RejectReason,
 };
 use tokio::sync::{mpsc, watch};
 use tokio_util::sync::CancellationToken;
 
+use super::ice::HeldIce;
 use super::session::{self, unix_ms};
 use super::tracker::Tracker;
 use super::{ClientConfig, ConnectionState, Error, Events, HeartbeatTiming};
@@ -49,6 +51,10 @@ pub(super) struct Shared {
     pub(super) device_id: Mutex<Option<String>>,
     /// The last server's heartbeat timing; the protocol default until the first login.
     pub(super) heartbeat: watch::Sender<HeartbeatTiming>,
+    /// The ICE configuration of the last login or `queryIceConfig`; `None` before the first.
+    ice: Mutex<Option<HeldIce>>,
+    /// Server clock minus this device's, in ms, as of the last login.
+    pub(super) skew_ms: AtomicI64,
     tracker: Mutex<Tracker>,
     logout: AtomicBool,
 }
@@ -56,6 +62,15 @@ pub(super) struct Shared {
 impl Shared {
     pub(super) fn tracker(&self) -> MutexGuard<'_, Tracker> {
         self.tracker.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn held_ice(&self) -> MutexGuard<'_, Option<HeldIce>> {
+        self.ice.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Keeps an ICE configuration the server minted at `server_now` (its clock).
+    pub(super) fn hold_ice(&self, config: IceConfig, server_now: u64) {
+        *self.held_ice() = Some(HeldIce::new(config, server_now, unix_ms()));
     }
 
     pub(super) fn logout_on_stop(&self) -> bool {
@@ -75,6 +90,8 @@ impl Client {
             wire: watch::channel(None).0,
             state: watch::channel(ConnectionState::Connecting).0,
             heartbeat: watch::channel(HeartbeatTiming::default()).0,
+            ice: Mutex::new(None),
+            skew_ms: AtomicI64::new(0),
             logout: AtomicBool::new(false),
             config,
         });
@@ -274,6 +291,23 @@ impl Client {
     /// One page of this user's calls, newest first (`next_flag` 0 for the first page).
     pub async fn query_call_list(&self, count: u32, next_flag: u64) -> Result<CallList, Error> {
         Ok(self.wire()?.query_call_list(count, next_flag).await?)
+    }
+
+    /// The STUN and TURN servers for a call's peer connections, in the browser's
+    /// `RTCConfiguration` shape. The last login's, unless its TURN credentials expire
+    /// within a quarter of their lifetime (a minute at least): then fresh ones from the
+    /// server, so a call set up now can use the relay for its whole negotiation.
+    pub async fn ice_config(&self) -> Result<IceConfig, Error> {
+        if let Some(held) = self.shared().held_ice().as_ref() {
+            if held.is_fresh(unix_ms()) {
+                return Ok(held.config.clone());
+            }
+        }
+        let config = self.wire()?.query_ice_config().await?;
+        let server_now = unix_ms() as i64 + self.shared().skew_ms.load(Ordering::Relaxed);
+        self.shared()
+            .hold_ice(config.clone(), server_now.max(0) as u64);
+        Ok(config)
     }
 
     /// Sends any JSON to another accepted member's in-call device (media negotiation).

@@ -5,6 +5,7 @@ mod client;
 mod config;
 mod error;
 mod events;
+mod ice;
 mod session;
 mod tracker;
 #[cfg(test)]

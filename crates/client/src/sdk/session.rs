@@ -74,6 +74,8 @@ pub(super) async fn run(shared: Arc<Shared>, events: mpsc::Sender<Event>, stop: 
             }
         };
         let skew = login.server_time as i64 - unix_ms() as i64;
+        shared.skew_ms.store(skew, Ordering::Relaxed);
+        shared.hold_ice(login.ice.clone(), login.server_time);
         *shared.device_id.lock().unwrap_or_else(|p| p.into_inner()) = Some(login.device_id.clone());
         let heartbeat = HeartbeatTiming::from_login(&login);
         shared.heartbeat.send_replace(heartbeat);

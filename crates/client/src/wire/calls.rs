@@ -4,8 +4,8 @@
 
 use beckon_protocol::{
     CallAnswer, CallCancel, CallCancelResult, CallEndResult, CallIdResult, CallInfo, CallInvite,
-    CallInviteResult, CallList, CallReject, CallingInvite, HeartbeatResult, Login, LoginResult,
-    QueryCallInvitationList, RejectReason, Relay, RequestBody, ResponseBody,
+    CallInviteResult, CallList, CallReject, CallingInvite, HeartbeatResult, IceConfig, Login,
+    LoginResult, QueryCallInvitationList, RejectReason, Relay, RequestBody, ResponseBody,
 };
 
 use super::{WireClient, WireError};
@@ -145,6 +145,14 @@ impl WireClient {
         let body =
             RequestBody::QueryCallInvitationList(QueryCallInvitationList { count, next_flag });
         expect_result!(self.request(body).await, QueryCallInvitationList)
+    }
+
+    /// ICE servers with fresh TURN credentials for the logged-in user.
+    pub async fn query_ice_config(&self) -> Result<IceConfig, WireError> {
+        expect_result!(
+            self.request(RequestBody::QueryIceConfig).await,
+            QueryIceConfig
+        )
     }
 
     pub async fn relay(

@@ -3,7 +3,7 @@ use std::time::Instant;
 
 use beckon_protocol::{
     CallInvitationEnded, CallMode, CallState, CallUserState, CallUserStateChanged, ErrorBody,
-    ErrorCode, RequestBody, Response, ResponseBody, ServerMessage,
+    ErrorCode, IceConfig, RequestBody, Response, ResponseBody, ServerMessage,
 };
 
 use super::presence::Presence;
@@ -41,13 +41,16 @@ pub struct LoginInput {
     pub user_id: String,
     pub user_name: String,
     pub device_id: Option<String>,
+    /// Minted by the connection, so the hub neither holds the TURN secret nor spends its
+    /// time on HMACs.
+    pub ice: IceConfig,
     pub started: Instant,
 }
 
 #[derive(Debug)]
 pub enum Input {
     Login(LoginInput),
-    /// Any other request that needs call state (everything but heartbeat and history).
+    /// Any other request that needs call state (everything but heartbeat, history and ICE).
     Request {
         session: SessionId,
         req: u64,
@@ -226,6 +229,7 @@ impl Hub {
             RequestBody::Logout => Ok(ResponseBody::Logout),
             RequestBody::Login(_)
             | RequestBody::Heartbeat
+            | RequestBody::QueryIceConfig
             | RequestBody::QueryCallInvitationList(_) => Err(Refusal::new(
                 ErrorCode::Internal,
                 "this request is served by the connection, not the hub",

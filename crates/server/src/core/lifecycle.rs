@@ -20,6 +20,7 @@ impl Hub {
             user_id,
             user_name,
             device_id,
+            ice,
             started,
         } = login;
         if self.presence.get(session).is_some() {
@@ -80,6 +81,7 @@ impl Hub {
             heartbeat_interval_ms: hb / beckon_protocol::limits::HEARTBEATS_PER_TIMEOUT,
             heartbeat_timeout_ms: hb,
             server_time: now,
+            ice,
         };
         self.answer(
             session,

@@ -211,6 +211,7 @@ impl Driver {
             user_id: user.to_string(),
             user_name: format!("{user} name"),
             device_id: device.map(str::to_string),
+            ice: beckon_protocol::IceConfig::default(),
             started: Instant::now(),
         }));
         let answer = Self::answer_of(&step, session, id).map(|r| match r {
