@@ -93,7 +93,7 @@ pub async fn execute(state: &AppState, command: HostCommand) -> Result<Value, Co
             let entries: Vec<_> = calls.iter().map(|c| summarize(c, &me)).collect();
             Ok(to_json(&entries))
         }
-        C::IceConfig => Err(CommandError::not_signed_in()),
+        C::IceConfig => Ok(to_json(&state.manager().await?.ice_config().await?)),
         C::Signal {
             call_id,
             to_user_id,
