@@ -119,14 +119,14 @@ async fn handle(State(served): State<Arc<Served>>, request: Request) -> Response
 }
 
 impl Served {
-    fn admit(&self, headers: &HeaderMap, path: &str) -> Result<(), Response> {
+    fn admit(&self, headers: &HeaderMap, path: &str) -> Result<(), Refusal> {
         let host = headers.get(header::HOST).and_then(|h| h.to_str().ok());
         if host != Some(self.host.as_str()) {
-            return Err(refused(StatusCode::FORBIDDEN, "wrong Host"));
+            return Err((StatusCode::FORBIDDEN, "wrong Host"));
         }
         if let Some(origin) = headers.get(header::ORIGIN) {
             if origin.as_bytes() != self.origin.as_bytes() {
-                return Err(refused(StatusCode::FORBIDDEN, "wrong Origin"));
+                return Err((StatusCode::FORBIDDEN, "wrong Origin"));
             }
         }
         let given = path
@@ -136,11 +136,14 @@ impl Served {
             .unwrap_or("");
         let matches: bool = given.as_bytes().ct_eq(self.secret.as_bytes()).into();
         if !matches {
-            return Err(refused(StatusCode::FORBIDDEN, "wrong or missing secret"));
+            return Err((StatusCode::FORBIDDEN, "wrong or missing secret"));
         }
         Ok(())
     }
 }
+
+/// A refused request's status and the reason it says.
+type Refusal = (StatusCode, &'static str);
 
 fn refused(status: StatusCode, why: &'static str) -> Response {
     (status, why).into_response()

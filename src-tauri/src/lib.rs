@@ -42,7 +42,9 @@ fn config_dir<R: Runtime>(app: &AppHandle<R>) -> PathBuf {
 
 /// Starts the desktop app, or with `--headless` the core and browser mode only.
 pub fn run() -> Result<(), HeadlessError> {
+    // Logs to stderr: headless mode's stdout is its page URL, for a person or a program.
     let _ = tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_env("BECKON_LOG")
                 .unwrap_or_else(|_| "info".into()),

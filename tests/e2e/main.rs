@@ -13,6 +13,7 @@
 
 mod app;
 mod desktop;
+mod page;
 mod process;
 mod scenarios;
 

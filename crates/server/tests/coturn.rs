@@ -8,11 +8,12 @@ mod common;
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 use beckon_protocol::IceTransportPolicy;
 use beckon_server::ice::{IceSettings, Turn, TurnSecret};
+use beckon_testkit::coturn::{self, Coturn};
 use common::*;
 
 const SECRET: &str = "coturn-test-secret";
@@ -21,20 +22,13 @@ const MESSAGES: usize = 5;
 /// A relay allocation and its messages took about 5 s on a 2-core machine.
 const CLIENT_WAIT: Duration = Duration::from_secs(30);
 
-fn binary(name: &str) -> Option<PathBuf> {
-    let path = std::env::var_os("PATH")?;
-    std::env::split_paths(&path)
-        .map(|dir| dir.join(name))
-        .find(|p| p.is_file())
-}
-
 /// Both binaries, or `None` when coturn is missing outside CI (a skip, said out loud).
 fn coturn_binaries() -> Option<(PathBuf, PathBuf)> {
-    match (binary("turnserver"), binary("turnutils_uclient")) {
+    match (
+        coturn::binary("turnserver"),
+        coturn::binary("turnutils_uclient"),
+    ) {
         (Some(server), Some(client)) => Some((server, client)),
-        _ if std::env::var_os("CI").is_some() => {
-            panic!("turnserver/turnutils_uclient missing, but CI installs coturn (need_media)")
-        }
         _ => {
             // Past the test harness's capture, so a plain `cargo test` shows it.
             let _ = writeln!(
@@ -44,86 +38,6 @@ fn coturn_binaries() -> Option<(PathBuf, PathBuf)> {
             );
             None
         }
-    }
-}
-
-/// A UDP and TCP port on 127.0.0.1 free right now, with the ports above it for relays.
-fn free_ports() -> u16 {
-    loop {
-        let port = free_port("127.0.0.1");
-        if port < 60_000 && std::net::UdpSocket::bind(("127.0.0.1", port)).is_ok() {
-            return port;
-        }
-    }
-}
-
-/// turnserver in its own temp dir, stopped (SIGKILL, by PID) when dropped.
-struct Coturn {
-    child: Child,
-    port: u16,
-    dir: tempfile::TempDir,
-}
-
-impl Coturn {
-    fn start(turnserver: &Path, secret: &str) -> Coturn {
-        let dir = tempfile::tempdir().unwrap();
-        let port = free_ports();
-        let d = dir.path().display();
-        let config = format!(
-            "listening-ip=127.0.0.1\nrelay-ip=127.0.0.1\nlistening-port={port}\n\
-             min-port={}\nmax-port={}\nrealm=test.local\nuse-auth-secret\n\
-             static-auth-secret={secret}\nno-tls\nno-dtls\nno-cli\nallow-loopback-peers\n\
-             fingerprint\nverbose\nlog-file={d}/turn.log\nsimple-log\n\
-             pidfile={d}/turn.pid\nuserdb={d}/turndb\n",
-            port + 2,
-            port + 40,
-        );
-        let conf = dir.path().join("turnserver.conf");
-        std::fs::write(&conf, config).unwrap();
-        let child = Command::new(turnserver)
-            .arg("-c")
-            .arg(&conf)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
-        let mut coturn = Coturn { child, port, dir };
-        let deadline = Instant::now() + WAIT;
-        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-            if let Ok(Some(status)) = coturn.child.try_wait() {
-                panic!("turnserver exited with {status}: {}", coturn.log());
-            }
-            assert!(
-                Instant::now() < deadline,
-                "turnserver not listening within {WAIT:?}"
-            );
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        coturn
-    }
-
-    fn log(&self) -> String {
-        std::fs::read_to_string(self.dir.path().join("turn.log")).unwrap_or_default()
-    }
-
-    /// Waits until turnserver's log has a line containing `needle`.
-    fn wait_log(&self, needle: &str) {
-        let deadline = Instant::now() + WAIT;
-        while !self.log().contains(needle) {
-            assert!(
-                Instant::now() < deadline,
-                "no `{needle}` in turn.log: {}",
-                self.log()
-            );
-            std::thread::sleep(Duration::from_millis(20));
-        }
-    }
-}
-
-impl Drop for Coturn {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
     }
 }
 
@@ -192,8 +106,8 @@ async fn coturn_relays_with_the_servers_credentials_and_refuses_another_secret()
         return;
     };
     let coturn = Coturn::start(&turnserver, SECRET);
-    let (user, password) = minted(SECRET, coturn.port, "alice").await;
-    let port = coturn.port;
+    let (user, password) = minted(SECRET, coturn.port(), "alice").await;
+    let port = coturn.port();
     let (ok, output) = tokio::task::spawn_blocking({
         let (uclient, user, password) = (uclient.clone(), user.clone(), password.clone());
         move || relay_through(&uclient, port, &user, &password)
@@ -214,7 +128,7 @@ async fn coturn_relays_with_the_servers_credentials_and_refuses_another_secret()
         "user <{user}>: incoming packet ALLOCATE processed, success"
     ));
 
-    let (wrong_user, wrong_password) = minted("another-secret", coturn.port, "mallory").await;
+    let (wrong_user, wrong_password) = minted("another-secret", coturn.port(), "mallory").await;
     let (ok, output) = tokio::task::spawn_blocking({
         let wrong_user = wrong_user.clone();
         move || relay_through(&uclient, port, &wrong_user, &wrong_password)

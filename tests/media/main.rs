@@ -1,0 +1,152 @@
+//! Real calls, end to end: the real server, two headless Beckon apps in browser mode, and
+//! two headless Chromium browsers driving their pages through the UI, with fake devices
+//! (a camera pattern and a generated tone). What is checked is what the browsers' own
+//! `getStats` say arrived, through the page's `window.beckonMedia.stats()`.
+//!
+//! Everything runs in a private network namespace with only loopback when it can (root:
+//! CI and this project's machines): there Chromium's candidates, coturn's relays and the
+//! server all meet at 127.0.0.1, and nothing leaves the machine. Elsewhere it runs as is.
+//!
+//! A test of `beckon-app` (src-tauri/Cargo.toml) so cargo builds the app first. Its own
+//! runner, like tests/e2e: `cargo test -p beckon-app --test media -- NAME...`.
+//! Screenshots and logs go to `target/tmp/media` (or `BECKON_MEDIA_DIR`).
+
+// Shared with tests/e2e, which uses more of it.
+#[allow(dead_code)]
+#[path = "../e2e/page.rs"]
+mod page;
+#[path = "../e2e/process.rs"]
+mod process;
+mod scenarios;
+mod stack;
+mod stats;
+
+use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result};
+
+/// The whole run is bounded: a hang fails CI in minutes rather than at its time limit.
+const BUDGET: Duration = Duration::from_secs(420);
+/// Set in the re-executed test inside its network namespace.
+const IN_NAMESPACE: &str = "BECKON_MEDIA_NETNS";
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    if args.iter().any(|a| a == "--list") {
+        for (name, _) in scenarios::ALL {
+            println!("{name}: test");
+        }
+        return ExitCode::SUCCESS;
+    }
+    if std::env::var_os(IN_NAMESPACE).is_none() {
+        if let Some(error) = reexec_in_namespace(&args) {
+            println!("media tests run in the host's network ({error})");
+        }
+    }
+    let filters: Vec<&String> = args.iter().filter(|a| !a.starts_with('-')).collect();
+    let chosen: Vec<_> = scenarios::ALL
+        .iter()
+        .filter(|(name, _)| filters.is_empty() || filters.iter().any(|f| name.contains(f.as_str())))
+        .collect();
+    println!("\nrunning {} media scenarios", chosen.len());
+    if chosen.is_empty() {
+        return ExitCode::SUCCESS;
+    }
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("cannot start a tokio runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let outcome = runtime.block_on(async {
+        tokio::time::timeout(BUDGET, run(&chosen))
+            .await
+            .unwrap_or_else(|_| Err(anyhow::anyhow!("the media run took over {BUDGET:?}")))
+    });
+    runtime.shutdown_timeout(Duration::from_secs(2));
+    match outcome {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("\nmedia run failed: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// Runs this same test again inside `unshare -n` with loopback up. Returns only if that
+/// cannot be done (not root, no unshare), saying why.
+fn reexec_in_namespace(args: &[String]) -> Option<String> {
+    let unshare = which("unshare")?;
+    let probe = std::process::Command::new(&unshare)
+        .args(["-n", "true"])
+        .status();
+    match probe {
+        Ok(s) if s.success() => {}
+        Ok(s) => return Some(format!("unshare -n refused: {s}")),
+        Err(e) => return Some(format!("cannot run unshare: {e}")),
+    }
+    let me = match std::env::current_exe() {
+        Ok(me) => me,
+        Err(e) => return Some(format!("cannot find this test's binary: {e}")),
+    };
+    let err = std::process::Command::new(unshare)
+        .args([
+            "-n",
+            "--",
+            "sh",
+            "-c",
+            r#"ip link set lo up && exec "$0" "$@""#,
+        ])
+        .arg(me)
+        .args(args)
+        .env(IN_NAMESPACE, "1")
+        .exec();
+    Some(format!("cannot re-run in a network namespace: {err}"))
+}
+
+pub fn which(tool: &str) -> Option<PathBuf> {
+    std::env::var_os("PATH").and_then(|paths| {
+        std::env::split_paths(&paths)
+            .map(|p| p.join(tool))
+            .find(|p| p.is_file())
+    })
+}
+
+async fn run(chosen: &[&(&str, scenarios::Scenario)]) -> Result<()> {
+    let root = std::env::var_os("BECKON_MEDIA_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| Path::new(env!("CARGO_TARGET_TMPDIR")).join("media"));
+    let dirs = stack::Dirs {
+        shots: root.join("shots"),
+        logs: root.join("logs"),
+        tones: root.join("tones"),
+    };
+    for dir in [&dirs.shots, &dirs.logs, &dirs.tones] {
+        let _ = std::fs::remove_dir_all(dir);
+        std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    }
+    let mut result = Ok(());
+    for (name, scenario) in chosen.iter().copied() {
+        let t = Instant::now();
+        print!("scenario {name} ... ");
+        match scenario(&dirs).await {
+            Ok(()) => println!("ok ({:.1} s)", t.elapsed().as_secs_f64()),
+            Err(e) => {
+                println!("FAILED ({:.1} s)", t.elapsed().as_secs_f64());
+                result = Err(e.context(format!("scenario {name}")));
+                break;
+            }
+        }
+    }
+    if result.is_err() {
+        eprintln!("logs: {}", dirs.logs.display());
+    }
+    result
+}
