@@ -49,3 +49,10 @@ need_ui() {
     fi
     npm --prefix ui run --silent build >/dev/null
 }
+
+# Media tests: coturn (turnserver and turnutils_uclient, which prove the TURN credentials
+# beckon-server mints work), and headless Chromium with its WebDriver for calls between
+# two browsers. Installing coturn starts no service.
+need_media() {
+    apt_install coturn chromium chromium-driver
+}
