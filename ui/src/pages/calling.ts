@@ -41,10 +41,10 @@ export function renderCalling(v: CallingView): TemplateResult {
           <button type="button" class="round round-red" data-action="hang-up" aria-label="Hang up" ?disabled=${busy("hang-up")} aria-busy=${busy("hang-up") ? "true" : nothing}>${icon("hangUp")}</button>
           <span class="control-label" aria-hidden="true">Hang up</span>
         </div>`;
+  const media = v.media ?? null;
   const status = mediaStatus(media);
   const statusLine: TemplateResult | string =
     status ?? (c.startedAt !== null ? html`<span class="sr-only">Duration </span>${since(c.startedAt, v.now, "stage-duration")}` : "Connecting…");
-  const media = v.media ?? null;
   const tiles = video && media?.supported;
   return html`<main class="page stage stage-call${c.group ? " stage-group" : ""}${tiles ? " stage-video" : ""}" data-page="calling" data-media=${status === "Reconnecting…" ? "reconnecting" : status ? "connecting" : media?.supported ? "connected" : "unsupported"} aria-labelledby="stage-title">
     <div class="stage-top">
