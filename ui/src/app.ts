@@ -7,7 +7,7 @@ import type { Api } from "./api";
 import { parseUserIds } from "./format";
 import { outcomeBanner } from "./outcome";
 import { draftFrom, settingsFromDraft, type SettingsDraft } from "./pages/settings";
-import { MediaController } from "./media/controller";
+import { MediaController, type MediaModule } from "./media/controller";
 import type { HostNotice, HostUpdate } from "./media/host";
 import { play, PLAY_BLOCKED_EVENT } from "./media/src-object";
 import { createSoundPlayer, type SoundKind, type SoundPlayer } from "./sounds";
@@ -21,10 +21,10 @@ export type AppOptions = {
   kind: WindowKind;
   sounds?: SoundPlayer;
   /**
-   * The call's audio/video. The main window carries it; the popup only rings (null).
-   * Default: a controller on the browser's WebRTC.
+   * Makes the call's audio/video module, told how to ask for a render. Default: the
+   * main window gets a controller on the browser's WebRTC; the popup only rings (null).
    */
-  media?: MediaController | null;
+  createMedia?: (onChange: () => void) => MediaModule | null;
   now?: () => number;
   /** How many history entries home shows. */
   historyCount?: number;
@@ -40,7 +40,7 @@ const SETTINGS_FIELDS: ReadonlyArray<keyof SettingsDraft> = ["serverUrl", "userI
 export class App {
   readonly model: Model = emptyModel();
   readonly sounds: SoundPlayer;
-  readonly media: MediaController | null;
+  readonly media: MediaModule | null;
   private readonly api: Api;
   private readonly root: HTMLElement;
   private readonly kind: WindowKind;
@@ -63,12 +63,12 @@ export class App {
     this.root = opts.root;
     this.kind = opts.kind;
     this.sounds = opts.sounds ?? createSoundPlayer();
-    this.media =
-      opts.media !== undefined
-        ? opts.media
-        : opts.kind === "main"
-          ? new MediaController({ api: opts.api, onChange: () => this.render() })
-          : null;
+    const onChange = (): void => this.render();
+    this.media = opts.createMedia
+      ? opts.createMedia(onChange)
+      : opts.kind === "main"
+        ? new MediaController({ api: opts.api, onChange })
+        : null;
     this.now = opts.now ?? (() => Date.now());
     this.historyCount = opts.historyCount ?? 50;
     this.ownBannerMs = opts.ownBannerMs ?? 8000;

@@ -50,12 +50,27 @@ export type MediaView = {
   playBlocked: boolean;
 };
 
+/** What the App drives; the preview harness swaps in a static one. */
+export interface MediaModule {
+  readonly flowing: boolean;
+  playBlocked: boolean;
+  sync(s: Snapshot | null): void;
+  onSignal(sig: Signal): void;
+  accept(callId: string): void;
+  acceptFailed(): void;
+  toggleMute(): void;
+  toggleCamera(): Promise<void>;
+  view(): MediaView;
+  stats(): Promise<MediaStats>;
+  dispose(): void;
+}
+
 /** Signals that arrive before their peer connection exists wait here, this many at most. */
 const MAX_PENDING = 200;
 
 type Session = { gen: number; video: boolean; settled: boolean };
 
-export class MediaController {
+export class MediaController implements MediaModule {
   readonly supported: boolean;
   private readonly api: MediaApi;
   private readonly env: MediaEnv;

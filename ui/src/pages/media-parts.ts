@@ -43,7 +43,7 @@ function remoteTile(m: Member, media: MediaView | null, caption: TemplateResult 
   const video = p?.hasVideo ?? false;
   const muted = p?.remoteSending?.audio === false;
   const name = m.name || m.userId;
-  return html`<div class="tile tile-remote${video ? "" : " tile-novideo"}" data-user=${m.userId}>
+  return html`<div class="tile tile-remote${video ? "" : " tile-novideo"}${p?.health === "reconnecting" ? " tile-reconnecting" : ""}" data-user=${m.userId}>
     <video class="tile-video" data-remote-video=${m.userId} autoplay playsinline .muted=${true} ?hidden=${!video} ${srcObject(p?.stream ?? null)}></video>
     ${video ? nothing : html`<div class="tile-avatar">${avatar(name, m.userId, "xl")}</div>`}
     <div class="tile-caption"><span class="tile-name">${name}</span>${muted ? html`<span class="tile-muted" title="${name} is muted">${icon("micOff", "icon-sm")}<span class="sr-only">${name} is muted</span></span>` : nothing}${caption}</div>
@@ -112,9 +112,9 @@ export function mediaToggles(call: CallView, media: MediaView | null): TemplateR
       <span class="control-label" aria-hidden="true">${micOn ? "Mute" : "Muted"}</span>
     </div>
     <div class="control">
-      <button type="button" class="round round-glass round-toggle" data-action="camera" aria-label="Camera off" aria-pressed=${cameraOn ? "false" : "true"}
+      <button type="button" class="round round-glass round-toggle" data-action="camera" aria-label="Camera off" aria-pressed=${ok && video ? (cameraOn ? "false" : "true") : nothing}
         ?disabled=${!canCamera} aria-busy=${media?.cameraBusy ? "true" : nothing}
         title=${!ok ? why : !video ? "This is a voice call" : cameraOn ? "Turn your camera off" : "Turn your camera on"}>${icon(cameraOn ? "video" : "videoOff")}</button>
-      <span class="control-label" aria-hidden="true">${!video ? "Camera" : media?.cameraBusy ? "Starting…" : cameraOn ? "Stop video" : "Start video"}</span>
+      <span class="control-label" aria-hidden="true">${!ok || !video ? "Camera" : media?.cameraBusy ? "Starting…" : cameraOn ? "Stop video" : "Start video"}</span>
     </div>`;
 }
