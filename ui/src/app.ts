@@ -21,8 +21,8 @@ export type AppOptions = {
   kind: WindowKind;
   sounds?: SoundPlayer;
   /**
-   * Makes the call's audio/video module, told how to ask for a render. Default: the
-   * main window gets a controller on the browser's WebRTC; the popup only rings (null).
+   * Makes the main window's audio/video module, told how to ask for a render. Default:
+   * a controller on the browser's WebRTC. The popup only rings: it never has one.
    */
   createMedia?: (onChange: () => void) => MediaModule | null;
   now?: () => number;
@@ -64,11 +64,8 @@ export class App {
     this.kind = opts.kind;
     this.sounds = opts.sounds ?? createSoundPlayer();
     const onChange = (): void => this.render();
-    this.media = opts.createMedia
-      ? opts.createMedia(onChange)
-      : opts.kind === "main"
-        ? new MediaController({ api: opts.api, onChange })
-        : null;
+    this.media =
+      opts.kind !== "main" ? null : opts.createMedia ? opts.createMedia(onChange) : new MediaController({ api: opts.api, onChange });
     this.now = opts.now ?? (() => Date.now());
     this.historyCount = opts.historyCount ?? 50;
     this.ownBannerMs = opts.ownBannerMs ?? 8000;

@@ -168,6 +168,7 @@ async function run(scene: Scene): Promise<void> {
   if (app.media) installDiagnostics(window, app.media);
   await app.start();
   if (scene.swapped) await app.act("swap-video");
+  if (params.has("probe")) void probe(app);
   if (scene.edit) await app.act("edit-settings");
   if (scene.outcome) {
     const o = scene.outcome;
@@ -214,6 +215,26 @@ function live(t: FakeTransport, current: () => Snapshot | null, finish: (o: Outc
     media_failed: (a?: Record<string, unknown>) => end({ kind: "mediaFailed", problem: a?.problem === "couldNotConnect" ? "couldNotConnect" : "connectionLost" }),
     hang_up: () => end({ kind: "hungUp" }),
   });
+}
+
+/**
+ * `&probe`: for headless runs without WebDriver (chromium --dump-dom). Writes the media
+ * stats of both sides into <pre>s once connected, then hangs up and writes them again.
+ */
+async function probe(app: App): Promise<void> {
+  const wait = (ms: number) => new Promise((r) => setTimeout(r, ms));
+  const bob = (window as unknown as { beckonBob?: MediaController }).beckonBob;
+  const dump = async (id: string) => {
+    const pre = document.createElement("pre");
+    pre.id = id;
+    pre.textContent = JSON.stringify({ alice: await app.media?.stats(), bob: await bob?.stats() });
+    document.body.append(pre);
+  };
+  await wait(Number(params.get("probe")) || 4000);
+  await dump("probe-connected");
+  await app.act("hang-up");
+  await wait(300);
+  await dump("probe-ended");
 }
 
 const scene = page ? SCENES[page] : undefined;
