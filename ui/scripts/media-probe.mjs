@@ -24,7 +24,7 @@ await send("Emulation.setDeviceMetricsOverride", { width: 1000, height: 700, dev
 await send("Page.navigate", { url });
 await sleep(Number(waitMs));
 const results = {};
-results.connected = await evaluate(`(async () => ({ page: document.documentElement.dataset.page, media: document.querySelector("main")?.dataset.media, alice: await window.beckonMedia?.stats(), bob: await window.beckonBob?.stats() }))()`);
+results.connected = await evaluate(`(async () => ({ page: document.documentElement.dataset.page, media: document.querySelector("main")?.dataset.media, banner: document.querySelector(".banner")?.textContent.replace(/\\s+/g, " ").trim(), alice: await window.beckonMedia?.stats(), bob: await window.beckonBob?.stats() }))()`);
 const shot = await send("Page.captureScreenshot", { format: "png" });
 writeFileSync(out, Buffer.from(shot.result.data, "base64"));
 results.toggles = await evaluate(`(async () => { const a = window.beckonPreview.app; await a.act("mute"); await a.act("camera"); await new Promise(r => setTimeout(r, 1500)); const s = await window.beckonMedia.stats(); const b = await window.beckonBob.stats(); return { aliceTracks: s.localTracks, bobSeesRemote: window.beckonBob.view().peers[0]?.remoteSending, bobVideo: b.peers[0]?.inboundVideo, mutePressed: document.querySelector('[data-action="mute"]').getAttribute("aria-pressed"), cameraPressed: document.querySelector('[data-action="camera"]').getAttribute("aria-pressed") }; })()`);

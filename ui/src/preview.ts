@@ -206,8 +206,14 @@ function live(t: FakeTransport, current: () => Snapshot | null, finish: (o: Outc
     bob.sync(bobSnap("free"));
     finish(o);
   };
+  // `&turn=refused`: the window relays only through a TURN server that never answers, so
+  // its connection never leaves "new" and the connect timer ends the call.
+  const refused = params.get("turn") === "refused";
   Object.assign(t.handlers, {
-    ice_config: () => ({ iceServers: [], iceTransportPolicy: "all", expiresAt: null }),
+    ice_config: () =>
+      refused
+        ? { iceServers: [{ urls: ["turn:127.0.0.1:3479?transport=udp"], username: "nobody", credential: "wrong" }], iceTransportPolicy: "relay", expiresAt: null }
+        : { iceServers: [], iceTransportPolicy: "all", expiresAt: null },
     signal: (a?: Record<string, unknown>) => {
       const payload = clone(a?.payload);
       setTimeout(() => bob.onSignal({ callId: CALL_LIVE, fromUserId: "alice", payload }), 0);

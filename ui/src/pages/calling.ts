@@ -51,17 +51,18 @@ export function renderCalling(v: CallingView): TemplateResult {
       <span class="stage-kind">${icon(video ? "video" : "phone", "icon-sm")}${video ? "Video call" : "Voice call"}${c.group ? " · group" : ""}</span>
       <span class="stage-live"><span class="live-dot${status ? " live-dot-wait" : ""}" aria-hidden="true"></span>${status === "Reconnecting…" ? "Reconnecting" : "In call"}</span>
     </div>
+    <p class="sr-only" role="status" aria-live="polite">${status ?? ""}</p>
     <div class="stage-body">
       ${tiles
         ? html`<div class="stage-media">
             <h1 id="stage-title" class="sr-only">${who}</h1>
-            ${videoTiles(c, media!, v.swapped ?? false, html`<span class="tile-status" role="status" aria-live="polite">${statusLine}</span>`)}
+            ${videoTiles(c, media!, v.swapped ?? false, html`<span class="tile-status">${statusLine}</span>`)}
             ${mediaNotes(media, v.busy)}
           </div>`
         : html`<div class="stage-center">
             ${avatarGroup(c, "xl", false)}
             <h1 id="stage-title" class="stage-title">${who}</h1>
-            <p class="stage-status" role="status" aria-live="polite">${statusLine}</p>
+            <p class="stage-status">${statusLine}</p>
             ${mediaNotes(media, v.busy)}
           </div>`}
       ${c.group || c.peers.length > 1
