@@ -249,6 +249,20 @@ describe("waiting page", () => {
   });
 });
 
+describe("waiting page media", () => {
+  it("a video call shows your camera preview while it rings; a voice call does not", () => {
+    const local = stream("audio", "video");
+    const media = mediaView({ local, cameraOn: true });
+    const video = { ...call(fixtures.waitingRinging(NOW)), callType: "video" as const };
+    const el = mount(renderWaiting({ call: video, busy: null, now: NOW, media }));
+    expect(el.querySelector<HTMLVideoElement>(".preview-pip video[data-local-video]")?.srcObject).toBe(local);
+    const voice = mount(renderWaiting({ call: call(fixtures.waitingRinging(NOW)), busy: null, now: NOW, media }));
+    expect(voice.querySelector("video")).toBeNull();
+    const unsupported = mount(renderWaiting({ call: video, busy: null, now: NOW, media: mediaView({ supported: false }) }));
+    expect(unsupported.querySelector('[data-action="open-in-browser"]')).not.toBeNull();
+  });
+});
+
 describe("calling page", () => {
   it("1:1 video, connected: remote video large, your camera small, live toggles, Hang up", () => {
     const remote = stream("audio", "video");

@@ -346,10 +346,8 @@ export class MediaController implements MediaModule {
     if (!session?.settled || this.cameraBusy) return;
     if (this.cameraWanted && this.local?.getVideoTracks().length) {
       this.cameraWanted = false;
-      for (const t of this.local.getVideoTracks()) {
-        t.stop();
-        this.local.removeTrack(t);
-      }
+      for (const t of this.local.getVideoTracks()) t.stop();
+      this.replaceLocal(this.local.getAudioTracks());
       await Promise.all(Array.from(this.peers.values(), (p) => p.replaceTrack("video", null).catch((e: unknown) => this.log("replaceTrack", e))));
       this.announce();
       this.onChange();
@@ -370,12 +368,20 @@ export class MediaController implements MediaModule {
     }
     this.notes = this.notes.filter((n) => n.kind !== "cameraFailed" && n.kind !== "noCamera");
     this.cameraWanted = true;
-    if (!this.local) this.local = new this.env.MediaStream();
-    this.local.addTrack(got);
+    this.replaceLocal([...(this.local?.getAudioTracks() ?? []), got]);
     this.captured.push(got);
     await Promise.all(Array.from(this.peers.values(), (p) => p.replaceTrack("video", got).catch((e: unknown) => this.log("replaceTrack", e))));
     this.announce();
     this.onChange();
+  }
+
+  /**
+   * A new stream object rather than add/removeTrack on the old one: the preview's
+   * srcObject() then sees a change and re-binds, which every webview handles, where a
+   * track added to a playing stream is not always picked up.
+   */
+  private replaceLocal(tracks: MediaStreamTrack[]): void {
+    this.local = new this.env.MediaStream(tracks);
   }
 
   // ---- for the pages and the tests ---------------------------------------------------
