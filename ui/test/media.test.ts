@@ -289,6 +289,25 @@ describe("connection health", () => {
     expect(bob.api.mediaFailed).toHaveBeenCalledWith(CALL_ID, "couldNotConnect");
   });
 
+  it("a permission prompt left open on both sides does not count as a failed connection", async () => {
+    vi.useFakeTimers();
+    const alice = side("alice", { timing });
+    const bob = side("bob", { timing });
+    link(alice, bob);
+    let release = () => undefined as void;
+    const hold = new Promise<void>((r) => (release = r));
+    alice.devices.hold = hold;
+    bob.devices.hold = hold;
+    alice.media.sync(callerSnap("inCall", "accepted"));
+    bob.media.sync(calleeSnap("inCall"));
+    await vi.advanceTimersByTimeAsync(30_000);
+    expect(alice.api.mediaFailed).not.toHaveBeenCalled();
+    release();
+    await settleFake();
+    expect(pcOf(alice, "bob").connectionState).toBe("connected");
+    expect(alice.api.mediaFailed).not.toHaveBeenCalled();
+  });
+
   it("the durations are injectable", async () => {
     vi.useFakeTimers();
     FakePC.blockConnect = true;

@@ -51,6 +51,7 @@ export class Peer {
   private readonly senders = new Map<TrackKind, RTCRtpSender>();
   private localStream: MediaStream | null = null;
   private connectTimer: Timer | null = null;
+  private connectArmed = false;
   private lostTimer: Timer | null = null;
   private restartTimer: ReturnType<typeof setInterval> | null = null;
   private readonly deps: PeerDeps;
@@ -80,10 +81,20 @@ export class Peer {
     pc.ontrack = (ev) => this.onTrack(ev.track);
     pc.onconnectionstatechange = () => this.checkHealth();
     pc.oniceconnectionstatechange = () => this.checkHealth();
+  }
+
+  /**
+   * The connect time runs from the first thing there is to connect: this side's tracks
+   * (capture settled) or the other side's offer. A permission prompt left open on both
+   * sides is not a network that refuses calls.
+   */
+  private armConnectTimer(): void {
+    if (this.connectArmed || this.closed) return;
+    this.connectArmed = true;
     this.connectTimer = setTimeout(() => {
       this.connectTimer = null;
       if (!this.everConnected && !this.closed) this.deps.onFailed("couldNotConnect");
-    }, deps.timing.connectTimeoutMs);
+    }, this.deps.timing.connectTimeoutMs);
   }
 
   // ---- local tracks ------------------------------------------------------------------
@@ -95,6 +106,7 @@ export class Peer {
    */
   attach(local: MediaStream | null, kinds: TrackKind[]): void {
     if (this.closed) return;
+    this.armConnectTimer();
     this.localStream = local;
     for (const track of local?.getTracks() ?? []) {
       const kind = track.kind as TrackKind;
@@ -150,6 +162,7 @@ export class Peer {
     if (this.closed) return;
     const pc = this.pc;
     if ("description" in p) {
+      this.armConnectTimer();
       const d = p.description;
       const readyForOffer = !this.makingOffer && (pc.signalingState === "stable" || this.settingRemoteAnswer);
       const collision = d.type === "offer" && !readyForOffer;
