@@ -151,3 +151,14 @@ mod tests {
         assert!(parse(json!({"command": "accept", "args": {}})).is_err());
     }
 }
+
+/// The answer of `ice_config` is the protocol's type, which no exported app or client type
+/// refers to; exported here, with the others (`cargo test --features ts export_bindings`).
+#[cfg(all(test, feature = "ts"))]
+mod bindings {
+    #[test]
+    fn export_bindings_ice_config() {
+        use ts_rs::TS;
+        beckon_protocol::IceConfig::export_all(&ts_rs::Config::from_env()).expect("IceConfig's TypeScript bindings");
+    }
+}

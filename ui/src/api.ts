@@ -1,7 +1,8 @@
 // Typed commands and events over a Transport. Names and argument keys are the contract
 // with src-tauri: Rust fns in snake_case, argument keys in camelCase.
+import type { HostUpdate, IceConfig, MediaProblem } from "./media/host";
 import type { Transport, Unlisten } from "./transport";
-import type { ApiError, AppState, CallType, CommandErrorKind, HistoryEntry, Settings, Update } from "./types";
+import type { ApiError, AppState, CallType, CommandErrorKind, HistoryEntry, Settings } from "./types";
 
 export const EVENT_UPDATE = "beckon://update";
 export const EVENT_SETTINGS = "beckon://settings";
@@ -18,7 +19,15 @@ export interface Api {
   leave(): Promise<void>;
   endCall(): Promise<void>;
   history(count: number): Promise<HistoryEntry[]>;
-  onUpdate(handler: (update: Update) => void): Promise<Unlisten>;
+  /** TURN/STUN for the call about to carry media; the host refreshes TURN credentials. */
+  iceConfig(): Promise<IceConfig>;
+  /** Relays a media payload (SDP, ICE candidate) to `toUserId`'s device in this call. */
+  signal(callId: string, toUserId: string, payload: unknown): Promise<void>;
+  /** Ends the call for this user because its media could not be carried. */
+  mediaFailed(callId: string, problem: MediaProblem): Promise<void>;
+  /** Opens the calls page in the system browser (webviews without WebRTC). */
+  openInBrowser(): Promise<void>;
+  onUpdate(handler: (update: HostUpdate) => void): Promise<Unlisten>;
   onSettings(handler: (settings: Settings | null) => void): Promise<Unlisten>;
 }
 
@@ -75,7 +84,11 @@ export function createApi(t: Transport): Api {
     leave: () => run<void>("leave"),
     endCall: () => run<void>("end_call"),
     history: (count) => run<HistoryEntry[]>("history", { count }),
-    onUpdate: (handler) => t.listen<Update>(EVENT_UPDATE, handler),
+    iceConfig: () => run<IceConfig>("ice_config"),
+    signal: (callId, toUserId, payload) => run<void>("signal", { callId, toUserId, payload }),
+    mediaFailed: (callId, problem) => run<void>("media_failed", { callId, problem }),
+    openInBrowser: () => run<void>("open_in_browser"),
+    onUpdate: (handler) => t.listen<HostUpdate>(EVENT_UPDATE, handler),
     onSettings: (handler) => t.listen<Settings | null>(EVENT_SETTINGS, handler),
   };
 }

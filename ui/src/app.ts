@@ -7,9 +7,12 @@ import type { Api } from "./api";
 import { parseUserIds } from "./format";
 import { outcomeBanner } from "./outcome";
 import { draftFrom, settingsFromDraft, type SettingsDraft } from "./pages/settings";
+import { MediaController, type MediaModule } from "./media/controller";
+import type { HostNotice, HostUpdate } from "./media/host";
+import { play, PLAY_BLOCKED_EVENT } from "./media/src-object";
 import { createSoundPlayer, type SoundKind, type SoundPlayer } from "./sounds";
 import type { Unlisten } from "./transport";
-import type { ApiError, CallType, Notice, Settings, Update } from "./types";
+import type { ApiError, CallType, Settings } from "./types";
 import { emptyModel, pageFor, renderWindow, windowTitle, type Model, type PageName, type WindowKind } from "./view";
 
 export type AppOptions = {
@@ -17,6 +20,11 @@ export type AppOptions = {
   root: HTMLElement;
   kind: WindowKind;
   sounds?: SoundPlayer;
+  /**
+   * Makes the main window's audio/video module, told how to ask for a render. Default:
+   * a controller on the browser's WebRTC. The popup only rings: it never has one.
+   */
+  createMedia?: (onChange: () => void) => MediaModule | null;
   now?: () => number;
   /** How many history entries home shows. */
   historyCount?: number;
@@ -32,6 +40,7 @@ const SETTINGS_FIELDS: ReadonlyArray<keyof SettingsDraft> = ["serverUrl", "userI
 export class App {
   readonly model: Model = emptyModel();
   readonly sounds: SoundPlayer;
+  readonly media: MediaModule | null;
   private readonly api: Api;
   private readonly root: HTMLElement;
   private readonly kind: WindowKind;
@@ -54,6 +63,9 @@ export class App {
     this.root = opts.root;
     this.kind = opts.kind;
     this.sounds = opts.sounds ?? createSoundPlayer();
+    const onChange = (): void => this.render();
+    this.media =
+      opts.kind !== "main" ? null : opts.createMedia ? opts.createMedia(onChange) : new MediaController({ api: opts.api, onChange });
     this.now = opts.now ?? (() => Date.now());
     this.historyCount = opts.historyCount ?? 50;
     this.ownBannerMs = opts.ownBannerMs ?? 8000;
@@ -71,6 +83,7 @@ export class App {
     // WebDriver's Element Clear (WebKit's atom) fires only "change": without it the model
     // would keep the old text and the next render would put it back.
     this.root.addEventListener("change", this.onInput);
+    this.root.addEventListener(PLAY_BLOCKED_EVENT, this.onPlayBlocked);
     doc.addEventListener("keydown", this.onKeyDown);
   }
 
@@ -86,7 +99,10 @@ export class App {
     try {
       const state = await this.api.appState();
       const m = this.model;
-      if (!m.loaded || this.updates === 0) m.snapshot = state.snapshot;
+      if (!m.loaded || this.updates === 0) {
+        m.snapshot = state.snapshot;
+        this.media?.sync(m.snapshot);
+      }
       m.settings = state.settings;
       m.loaded = true;
     } catch (e) {
@@ -106,7 +122,9 @@ export class App {
     if (this.ticker !== null) clearInterval(this.ticker);
     if (this.bannerTimer !== null) clearTimeout(this.bannerTimer);
     this.sounds.set(null);
+    this.media?.dispose();
     this.root.removeEventListener("click", this.onClick);
+    this.root.removeEventListener(PLAY_BLOCKED_EVENT, this.onPlayBlocked);
     this.root.removeEventListener("submit", this.onSubmit);
     this.root.removeEventListener("input", this.onInput);
     this.root.removeEventListener("change", this.onInput);
@@ -119,15 +137,25 @@ export class App {
 
   // ---- host → model ------------------------------------------------------------------
 
-  applyUpdate(u: Update): void {
+  applyUpdate(u: HostUpdate): void {
     if (this.disposed) return;
     const m = this.model;
     const before = m.snapshot;
     this.updates++;
     m.snapshot = u.snapshot;
     m.loaded = true;
+    if (u.notice.kind === "signal") {
+      // Many per second while a call sets up, and nothing on the page changes: straight
+      // to the media module, no render. (The snapshot in this update is the current one.)
+      const { callId, fromUserId, payload } = u.notice;
+      this.media?.sync(u.snapshot);
+      this.media?.onSignal({ callId, fromUserId, payload });
+      return;
+    }
+    this.media?.sync(u.snapshot);
     if (before?.phase !== u.snapshot.phase) {
       m.busy = null;
+      m.videoSwapped = false;
       if (u.snapshot.phase !== "inCall") {
         m.inviteText = "";
         m.inviteError = null;
@@ -156,7 +184,7 @@ export class App {
     this.render();
   }
 
-  private onNotice(n: Notice, u: Update): void {
+  private onNotice(n: HostNotice, u: HostUpdate): void {
     if (this.kind !== "main") return;
     switch (n.kind) {
       case "finished": {
@@ -190,6 +218,7 @@ export class App {
         break;
       }
       case "changed":
+      case "signal":
         break;
     }
   }
@@ -233,6 +262,7 @@ export class App {
     const m = this.model;
     const page = this.page;
     if (page === "settings" && !m.draft) m.draft = draftFrom(m.settings);
+    m.media = this.media?.view() ?? null;
     // lit patches the existing nodes: within a page, focus, caret and element identity
     // (a <video> with a live srcObject) survive every update.
     litRender(renderWindow(m, this.kind, this.now()), this.view);
@@ -250,7 +280,8 @@ export class App {
   soundFor(page: PageName): SoundKind | null {
     const call = this.model.snapshot?.call;
     if (this.kind === "popup") return page === "incoming" && call && !call.working ? "ringtone" : null;
-    return page === "waiting" ? "ringback" : null;
+    // Ringback stops the moment media flows, whatever the phase says.
+    return page === "waiting" && !this.media?.flowing ? "ringback" : null;
   }
 
   private autofocus(page: PageName): void {
@@ -341,7 +372,11 @@ export class App {
         return;
       case "accept": {
         const id = this.callId();
-        if (id) await this.run("accept", () => this.api.accept(id));
+        if (!id) return;
+        // The camera/microphone start on the click, never while the call merely rings.
+        this.media?.accept(id);
+        const ok = await this.run("accept", () => this.api.accept(id));
+        if (!ok) this.media?.acceptFailed();
         return;
       }
       case "decline": {
@@ -360,6 +395,24 @@ export class App {
         return;
       case "invite":
         return this.invite();
+      case "mute":
+        this.media?.toggleMute();
+        return;
+      case "camera":
+        await this.media?.toggleCamera();
+        return;
+      case "swap-video":
+        m.videoSwapped = !m.videoSwapped;
+        this.render();
+        return;
+      case "play-media":
+        if (this.media) this.media.playBlocked = false;
+        for (const el of Array.from(this.view.querySelectorAll<HTMLMediaElement>("audio, video"))) play(el);
+        this.render();
+        return;
+      case "open-in-browser":
+        await this.run("open-in-browser", () => this.api.openInBrowser());
+        return;
       case "dismiss-banner":
         this.setBanner(null);
         this.render();
@@ -486,6 +539,12 @@ export class App {
     } else if ((SETTINGS_FIELDS as readonly string[]).includes(field)) {
       m.draft = { ...(m.draft ?? draftFrom(m.settings)), [field]: el.value };
     }
+  };
+
+  private readonly onPlayBlocked = (): void => {
+    if (!this.media || this.media.playBlocked) return;
+    this.media.playBlocked = true;
+    this.render();
   };
 
   private readonly onKeyDown = (ev: KeyboardEvent): void => {

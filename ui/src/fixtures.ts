@@ -1,6 +1,8 @@
 // Sample snapshots for the preview harness and the tests. Not imported by main.ts, so
 // it never reaches the production bundle.
-import type { CallView, Connection, HistoryEntry, Member, Outcome, Settings, Snapshot } from "./types";
+import type { MediaView, PeerView } from "./media/controller";
+import type { HostOutcome } from "./media/host";
+import type { CallView, Connection, HistoryEntry, Member, Settings, Snapshot } from "./types";
 
 export const SETTINGS: Settings = {
   serverUrl: "ws://127.0.0.1:7070/ws",
@@ -191,7 +193,7 @@ export function history(now: number): HistoryEntry[] {
 }
 
 /** Every Outcome kind, for the banners. */
-export const ALL_OUTCOMES: Outcome[] = [
+export const ALL_OUTCOMES: HostOutcome[] = [
   { kind: "declined" },
   { kind: "busy" },
   { kind: "noAnswer" },
@@ -211,7 +213,7 @@ export const ALL_OUTCOMES: Outcome[] = [
 ];
 
 /** The call a Finished notice carries for an outcome: incoming outcomes get an incoming call. */
-export function finishedCall(outcome: Outcome, now: number): CallView {
+export function finishedCall(outcome: HostOutcome, now: number): CallView {
   switch (outcome.kind) {
     case "cancelledByCaller":
     case "missed":
@@ -222,6 +224,7 @@ export function finishedCall(outcome: Outcome, now: number): CallView {
     case "endedByPeer":
     case "hungUp":
     case "connectionLost":
+    case "mediaFailed":
       return outgoingCall(now, [member("bob", "bob", "accepted")], { startedAt: now - 185_000 });
     case "left":
       return outgoingCall(now, [member("bob", "bob", "accepted"), member("carol", "carol", "accepted")], {
@@ -230,4 +233,25 @@ export function finishedCall(outcome: Outcome, now: number): CallView {
     default:
       return outgoingCall(now, [member("bob", "bob", outcome.kind === "unreachable" ? "inviting" : "rejected")]);
   }
+}
+
+/** A media module's view for the calling page; streams come from the caller (fakes in tests, canvases in the preview). */
+export function mediaView(over: Partial<MediaView> = {}): MediaView {
+  return {
+    supported: true,
+    capturing: false,
+    local: null,
+    hasMic: true,
+    micOn: true,
+    cameraOn: false,
+    cameraBusy: false,
+    notes: [],
+    peers: [],
+    playBlocked: false,
+    ...over,
+  };
+}
+
+export function peerView(userId: string, stream: MediaStream, over: Partial<PeerView> = {}): PeerView {
+  return { userId, health: "connected", stream, hasVideo: false, remoteSending: { audio: true, video: false }, ...over };
 }

@@ -1,6 +1,7 @@
 import "./styles.css";
 import { createApi } from "./api";
 import { App } from "./app";
+import { installDiagnostics } from "./media/stats";
 import { browserTransport, inTauri, tauriTransport } from "./transport";
 
 // Both windows load this bundle: the main window (index.html) and the incoming-call
@@ -8,5 +9,10 @@ import { browserTransport, inTauri, tauriTransport } from "./transport";
 const kind = location.hash === "#incoming" ? "popup" : "main";
 document.documentElement.dataset.window = kind;
 const root = document.getElementById("app");
-const transport = inTauri() ? tauriTransport() : browserTransport();
-if (root) void new App({ api: createApi(transport), root, kind }).start();
+if (root) {
+  const transport = inTauri() ? tauriTransport() : browserTransport();
+  const app = new App({ api: createApi(transport), root, kind });
+  // End-to-end tests read the call's media over WebDriver (see media/stats.ts).
+  if (app.media) installDiagnostics(window, app.media);
+  void app.start();
+}

@@ -1,12 +1,13 @@
 import { callPartyLabel, formatDuration } from "./format";
-import type { CallView, Outcome } from "./types";
+import type { HostOutcome } from "./media/host";
+import type { CallView } from "./types";
 
 export type BannerTone = "info" | "warn" | "bad";
 
 /** What home says after a call finished. Built once, from the Finished notice. */
 export type Banner = {
   /** The outcome's kind, kept for tests and styling. */
-  kind: Outcome["kind"];
+  kind: HostOutcome["kind"];
   title: string;
   detail: string;
   tone: BannerTone;
@@ -28,7 +29,7 @@ function redialTarget(call: CallView): Banner["redial"] {
 }
 
 /** One distinct sentence for each outcome. */
-export function outcomeBanner(outcome: Outcome, call: CallView, now: number): Banner {
+export function outcomeBanner(outcome: HostOutcome, call: CallView, now: number): Banner {
   const who = callPartyLabel(call);
   const caller = call.callerName || call.callerId;
   const kind = call.callType === "video" ? "video call" : "call";
@@ -70,11 +71,11 @@ export function outcomeBanner(outcome: Outcome, call: CallView, now: number): Ba
       return b(`Call ended`, `You hung up on the ${kind} with ${who}${talked(call, now)}.`, "info", true);
     case "left":
       return b(`You left the group call`, `The others in the call with ${who} can carry on without you.`, "info", true);
-    case "failed":
-      return b(`Call failed`, outcome.message || "Something went wrong.", "bad");
     case "mediaFailed":
       return outcome.problem === "couldNotConnect"
-        ? b(`Couldn't connect the call's audio`, `The ${kind} with ${who} was set up, but no audio or video got through, so it was ended.`, "bad")
-        : b(`Call dropped: connection lost`, `The audio and video of your ${kind} with ${who} stopped and didn't come back${talked(call, now)}.`, "bad");
+        ? b(`Couldn't connect the call's audio`, `Your ${kind} with ${who} was set up, but no audio${call.callType === "video" ? " or video" : ""} got through, so it ended. The network may be blocking calls.`, "bad")
+        : b(`Connection lost`, `The audio connection with ${who} dropped and didn't come back, so the ${kind} ended${talked(call, now)}.`, "bad");
+    case "failed":
+      return b(`Call failed`, outcome.message || "Something went wrong.", "bad");
   }
 }

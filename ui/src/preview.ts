@@ -6,14 +6,39 @@ import { html, render } from "lit-html";
 import { createApi, EVENT_UPDATE } from "./api";
 import { App } from "./app";
 import { FakeTransport } from "./fake-transport";
-import { ALL_OUTCOMES, CONNECTED, DISCONNECTED, RECONNECTING, SETTINGS, finishedCall, fixtures, history, snapshot } from "./fixtures";
-import type { Connection, Outcome, Settings, Snapshot, Update } from "./types";
+import { ALL_OUTCOMES, CONNECTED, DISCONNECTED, RECONNECTING, SETTINGS, finishedCall, fixtures, history, incomingCall, member, peerView, snapshot } from "./fixtures";
+import { MediaController, type MediaModule, type MediaView } from "./media/controller";
+import type { HostOutcome as Outcome, HostUpdate as Update } from "./media/host";
+import { installDiagnostics } from "./media/stats";
+import { paintedCamera, staticMedia } from "./preview-media";
+import type { Connection, Settings, Snapshot } from "./types";
 
 const params = new URLSearchParams(location.search);
 const page = params.get("page");
 const NOW = Date.now();
 
-type Scene = { settings: Settings | null; snapshot: Snapshot | null; popup?: boolean; edit?: boolean; outcome?: Outcome; empty?: boolean };
+type Scene = {
+  settings: Settings | null;
+  snapshot: Snapshot | null;
+  popup?: boolean;
+  edit?: boolean;
+  outcome?: Outcome;
+  empty?: boolean;
+  /** A fixed media state (null: the default module, which is real WebRTC in a browser). */
+  media?: (onChange: () => void) => MediaModule;
+  /** Real WebRTC both ways: a second controller in this page plays bob. */
+  live?: boolean;
+  swapped?: boolean;
+};
+
+/** Streams are made when a scene is opened, not for the index. */
+const cams = () => ({ bob: paintedCamera("bob", 200), me: paintedCamera("you", 20) });
+const silent = () => new MediaStream();
+const videoCall = (over: Partial<MediaView>) => {
+  const c = cams();
+  return staticMedia({ local: c.me, cameraOn: true, peers: [peerView("bob", c.bob, { hasVideo: true, remoteSending: { audio: true, video: true } })], ...over });
+};
+const CALL_LIVE = "call-live-1";
 
 const conn = (c: Connection): Snapshot => snapshot({ connection: c });
 
@@ -26,7 +51,9 @@ const SCENES: Record<string, () => Scene> = {
   "home-empty": () => ({ settings: SETTINGS, snapshot: conn(CONNECTED), empty: true }),
   banner: () => {
     const kind = params.get("outcome") ?? "declined";
-    return { settings: SETTINGS, snapshot: snapshot(), outcome: ALL_OUTCOMES.find((o) => o.kind === kind) ?? { kind: "declined" } };
+    const outcome: Outcome | undefined =
+      kind === "mediaLost" ? { kind: "mediaFailed", problem: "connectionLost" } : ALL_OUTCOMES.find((o) => o.kind === kind);
+    return { settings: SETTINGS, snapshot: snapshot(), outcome: outcome ?? { kind: "declined" } };
   },
   waiting: () => ({ settings: SETTINGS, snapshot: fixtures.waitingRinging(NOW) }),
   "waiting-placing": () => ({ settings: SETTINGS, snapshot: fixtures.waitingPlacing(NOW) }),
@@ -35,6 +62,53 @@ const SCENES: Record<string, () => Scene> = {
   calling: () => ({ settings: SETTINGS, snapshot: fixtures.calling(NOW) }),
   "calling-voice": () => ({ settings: SETTINGS, snapshot: fixtures.callingVoice(NOW) }),
   "calling-group": () => ({ settings: SETTINGS, snapshot: fixtures.callingGroup(NOW) }),
+  "call-voice": () => ({ settings: SETTINGS, snapshot: fixtures.callingVoice(NOW), media: staticMedia({ local: silent(), peers: [peerView("bob", silent())] }) }),
+  "call-voice-muted": () => ({
+    settings: SETTINGS,
+    snapshot: fixtures.callingVoice(NOW),
+    media: staticMedia({ local: silent(), micOn: false, peers: [peerView("bob", silent(), { remoteSending: { audio: false, video: false } })] }),
+  }),
+  "call-video": () => ({ settings: SETTINGS, snapshot: fixtures.calling(NOW), media: videoCall({}) }),
+  "call-video-swapped": () => ({ settings: SETTINGS, snapshot: fixtures.calling(NOW), media: videoCall({}), swapped: true }),
+  "call-connecting": () => ({
+    settings: SETTINGS,
+    snapshot: fixtures.calling(NOW),
+    media: staticMedia({ local: cams().me, cameraOn: true, peers: [peerView("bob", silent(), { health: "connecting", remoteSending: null })] }),
+  }),
+  "call-reconnecting": () => {
+    const c = cams();
+    return { settings: SETTINGS, snapshot: fixtures.calling(NOW), media: staticMedia({ local: c.me, cameraOn: true, peers: [peerView("bob", c.bob, { health: "reconnecting", hasVideo: true })] }) };
+  },
+  "call-no-camera": () => {
+    const c = cams();
+    return {
+      settings: SETTINGS,
+      snapshot: fixtures.calling(NOW),
+      media: staticMedia({ local: silent(), cameraOn: false, notes: [{ kind: "noCamera", reason: { kind: "notFound", message: "" } }], peers: [peerView("bob", c.bob, { hasVideo: true })] }),
+    };
+  },
+  "call-no-mic": () => ({
+    settings: SETTINGS,
+    snapshot: fixtures.callingVoice(NOW),
+    media: staticMedia({ hasMic: false, notes: [{ kind: "noMicrophone", reason: { kind: "notFound", message: "" } }], peers: [peerView("bob", silent())] }),
+  }),
+  "call-denied": () => ({
+    settings: SETTINGS,
+    snapshot: fixtures.calling(NOW),
+    media: staticMedia({ hasMic: false, notes: [{ kind: "denied", video: true, reason: { kind: "denied", message: "" } }], peers: [peerView("bob", paintedCamera("bob", 200), { hasVideo: true })] }),
+  }),
+  "call-sound-blocked": () => ({ settings: SETTINGS, snapshot: fixtures.callingVoice(NOW), media: staticMedia({ playBlocked: true, peers: [peerView("bob", silent())] }) }),
+  "call-unsupported": () => ({ settings: SETTINGS, snapshot: fixtures.calling(NOW), media: staticMedia({ supported: false }) }),
+  "waiting-video": () => ({
+    settings: SETTINGS,
+    snapshot: { ...fixtures.waitingRinging(NOW), call: { ...fixtures.waitingRinging(NOW).call!, callType: "video" } },
+    media: staticMedia({ local: cams().me, cameraOn: true }),
+  }),
+  "call-live": () => ({
+    settings: SETTINGS,
+    snapshot: { ...fixtures.calling(NOW), call: { ...fixtures.calling(NOW).call!, callId: CALL_LIVE, startedAt: Date.now() } },
+    live: true,
+  }),
   incoming: () => ({ settings: SETTINGS, snapshot: fixtures.incomingVideo(NOW) }),
   popup: () => ({ settings: SETTINGS, snapshot: fixtures.incoming(NOW), popup: true }),
   "popup-video": () => ({ settings: SETTINGS, snapshot: fixtures.incomingVideo(NOW), popup: true }),
@@ -46,7 +120,7 @@ function index(): void {
   const root = document.getElementById("app");
   if (!root) return;
   const links = Object.keys(SCENES).map((k) => html`<li><a href="?page=${k}">${k}</a></li>`);
-  const banners = ALL_OUTCOMES.map((o) => html`<li><a href="?page=banner&outcome=${o.kind}">${o.kind}</a></li>`);
+  const banners = [...ALL_OUTCOMES.map((o) => o.kind), "mediaLost"].map((k) => html`<li><a href="?page=banner&outcome=${k}">${k}</a></li>`);
   render(
     html`<main class="page"><div class="card"><h1>Beckon preview</h1><ul>${links}</ul><h2>Finished banners</h2><ul>${banners}</ul></div></main>`,
     root,
@@ -86,16 +160,87 @@ async function run(scene: Scene): Promise<void> {
     end_call: () => finish({ kind: "hungUp" }),
     accept: () => emit({ notice: { kind: "changed" }, snapshot: fixtures.callingVoice(Date.now()) }),
   };
+  if (scene.live) live(t, () => state.snapshot, finish);
   const kind = scene.popup ? "popup" : "main";
   document.documentElement.dataset.window = kind;
-  const app = new App({ api: createApi(t), root, kind, ownBannerMs: 600_000 });
+  const app = new App({ api: createApi(t), root, kind, ownBannerMs: 600_000, ...(scene.media ? { createMedia: scene.media } : {}) });
   (window as unknown as { beckonPreview: unknown }).beckonPreview = { app, transport: t };
+  if (app.media) installDiagnostics(window, app.media);
   await app.start();
+  if (scene.swapped) await app.act("swap-video");
+  if (params.has("probe")) void probe(app);
   if (scene.edit) await app.act("edit-settings");
   if (scene.outcome) {
     const o = scene.outcome;
     t.emit(EVENT_UPDATE, { notice: { kind: "finished", outcome: o, call: finishedCall(o, Date.now()) }, snapshot: snapshot() });
   }
+}
+
+/**
+ * Real WebRTC both ways in one page: the window is alice; bob is a second controller
+ * whose signals come back to the window as `signal` notices, as the host would send.
+ */
+function live(t: FakeTransport, current: () => Snapshot | null, finish: (o: Outcome) => void): void {
+  const bobSnap = (phase: Snapshot["phase"]): Snapshot =>
+    snapshot({
+      userId: "bob",
+      userName: "bob",
+      phase,
+      call: phase === "free" ? null : incomingCall(Date.now(), { callId: CALL_LIVE, callerId: "alice", callerName: "Alice Martin", callType: "video", peers: [member("alice", "Alice Martin", "accepted")], startedAt: Date.now() }),
+    });
+  const clone = (x: unknown): unknown => JSON.parse(JSON.stringify(x)) as unknown;
+  const bobT = new FakeTransport({
+    ice_config: () => ({ iceServers: [], iceTransportPolicy: "all", expiresAt: null }),
+    signal: (a) => {
+      const payload = clone(a?.payload);
+      setTimeout(() => {
+        const snap = current();
+        if (snap) t.emit(EVENT_UPDATE, { notice: { kind: "signal", callId: CALL_LIVE, fromUserId: "bob", payload }, snapshot: snap } satisfies Update);
+      }, 0);
+    },
+  });
+  const bob = new MediaController({ api: createApi(bobT), log: (m, d) => console.info(`[bob] ${m}`, d ?? "") });
+  (window as unknown as { beckonBob: unknown }).beckonBob = bob;
+  bob.sync(bobSnap("inCall"));
+  const end = (o: Outcome) => {
+    bob.sync(bobSnap("free"));
+    finish(o);
+  };
+  // `&turn=refused`: the window relays only through a TURN server that never answers, so
+  // its connection never leaves "new" and the connect timer ends the call.
+  const refused = params.get("turn") === "refused";
+  Object.assign(t.handlers, {
+    ice_config: () =>
+      refused
+        ? { iceServers: [{ urls: ["turn:127.0.0.1:3479?transport=udp"], username: "nobody", credential: "wrong" }], iceTransportPolicy: "relay", expiresAt: null }
+        : { iceServers: [], iceTransportPolicy: "all", expiresAt: null },
+    signal: (a?: Record<string, unknown>) => {
+      const payload = clone(a?.payload);
+      setTimeout(() => bob.onSignal({ callId: CALL_LIVE, fromUserId: "alice", payload }), 0);
+    },
+    media_failed: (a?: Record<string, unknown>) => end({ kind: "mediaFailed", problem: a?.problem === "couldNotConnect" ? "couldNotConnect" : "connectionLost" }),
+    hang_up: () => end({ kind: "hungUp" }),
+  });
+}
+
+/**
+ * `&probe`: for headless runs without WebDriver (chromium --dump-dom). Writes the media
+ * stats of both sides into <pre>s once connected, then hangs up and writes them again.
+ */
+async function probe(app: App): Promise<void> {
+  const wait = (ms: number) => new Promise((r) => setTimeout(r, ms));
+  const bob = (window as unknown as { beckonBob?: MediaController }).beckonBob;
+  const dump = async (id: string) => {
+    const pre = document.createElement("pre");
+    pre.id = id;
+    pre.textContent = JSON.stringify({ alice: await app.media?.stats(), bob: await bob?.stats() });
+    document.body.append(pre);
+  };
+  await wait(Number(params.get("probe")) || 4000);
+  await dump("probe-connected");
+  await app.act("hang-up");
+  await wait(300);
+  await dump("probe-ended");
 }
 
 const scene = page ? SCENES[page] : undefined;

@@ -1,5 +1,6 @@
 // Which page a window shows, and the whole window's template, from the model alone.
 import { html, type TemplateResult } from "lit-html";
+import type { MediaView } from "./media/controller";
 import type { Banner } from "./outcome";
 import { renderCalling } from "./pages/calling";
 import { renderHome } from "./pages/home";
@@ -30,6 +31,10 @@ export type Model = {
   historyError: string | null;
   banner: Banner | null;
   busy: string | null;
+  /** The media module's state, refreshed before every render (null: this window carries none). */
+  media: MediaView | null;
+  /** The local preview is the big video (clicked to swap). */
+  videoSwapped: boolean;
 };
 
 export function emptyModel(): Model {
@@ -49,6 +54,8 @@ export function emptyModel(): Model {
     historyError: null,
     banner: null,
     busy: null,
+    media: null,
+    videoSwapped: false,
   };
 }
 
@@ -106,10 +113,18 @@ export function renderWindow(m: Model, kind: WindowKind, now: number): TemplateR
       });
       break;
     case "waiting":
-      body = renderWaiting({ call: call!, busy: m.busy, now });
+      body = renderWaiting({ call: call!, busy: m.busy, now, media: m.media });
       break;
     case "calling":
-      body = renderCalling({ call: call!, inviteText: m.inviteText, inviteError: m.inviteError, busy: m.busy, now });
+      body = renderCalling({
+        call: call!,
+        inviteText: m.inviteText,
+        inviteError: m.inviteError,
+        busy: m.busy,
+        now,
+        media: m.media,
+        swapped: m.videoSwapped,
+      });
       break;
     case "incoming":
       body = renderIncoming({ call: call!, compact: false, busy: m.busy });

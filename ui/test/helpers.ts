@@ -29,3 +29,20 @@ export class FakeSounds implements SoundPlayer {
 export async function flush(): Promise<void> {
   for (let i = 0; i < 5; i++) await new Promise((r) => setTimeout(r, 0));
 }
+
+/** jsdom has no media playback: play() resolves, srcObject is a plain property. */
+export function stubMediaElements(): void {
+  const proto = HTMLMediaElement.prototype as unknown as { play: () => Promise<void>; srcObject?: unknown };
+  proto.play = () => Promise.resolve();
+  if (!("srcObject" in proto)) {
+    Object.defineProperty(proto, "srcObject", {
+      configurable: true,
+      get(this: { _src?: unknown }) {
+        return this._src ?? null;
+      },
+      set(this: { _src?: unknown }, v: unknown) {
+        this._src = v;
+      },
+    });
+  }
+}

@@ -2,7 +2,7 @@ import { describe, expect, it } from "vitest";
 import { ALL_OUTCOMES, finishedCall, snapshot } from "../src/fixtures";
 import { outcomeBanner } from "../src/outcome";
 import { renderHome } from "../src/pages/home";
-import type { Outcome } from "../src/types";
+import type { HostOutcome as Outcome } from "../src/media/host";
 import { mount, NOW, text } from "./helpers";
 
 const EXPECTED: Record<Outcome["kind"], RegExp> = {
@@ -21,7 +21,7 @@ const EXPECTED: Record<Outcome["kind"], RegExp> = {
   hungUp: /^Call ended You hung up/,
   left: /^You left the group call/,
   failed: /^Call failed server said: invitee list too long/,
-  mediaFailed: /^Couldn't connect the call's audio .*no audio or video got through/,
+  mediaFailed: /^Couldn't connect the call's audio Your call with bob was set up, but no audio got through/,
 };
 
 function bannerText(o: Outcome): string {
@@ -38,8 +38,11 @@ describe("finished-outcome banners", () => {
     expect(bannerText(o)).toMatch(EXPECTED[kind]);
   });
 
-  it("media lost mid-call says the connection was lost", () => {
-    expect(bannerText({ kind: "mediaFailed", problem: "connectionLost" })).toMatch(/^Call dropped: connection lost .*stopped and didn't come back/);
+  it("media that dropped mid-call reads as a lost connection, with the talk time", () => {
+    expect(bannerText({ kind: "mediaFailed", problem: "connectionLost" })).toBe(
+      "Connection lost The audio connection with bob dropped and didn't come back, so the call ended after 3:05.",
+    );
+    expect(outcomeBanner({ kind: "mediaFailed", problem: "connectionLost" }, finishedCall({ kind: "hungUp" }, NOW), NOW).tone).toBe("bad");
   });
 
   it("no two outcomes read the same", () => {

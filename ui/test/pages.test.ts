@@ -1,4 +1,5 @@
-import { describe, expect, it } from "vitest";
+import { render } from "lit-html";
+import { beforeAll, describe, expect, it } from "vitest";
 import {
   CONNECTED,
   DISCONNECTED,
@@ -6,6 +7,8 @@ import {
   SETTINGS,
   fixtures,
   history,
+  mediaView,
+  peerView,
   snapshot,
 } from "../src/fixtures";
 import { renderCalling } from "../src/pages/calling";
@@ -15,7 +18,12 @@ import { DEFAULT_SERVER_URL, draftFrom, renderSettings, settingsFromDraft } from
 import { renderWaiting } from "../src/pages/waiting";
 import type { Snapshot } from "../src/types";
 import { emptyModel, pageFor, renderWindow, type Model } from "../src/view";
-import { mount, NOW, text } from "./helpers";
+import { FakeStream, FakeTrack } from "./fake-webrtc";
+import { mount, NOW, stubMediaElements, text } from "./helpers";
+
+beforeAll(stubMediaElements);
+
+const stream = (...kinds: ("audio" | "video")[]) => new FakeStream(kinds.map((k) => new FakeTrack(k))) as unknown as MediaStream;
 
 function call(s: Snapshot) {
   if (!s.call) throw new Error("fixture without a call");
@@ -241,29 +249,113 @@ describe("waiting page", () => {
   });
 });
 
+describe("waiting page media", () => {
+  it("a video call shows your camera preview while it rings; a voice call does not", () => {
+    const local = stream("audio", "video");
+    const media = mediaView({ local, cameraOn: true });
+    const video = { ...call(fixtures.waitingRinging(NOW)), callType: "video" as const };
+    const el = mount(renderWaiting({ call: video, busy: null, now: NOW, media }));
+    expect(el.querySelector<HTMLVideoElement>(".preview-pip video[data-local-video]")?.srcObject).toBe(local);
+    const voice = mount(renderWaiting({ call: call(fixtures.waitingRinging(NOW)), busy: null, now: NOW, media }));
+    expect(voice.querySelector("video")).toBeNull();
+    const unsupported = mount(renderWaiting({ call: video, busy: null, now: NOW, media: mediaView({ supported: false }) }));
+    expect(unsupported.querySelector('[data-action="open-in-browser"]')).not.toBeNull();
+  });
+});
+
 describe("calling page", () => {
-  it("1:1: peer, duration from startedAt, media-not-connected toggles, Hang up", () => {
-    const el = mount(renderCalling({ call: call(fixtures.calling(NOW)), inviteText: "", inviteError: null, busy: null, now: NOW }));
-    expect(text(el.querySelector(".stage-title"))).toBe("bob");
-    expect(text(el.querySelector(".stage-duration"))).toBe("3:05");
-    expect(text(el.querySelector(".media-note"))).toContain("Media not connected.");
+  it("1:1 video, connected: remote video large, your camera small, live toggles, Hang up", () => {
+    const remote = stream("audio", "video");
+    const local = stream("audio", "video");
+    const media = mediaView({ local, cameraOn: true, peers: [peerView("bob", remote, { hasVideo: true, remoteSending: { audio: true, video: true } })] });
+    const el = mount(renderCalling({ call: call(fixtures.calling(NOW)), inviteText: "", inviteError: null, busy: null, now: NOW, media, swapped: false }));
+    expect(el.querySelector("main")?.dataset.media).toBe("connected");
+    expect(text(el.querySelector("#stage-title"))).toBe("bob");
+    expect(text(el.querySelector(".tile-status .stage-duration"))).toBe("3:05");
+    const rv = el.querySelector<HTMLVideoElement>('video[data-remote-video="bob"]');
+    expect(rv?.srcObject).toBe(remote);
+    expect(rv?.hidden).toBe(false);
+    expect(rv?.muted).toBe(true);
+    expect(el.querySelector<HTMLVideoElement>("video[data-local-video]")?.srcObject).toBe(local);
+    expect(el.querySelector<HTMLAudioElement>('audio[data-remote-audio="bob"]')?.srcObject).toBe(remote);
+    expect(el.querySelector(".media-note")).toBeNull();
     const mute = el.querySelector<HTMLButtonElement>('[data-action="mute"]');
     const camera = el.querySelector<HTMLButtonElement>('[data-action="camera"]');
-    expect(mute?.disabled).toBe(true);
-    expect(camera?.disabled).toBe(true);
-    expect(mute?.getAttribute("aria-label")).toBe("Mute (media not connected)");
-    expect(camera?.getAttribute("aria-label")).toBe("Camera (media not connected)");
+    expect(mute?.disabled).toBe(false);
+    expect(mute?.getAttribute("aria-pressed")).toBe("false");
+    expect(camera?.disabled).toBe(false);
+    expect(camera?.getAttribute("aria-pressed")).toBe("false");
+    expect(el.querySelector('[data-action="swap-video"]')?.getAttribute("aria-pressed")).toBe("false");
     expect(el.querySelector('[data-action="hang-up"]')?.getAttribute("aria-label")).toBe("Hang up");
     expect(el.querySelector('[data-action="leave"]')).toBeNull();
     expect(el.querySelector('[data-action="end-call"]')).toBeNull();
     expect(el.querySelector(".members")).toBeNull();
   });
 
-  it("1:1 incoming voice call: the caller's name", () => {
-    const el = mount(renderCalling({ call: call(fixtures.callingVoice(NOW)), inviteText: "", inviteError: null, busy: null, now: NOW }));
+  it("1:1 voice: the caller's name, remote sound in a hidden <audio>, no camera toggle", () => {
+    const remote = stream("audio");
+    const media = mediaView({ local: stream("audio"), peers: [peerView("bob", remote)] });
+    const el = mount(renderCalling({ call: call(fixtures.callingVoice(NOW)), inviteText: "", inviteError: null, busy: null, now: NOW, media }));
     expect(text(el.querySelector(".stage-title"))).toBe("Bob Chen");
     expect(text(el.querySelector(".stage-kind"))).toBe("Voice call");
-    expect(text(el.querySelector(".media-note"))).toContain("doesn't carry audio yet");
+    expect(text(el.querySelector(".stage-status"))).toBe("Duration 0:42");
+    expect(el.querySelector("video")).toBeNull();
+    expect(el.querySelector<HTMLAudioElement>('audio[data-remote-audio="bob"]')?.srcObject).toBe(remote);
+    expect(el.querySelector<HTMLElement>(".remote-audio")?.hidden).toBe(true);
+    expect(el.querySelector<HTMLButtonElement>('[data-action="camera"]')?.disabled).toBe(true);
+  });
+
+  it("connecting, reconnecting, muted, device notes", () => {
+    const c = call(fixtures.callingVoice(NOW));
+    const r = (media: ReturnType<typeof mediaView>) => mount(renderCalling({ call: c, inviteText: "", inviteError: null, busy: null, now: NOW, media }));
+    expect(text(r(mediaView()).querySelector(".stage-status"))).toBe("Connecting…");
+    expect(text(r(mediaView({ peers: [peerView("bob", stream(), { health: "connecting" })] })).querySelector(".stage-status"))).toBe("Connecting…");
+    const re = r(mediaView({ peers: [peerView("bob", stream(), { health: "reconnecting" })] }));
+    expect(text(re.querySelector(".stage-status"))).toBe("Reconnecting…");
+    expect(re.querySelector("main")?.dataset.media).toBe("reconnecting");
+    const muted = r(mediaView({ micOn: false, peers: [peerView("bob", stream())] }));
+    expect(muted.querySelector('[data-action="mute"]')?.getAttribute("aria-pressed")).toBe("true");
+    expect(text(muted.querySelector('[data-action="mute"] + .control-label'))).toBe("Muted");
+    const noMic = r(mediaView({ hasMic: false, notes: [{ kind: "noMicrophone", reason: { kind: "notFound", message: "" } }] }));
+    expect(text(noMic.querySelector(".media-note"))).toBe("No microphone found: you can hear them, but they can't hear you.");
+    expect(noMic.querySelector<HTMLButtonElement>('[data-action="mute"]')?.disabled).toBe(true);
+    const denied = r(mediaView({ hasMic: false, notes: [{ kind: "denied", video: false, reason: { kind: "denied", message: "" } }] }));
+    expect(text(denied.querySelector(".media-note-bad"))).toContain("isn't allowed to use your microphone");
+    const v = call(fixtures.calling(NOW));
+    const noCam = mount(renderCalling({ call: v, inviteText: "", inviteError: null, busy: null, now: NOW, media: mediaView({ notes: [{ kind: "noCamera", reason: { kind: "notFound", message: "" } }] }) }));
+    expect(text(noCam.querySelector(".media-note"))).toBe("No camera found: this call continues as voice.");
+    expect(text(noCam.querySelector(".tile-local"))).toContain("Camera off");
+    expect(noCam.querySelector(".tile-remote .avatar")).not.toBeNull();
+  });
+
+  it("a webview without WebRTC says so and offers the browser", () => {
+    const el = mount(renderCalling({ call: call(fixtures.calling(NOW)), inviteText: "", inviteError: null, busy: null, now: NOW, media: mediaView({ supported: false }) }));
+    expect(el.querySelector("main")?.dataset.media).toBe("unsupported");
+    expect(text(el.querySelector(".media-note"))).toContain("This window can't carry the call's audio or video.");
+    expect(text(el.querySelector('[data-action="open-in-browser"]'))).toBe("Open calls in your browser");
+    expect(el.querySelector<HTMLButtonElement>('[data-action="mute"]')?.disabled).toBe(true);
+    expect(el.querySelector<HTMLButtonElement>('[data-action="camera"]')?.disabled).toBe(true);
+    expect(el.querySelector("video")).toBeNull();
+  });
+
+  it("the <video> and <audio> elements survive re-renders as the media state changes", () => {
+    const remote = stream("audio", "video");
+    const c = call(fixtures.calling(NOW));
+    const el = document.createElement("div");
+    const draw = (media: ReturnType<typeof mediaView>, swapped = false) =>
+      render(renderCalling({ call: c, inviteText: "", inviteError: null, busy: null, now: NOW, media, swapped }), el);
+    draw(mediaView({ peers: [peerView("bob", remote, { health: "connecting" })] }));
+    const video = el.querySelector('video[data-remote-video="bob"]');
+    const audio = el.querySelector('audio[data-remote-audio="bob"]');
+    const local = el.querySelector("video[data-local-video]");
+    expect(video?.hasAttribute("hidden")).toBe(true);
+    draw(mediaView({ local: stream("video"), cameraOn: true, peers: [peerView("bob", remote, { hasVideo: true })] }));
+    draw(mediaView({ local: stream("video"), cameraOn: true, peers: [peerView("bob", remote, { hasVideo: true, health: "reconnecting" })] }), true);
+    expect(el.querySelector('video[data-remote-video="bob"]')).toBe(video);
+    expect(el.querySelector('audio[data-remote-audio="bob"]')).toBe(audio);
+    expect(el.querySelector("video[data-local-video]")).toBe(local);
+    expect(video?.hasAttribute("hidden")).toBe(false);
+    expect(el.querySelector(".tiles")?.classList.contains("tiles-swapped")).toBe(true);
   });
 
   it("group: each member with state, Invite more, Leave and End for everyone", () => {
@@ -280,7 +372,8 @@ describe("calling page", () => {
     expect(el.querySelector('[data-action="leave"]')?.getAttribute("aria-label")).toBe("Leave the call");
     expect(el.querySelector('[data-action="end-call"]')?.getAttribute("aria-label")).toBe("End the call for everyone");
     expect(el.querySelector('[data-action="hang-up"]')).toBeNull();
-    expect(text(el.querySelector(".media-note"))).toContain("Media not connected");
+    // No media module given: shown as a window that can't carry media.
+    expect(text(el.querySelector(".media-note"))).toContain("can't carry");
   });
 
   it("group: an invite on its way disables the box", () => {

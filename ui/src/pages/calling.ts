@@ -3,7 +3,9 @@ import { live } from "lit-html/directives/live.js";
 import { repeat } from "lit-html/directives/repeat.js";
 import { callPartyLabel } from "../format";
 import { icon } from "../icons";
+import type { MediaView } from "../media/controller";
 import type { CallView } from "../types";
+import { mediaNotes, mediaStatus, mediaToggles, remoteAudio, videoTiles } from "./media-parts";
 import { since } from "./shell";
 import { avatarGroup, memberRow } from "./waiting";
 
@@ -14,9 +16,11 @@ export type CallingView = {
   inviteError: string | null;
   busy: string | null;
   now: number;
+  /** Null: this window carries no media (shown like a webview without WebRTC). */
+  media?: MediaView | null;
+  /** Video calls: your own camera is the big picture. */
+  swapped?: boolean;
 };
-
-export const MEDIA_NOTE = "Media not connected";
 
 export function renderCalling(v: CallingView): TemplateResult {
   const c = v.call;
@@ -37,21 +41,30 @@ export function renderCalling(v: CallingView): TemplateResult {
           <button type="button" class="round round-red" data-action="hang-up" aria-label="Hang up" ?disabled=${busy("hang-up")} aria-busy=${busy("hang-up") ? "true" : nothing}>${icon("hangUp")}</button>
           <span class="control-label" aria-hidden="true">Hang up</span>
         </div>`;
-  // The media note's sentences are interpolated whole: one text node is kerned as one run.
-  return html`<main class="page stage stage-call${c.group ? " stage-group" : ""}" data-page="calling" aria-labelledby="stage-title">
+  const media = v.media ?? null;
+  const status = mediaStatus(media);
+  const statusLine: TemplateResult | string =
+    status ?? (c.startedAt !== null ? html`<span class="sr-only">Duration </span>${since(c.startedAt, v.now, "stage-duration")}` : "Connecting…");
+  const tiles = video && media?.supported;
+  return html`<main class="page stage stage-call${c.group ? " stage-group" : ""}${tiles ? " stage-video" : ""}" data-page="calling" data-media=${status === "Reconnecting…" ? "reconnecting" : status ? "connecting" : media?.supported ? "connected" : "unsupported"} aria-labelledby="stage-title">
     <div class="stage-top">
       <span class="stage-kind">${icon(video ? "video" : "phone", "icon-sm")}${video ? "Video call" : "Voice call"}${c.group ? " · group" : ""}</span>
-      <span class="stage-live"><span class="live-dot" aria-hidden="true"></span>In call</span>
+      <span class="stage-live"><span class="live-dot${status ? " live-dot-wait" : ""}" aria-hidden="true"></span>${status === "Reconnecting…" ? "Reconnecting" : "In call"}</span>
     </div>
+    <p class="sr-only" role="status" aria-live="polite">${status ?? ""}</p>
     <div class="stage-body">
-      <div class="stage-center">
-        ${avatarGroup(c, "xl", false)}
-        <h1 id="stage-title" class="stage-title">${who}</h1>
-        <p class="stage-status">${c.startedAt !== null
-          ? html`<span class="sr-only">Duration </span>${since(c.startedAt, v.now, "stage-duration")}`
-          : "Connecting…"}</p>
-        <p class="media-note" role="note"><span class="media-note-dot" aria-hidden="true"></span><strong>${`${MEDIA_NOTE}.`}</strong>${` The call is set up, but Beckon doesn't carry ${video ? "audio or video" : "audio"} yet.`}</p>
-      </div>
+      ${tiles
+        ? html`<div class="stage-media">
+            <h1 id="stage-title" class="sr-only">${who}</h1>
+            ${videoTiles(c, media!, v.swapped ?? false, html`<span class="tile-status">${statusLine}</span>`)}
+            ${mediaNotes(media, v.busy)}
+          </div>`
+        : html`<div class="stage-center">
+            ${avatarGroup(c, "xl", false)}
+            <h1 id="stage-title" class="stage-title">${who}</h1>
+            <p class="stage-status">${statusLine}</p>
+            ${mediaNotes(media, v.busy)}
+          </div>`}
       ${c.group || c.peers.length > 1
         ? html`<section class="members" aria-label="People in this call">
             <h2 class="members-title">${icon("users", "icon-sm")}In this call</h2>
@@ -66,16 +79,10 @@ export function renderCalling(v: CallingView): TemplateResult {
       <button type="submit" class="btn btn-small btn-glass" ?disabled=${inviting} aria-busy=${inviting ? "true" : nothing}>${icon("userPlus", "icon-sm")}${inviting ? "Inviting…" : c.group ? "Invite more" : "Add"}</button>
       ${v.inviteError ? html`<p class="field-error" id="invite-error" role="alert">${v.inviteError}</p>` : nothing}
     </form>
+    ${remoteAudio(media)}
     <div class="dock">
     <div class="controls">
-      <div class="control">
-        <button type="button" class="round round-glass" data-action="mute" disabled aria-disabled="true" aria-label="Mute (media not connected)" title="${MEDIA_NOTE}">${icon("micOff")}</button>
-        <span class="control-label" aria-hidden="true">Mute</span>
-      </div>
-      <div class="control">
-        <button type="button" class="round round-glass" data-action="camera" disabled aria-disabled="true" aria-label="Camera (media not connected)" title="${MEDIA_NOTE}">${icon("videoOff")}</button>
-        <span class="control-label" aria-hidden="true">Camera</span>
-      </div>
+      ${mediaToggles(c, media)}
       ${endControls}
     </div>
     </div>

@@ -2,10 +2,12 @@ import { html, nothing, type TemplateResult } from "lit-html";
 import { repeat } from "lit-html/directives/repeat.js";
 import { callPartyLabel, memberStatus } from "../format";
 import { icon } from "../icons";
+import type { MediaView } from "../media/controller";
 import type { CallView, Member } from "../types";
+import { localPreview, mediaNotes } from "./media-parts";
 import { avatar, pill, since } from "./shell";
 
-export type WaitingView = { call: CallView; busy: string | null; now: number };
+export type WaitingView = { call: CallView; busy: string | null; now: number; media?: MediaView | null };
 
 export function memberRow(m: Member): TemplateResult {
   const st = memberStatus(m);
@@ -53,7 +55,9 @@ export function renderWaiting(v: WaitingView): TemplateResult {
       <p class="stage-eyebrow">Calling</p>
       <h1 id="stage-title" class="stage-title">${who}</h1>
       <p class="stage-status" role="status" aria-live="polite">${waitingStatus(c)}</p>
+      ${v.media === undefined ? nothing : mediaNotes(v.media, v.busy)}
     </div>
+    ${c.callType === "video" ? localPreview(v.media ?? null) : nothing}
     ${c.peers.length > 1
       ? html`<section class="members" aria-label="People being called"><ul class="member-list">${repeat(c.peers, (p) => p.userId, memberRow)}</ul></section>`
       : nothing}

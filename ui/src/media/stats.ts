@@ -1,0 +1,138 @@
+// The diagnostics hook end-to-end tests read over WebDriver:
+//
+//   await window.beckonMedia.stats()  // -> MediaStats, plain JSON
+//
+// {
+//   supported: boolean,              // false in a webview without RTCPeerConnection
+//   callId: string | null,
+//   openPeers: number,               // peer connections alive now
+//   closedPeers: number,             // peer connections closed since the window loaded
+//   localTracks: [{ kind, readyState: "live" | "ended", enabled, label }],  // current call
+//   localTracksEnded: boolean,       // every track captured for the current/last call has ended
+//   capturedTracks: number,          // how many that was
+//   notes: string[],                 // DeviceNote kinds: "noCamera", "noMicrophone", "denied", "cameraFailed"
+//   peers: [{
+//     userId, polite, health: "connecting" | "connected" | "reconnecting" | "closed",
+//     connectionState, iceConnectionState, signalingState, iceRestarts,
+//     selectedPair: { local: candidateType, remote: candidateType } | null,   // "host" | "srflx" | "prflx" | "relay"
+//     inboundAudio: { packetsReceived, audioLevel } | null,
+//     inboundVideo: { framesDecoded, frameWidth, frameHeight } | null,
+//     outboundAudio: { packetsSent } | null,
+//     outboundVideo: { framesEncoded } | null,
+//     remoteVideo: { videoWidth, videoHeight } | null,   // the page's <video data-remote-video=userId>
+//   }]
+// }
+import type { Peer } from "./peer";
+
+export type PeerStats = {
+  userId: string;
+  polite: boolean;
+  health: string;
+  connectionState: string | null;
+  iceConnectionState: string;
+  signalingState: string;
+  iceRestarts: number;
+  selectedPair: { local: string | null; remote: string | null } | null;
+  inboundAudio: { packetsReceived: number; audioLevel: number | null } | null;
+  inboundVideo: { framesDecoded: number; frameWidth: number | null; frameHeight: number | null } | null;
+  outboundAudio: { packetsSent: number } | null;
+  outboundVideo: { framesEncoded: number } | null;
+  remoteVideo: { videoWidth: number; videoHeight: number } | null;
+};
+
+export type MediaStats = {
+  supported: boolean;
+  callId: string | null;
+  openPeers: number;
+  closedPeers: number;
+  localTracks: { kind: string; readyState: string; enabled: boolean; label: string }[];
+  localTracksEnded: boolean;
+  capturedTracks: number;
+  notes: string[];
+  peers: PeerStats[];
+};
+
+export type StatsInput = {
+  supported: boolean;
+  callId: string | null;
+  peers: Peer[];
+  local: MediaStream | null;
+  captured: MediaStreamTrack[];
+  closedPeers: number;
+  notes: string[];
+  doc: Document | undefined;
+};
+
+type Report = Record<string, unknown> & { id: string; type: string };
+
+const num = (x: unknown): number | null => (typeof x === "number" && Number.isFinite(x) ? x : null);
+const str = (x: unknown): string | null => (typeof x === "string" ? x : null);
+
+function selectedPair(reports: Map<string, Report>): PeerStats["selectedPair"] {
+  let pair: Report | undefined;
+  for (const r of reports.values()) {
+    if (r.type === "transport" && typeof r.selectedCandidatePairId === "string") pair = reports.get(r.selectedCandidatePairId);
+    if (pair) break;
+  }
+  if (!pair) {
+    // Firefox marks the pair itself; others: the nominated pair that succeeded.
+    for (const r of reports.values())
+      if (r.type === "candidate-pair" && (r.selected === true || (r.nominated === true && r.state === "succeeded"))) pair = r;
+  }
+  if (!pair) return null;
+  const local = reports.get(String(pair.localCandidateId));
+  const remote = reports.get(String(pair.remoteCandidateId));
+  return { local: str(local?.candidateType), remote: str(remote?.candidateType) };
+}
+
+async function peerStats(p: Peer, doc: Document | undefined): Promise<PeerStats> {
+  const reports = new Map<string, Report>();
+  try {
+    const r = await p.pc.getStats();
+    r.forEach((v: Report) => reports.set(v.id, v));
+  } catch {
+    /* closed: the states below still say so */
+  }
+  const find = (type: string, kind: string): Report | undefined =>
+    Array.from(reports.values()).find((r) => r.type === type && (r.kind === kind || r.mediaType === kind));
+  const ia = find("inbound-rtp", "audio");
+  const iv = find("inbound-rtp", "video");
+  const oa = find("outbound-rtp", "audio");
+  const ov = find("outbound-rtp", "video");
+  const el = doc ? Array.from(doc.querySelectorAll<HTMLVideoElement>("video[data-remote-video]")).find((v) => v.dataset.remoteVideo === p.userId) : undefined;
+  return {
+    userId: p.userId,
+    polite: p.polite,
+    health: p.health,
+    connectionState: str((p.pc as { connectionState?: unknown }).connectionState),
+    iceConnectionState: p.pc.iceConnectionState,
+    signalingState: p.pc.signalingState,
+    iceRestarts: p.restarts,
+    selectedPair: selectedPair(reports),
+    inboundAudio: ia ? { packetsReceived: num(ia.packetsReceived) ?? 0, audioLevel: num(ia.audioLevel) } : null,
+    inboundVideo: iv ? { framesDecoded: num(iv.framesDecoded) ?? 0, frameWidth: num(iv.frameWidth), frameHeight: num(iv.frameHeight) } : null,
+    outboundAudio: oa ? { packetsSent: num(oa.packetsSent) ?? 0 } : null,
+    outboundVideo: ov ? { framesEncoded: num(ov.framesEncoded) ?? 0 } : null,
+    remoteVideo: el ? { videoWidth: el.videoWidth, videoHeight: el.videoHeight } : null,
+  };
+}
+
+export async function collectStats(i: StatsInput): Promise<MediaStats> {
+  const tracks = i.local?.getTracks() ?? [];
+  return {
+    supported: i.supported,
+    callId: i.callId,
+    openPeers: i.peers.length,
+    closedPeers: i.closedPeers,
+    localTracks: tracks.map((t) => ({ kind: t.kind, readyState: t.readyState, enabled: t.enabled, label: t.label })),
+    localTracksEnded: i.captured.every((t) => t.readyState === "ended"),
+    capturedTracks: i.captured.length,
+    notes: i.notes,
+    peers: await Promise.all(i.peers.map((p) => peerStats(p, i.doc))),
+  };
+}
+
+/** Installs `window.beckonMedia` for WebDriver. */
+export function installDiagnostics(win: Window, media: { stats(): Promise<MediaStats> }): void {
+  (win as Window & { beckonMedia?: unknown }).beckonMedia = { stats: () => media.stats() };
+}
