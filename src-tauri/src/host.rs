@@ -159,6 +159,7 @@ mod bindings {
     #[test]
     fn export_bindings_ice_config() {
         use ts_rs::TS;
-        beckon_protocol::IceConfig::export_all(&ts_rs::Config::from_env()).expect("IceConfig's TypeScript bindings");
+        beckon_protocol::IceConfig::export_all(&ts_rs::Config::from_env())
+            .expect("IceConfig's TypeScript bindings");
     }
 }

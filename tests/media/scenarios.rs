@@ -227,19 +227,26 @@ fn killed_browser(s: &Stack) -> Pin<Box<dyn Future<Output = Result<()>> + '_>> {
     Box::pin(async move {
         call(s, "voice").await?;
         hears(&s.alice).await?;
+        let killed = std::time::Instant::now();
         s.bob.kill_browser()?;
         s.alice
             .page
             .wait_for_within("[data-page=calling][data-media=reconnecting]", MEDIA_WAIT)
             .await?;
+        let reconnecting = killed.elapsed();
         s.alice.page.shot("killed-alice-reconnecting").await?;
         s.alice
             .page
             .wait_for_within("[data-outcome=mediaFailed]", GIVE_UP_WAIT)
             .await?;
+        print!(
+            "(reconnecting after {:.1} s, ended after {:.1} s) ",
+            reconnecting.as_secs_f64(),
+            killed.elapsed().as_secs_f64()
+        );
         let banner = s.alice.page.text("[data-outcome=mediaFailed]").await?;
         ensure!(
-            banner.contains("connection lost"),
+            banner.to_lowercase().contains("connection lost"),
             "alice's banner says {banner:?}"
         );
         released(&s.alice).await?;

@@ -216,9 +216,9 @@ impl Side {
 
     /// Kills this user's browser outright, as a crash would: no page unload, no goodbye.
     pub fn kill_browser(&self) -> Result<()> {
-        let profile = format!("--user-data-dir={}", self.profile.display());
+        let profile = format!("user-data-dir={}", self.profile.display());
         let status = Command::new("pkill")
-            .args(["-KILL", "-f", &profile])
+            .args(["-KILL", "-f", "--", &profile])
             .status()
             .context("cannot run pkill")?;
         if !status.success() {
