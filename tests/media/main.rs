@@ -12,6 +12,7 @@
 //! Screenshots and logs go to `target/tmp/media` (or `BECKON_MEDIA_DIR`).
 
 // Shared with tests/e2e, which uses more of it.
+mod bench;
 #[allow(dead_code)]
 #[path = "../e2e/page.rs"]
 mod page;
@@ -46,14 +47,17 @@ fn main() -> ExitCode {
             println!("media tests run in the host's network ({error})");
         }
     }
+    let bench = args.iter().any(|a| a == "--bench");
     let filters: Vec<&String> = args.iter().filter(|a| !a.starts_with('-')).collect();
     let chosen: Vec<_> = scenarios::ALL
         .iter()
         .filter(|(name, _)| filters.is_empty() || filters.iter().any(|f| name.contains(f.as_str())))
         .collect();
-    println!("\nrunning {} media scenarios", chosen.len());
-    if chosen.is_empty() {
-        return ExitCode::SUCCESS;
+    if !bench {
+        println!("\nrunning {} media scenarios", chosen.len());
+        if chosen.is_empty() {
+            return ExitCode::SUCCESS;
+        }
     }
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -66,7 +70,7 @@ fn main() -> ExitCode {
         }
     };
     let outcome = runtime.block_on(async {
-        tokio::time::timeout(BUDGET, run(&chosen))
+        tokio::time::timeout(BUDGET, run(&chosen, bench))
             .await
             .unwrap_or_else(|_| Err(anyhow::anyhow!("the media run took over {BUDGET:?}")))
     });
@@ -119,7 +123,7 @@ pub fn which(tool: &str) -> Option<PathBuf> {
     })
 }
 
-async fn run(chosen: &[&(&str, scenarios::Scenario)]) -> Result<()> {
+async fn run(chosen: &[&(&str, scenarios::Scenario)], bench: bool) -> Result<()> {
     let root = std::env::var_os("BECKON_MEDIA_DIR")
         .map(PathBuf::from)
         .unwrap_or_else(|| Path::new(env!("CARGO_TARGET_TMPDIR")).join("media"));
@@ -131,6 +135,9 @@ async fn run(chosen: &[&(&str, scenarios::Scenario)]) -> Result<()> {
     for dir in [&dirs.shots, &dirs.logs, &dirs.tones] {
         let _ = std::fs::remove_dir_all(dir);
         std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    }
+    if bench {
+        return bench::run(&dirs).await;
     }
     let mut result = Ok(());
     for (name, scenario) in chosen.iter().copied() {

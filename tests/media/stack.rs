@@ -45,6 +45,8 @@ const TURN_SECRET: &str = "media-test-secret";
 pub struct Stack {
     pub alice: Side,
     pub bob: Side,
+    /// What the server hands out (the bench's floor uses the same).
+    pub ice: IceSettings,
     _coturn: Option<Coturn>,
     stop: Option<tokio::sync::oneshot::Sender<()>>,
     server: Option<tokio::task::JoinHandle<Result<(), beckon_server::RunError>>>,
@@ -80,7 +82,7 @@ impl Stack {
         let listener = TcpListener::bind("127.0.0.1:0").await?;
         let server_url = format!("ws://{}/ws", listener.local_addr()?);
         let mut config = beckon_server::Config::for_tests(data.path().join("beckon.db"));
-        config.ice = ice;
+        config.ice = ice.clone();
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
         let server = tokio::spawn(beckon_server::run(listener, config, async {
             let _ = stopped.await;
@@ -111,6 +113,7 @@ impl Stack {
         Ok(Stack {
             alice,
             bob,
+            ice,
             _coturn: coturn,
             stop: Some(stop),
             server: Some(server),
