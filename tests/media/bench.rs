@@ -5,6 +5,7 @@
 //! packet. What is above the floor is Beckon: the accept's round trip, the relays of the
 //! offer, answer and candidates, and the pages' own work.
 
+use std::collections::BTreeMap;
 use std::time::{Duration, SystemTime};
 
 use anyhow::{bail, Context, Result};
@@ -20,7 +21,7 @@ pub async fn run(dirs: &Dirs) -> Result<()> {
         let stack = Stack::start(net, dirs).await?;
         let result = measure(&stack).await;
         stack.stop().await;
-        let (beckon, floor) = result?;
+        let (beckon, floor, steps) = result?;
         let (b, f) = (percentiles(&beckon), percentiles(&floor));
         println!(
             "{:<7} Beckon   p50 {:>4.0} ms  p90 {:>4.0} ms  min {:>4.0}  max {:>4.0}",
@@ -35,6 +36,7 @@ pub async fn run(dirs: &Dirs) -> Result<()> {
             "", f.0, f.1, f.2, f.3
         );
         println!("{:<7} ratio    p50 {:.2}x", "", b.0 / f.0.max(1.0));
+        print_steps(&steps);
     }
     Ok(())
 }
@@ -46,14 +48,58 @@ fn name(net: Net) -> &'static str {
     }
 }
 
-async fn measure(s: &Stack) -> Result<(Vec<f64>, Vec<f64>)> {
-    let (mut beckon, mut floor) = (Vec::new(), Vec::new());
+/// Each set-up step's times after the click, over the calls.
+type Steps = BTreeMap<String, Vec<f64>>;
+
+async fn measure(s: &Stack) -> Result<(Vec<f64>, Vec<f64>, Steps)> {
+    let (mut beckon, mut floor, mut steps) = (Vec::new(), Vec::new(), Steps::new());
     let rtc = rtc_config(s);
     for _ in 0..CALLS {
         floor.push(raw_webrtc(s, &rtc).await?);
-        beckon.push(one_call(s).await?);
+        beckon.push(one_call(s, &mut steps).await?);
     }
-    Ok((beckon, floor))
+    Ok((beckon, floor, steps))
+}
+
+/// Where the time goes: the median of each step the pages marked, after the click.
+fn print_steps(steps: &Steps) {
+    let mut medians: Vec<(f64, &str)> = steps
+        .iter()
+        .map(|(name, v)| (percentiles(v).0, name.as_str()))
+        .collect();
+    medians.sort_by(|a, b| a.0.total_cmp(&b.0));
+    let line: Vec<String> = medians
+        .iter()
+        .map(|(ms, name)| format!("{name} {ms:.0}"))
+        .collect();
+    println!(
+        "{:<7} steps (median ms after the click): {}",
+        "",
+        line.join(", ")
+    );
+}
+
+/// The pages' own marks (capture, peer connection, offer, answer, connected), relative to
+/// the click.
+fn record_steps(steps: &mut Steps, who: &str, stats: &Value, clicked: f64) {
+    let mut add = |name: String, at: Option<f64>| {
+        if let Some(at) = at {
+            steps.entry(name).or_default().push(at - clicked);
+        }
+    };
+    for step in ["started", "settled"] {
+        add(
+            format!("{who} capture {step}"),
+            stats
+                .pointer(&format!("/capture/{step}"))
+                .and_then(Value::as_f64),
+        );
+    }
+    if let Some(marks) = stats.pointer("/peers/0/marks").and_then(Value::as_object) {
+        for (name, at) in marks {
+            add(format!("{who} {name}"), at.as_f64());
+        }
+    }
 }
 
 /// The browser's RTCConfiguration for the floor: the same ICE servers and policy the
@@ -66,7 +112,7 @@ fn rtc_config(s: &Stack) -> Value {
     })
 }
 
-async fn one_call(s: &Stack) -> Result<f64> {
+async fn one_call(s: &Stack, steps: &mut Steps) -> Result<f64> {
     let (a, b) = (&s.alice.page, &s.bob.page);
     a.fill("#dial-ids", "bob").await?;
     a.click("[data-action=call][data-type=voice]").await?;
@@ -78,7 +124,16 @@ async fn one_call(s: &Stack) -> Result<f64> {
         b.wd.execute(ACCEPT, vec![]).await
     };
     let (arrived, clicked) = tokio::join!(first_packet, accept);
-    let (arrived, clicked) = (as_ms(arrived?)?, as_ms(clicked?)?);
+    let arrived = match as_ms(arrived?) {
+        Ok(ms) => ms,
+        Err(e) => {
+            let bob = crate::stats::stats(b).await.unwrap_or_default();
+            return Err(e.context(format!("bob's media: {bob}")));
+        }
+    };
+    let clicked = as_ms(clicked?)?;
+    record_steps(steps, "alice", &crate::stats::stats(a).await?, clicked);
+    record_steps(steps, "bob", &crate::stats::stats(b).await?, clicked);
     a.click("[data-action=hang-up]").await?;
     a.wait_page("home").await?;
     b.wait_page("home").await?;
@@ -126,7 +181,9 @@ const FIRST_PACKET: &str = r#"
         const s = await window.beckonMedia.stats();
         const p = s.peers[0];
         if (p && p.inboundAudio && p.inboundAudio.packetsReceived > 0) return done(Date.now());
-        if (Date.now() > limit) return done("no audio within 20 s");
+        if (Date.now() > limit) return done("no audio within 20 s; alice's banner: "
+            + document.querySelector("[data-outcome]")?.getAttribute("data-outcome")
+            + "; alice's media: " + JSON.stringify(s));
         setTimeout(poll, 5);
     };
     poll();

@@ -29,7 +29,7 @@ export class StaticMedia implements MediaModule {
     return { ...this.current, playBlocked: this.playBlocked || this.current.playBlocked };
   }
   async stats(): Promise<MediaStats> {
-    return { supported: this.current.supported, callId: null, openPeers: 0, closedPeers: 0, localTracks: [], localTracksEnded: true, capturedTracks: 0, notes: [], peers: [] };
+    return { supported: this.current.supported, callId: null, openPeers: 0, closedPeers: 0, localTracks: [], localTracksEnded: true, capturedTracks: 0, notes: [], capture: { started: null, settled: null }, recentLog: [], peers: [] };
   }
   dispose(): void {}
 }

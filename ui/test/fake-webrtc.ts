@@ -68,8 +68,9 @@ export class FakeTransceiver {
     this.sender = new FakeSender(track);
     this.receiver = { track: new FakeTrack(kind, `remote ${kind}`) };
   }
+  /** What the SDP says: the direction, whether or not a track is on the sender yet. */
   get sending(): boolean {
-    return this.sender.track !== null && (this.direction === "sendrecv" || this.direction === "sendonly");
+    return this.direction === "sendrecv" || this.direction === "sendonly";
   }
 }
 

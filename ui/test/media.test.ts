@@ -16,19 +16,30 @@ function fakePcFor(s: ReturnType<typeof side>, user: string): FakePC | undefined
 }
 
 describe("perfect negotiation", () => {
-  it("glare: both sides offer at once, end stable and connected, each receiving the other", async () => {
-    const { alice, bob } = await connectedPair("video");
+  it("the caller offers while it rings, holds it until the accept, and the callee answers: no collision", async () => {
+    const alice = side("alice");
+    const bob = side("bob");
+    link(alice, bob);
+    alice.media.sync(callerSnap("outgoing", "received", "video"));
+    bob.media.sync(calleeSnap("incoming", "video", true));
+    await settle();
     const a = pcOf(alice, "bob");
+    expect(a.offersMade.length).toBe(1);
+    // Nothing may reach bob before he is in the call: the offer and candidates wait.
+    expect(alice.api.signal).not.toHaveBeenCalled();
+    alice.media.sync(callerSnap("inCall", "accepted", "video"));
+    bob.media.sync(calleeSnap("inCall", "video"));
+    await settle();
     const b = pcOf(bob, "alice");
-    // Both offered: a real collision happened, and the polite side (alice < bob) rolled back.
-    expect(a.offersMade.length).toBeGreaterThan(0);
-    expect(b.offersMade.length).toBeGreaterThan(0);
-    expect(a.rollbacks).toBeGreaterThan(0);
-    expect(b.rollbacks).toBe(0);
-    expect(a.signalingState).toBe("stable");
-    expect(b.signalingState).toBe("stable");
-    expect(a.connectionState).toBe("connected");
-    expect(b.connectionState).toBe("connected");
+    // The offer goes first of the negotiation, and no candidate overtakes it.
+    const kinds = alice.sent.map((m) => Object.keys(m.payload as object).filter((k) => k !== "v")[0]);
+    expect(kinds.filter((k) => k !== "sending")[0]).toBe("description");
+    expect(b.offersMade).toHaveLength(0);
+    expect(a.rollbacks + b.rollbacks).toBe(0);
+    for (const pc of [a, b]) {
+      expect(pc.signalingState).toBe("stable");
+      expect(pc.connectionState).toBe("connected");
+    }
     for (const s of [alice, bob]) {
       const v = s.media.view();
       expect(v.peers).toHaveLength(1);
@@ -37,27 +48,75 @@ describe("perfect negotiation", () => {
       expect(v.peers[0]?.stream.getVideoTracks()).toHaveLength(1);
       expect(v.peers[0]?.hasVideo).toBe(true);
     }
+    // Bob answered with send-and-receive and put his tracks on it: both of them are sent.
+    expect(b.transceivers.filter((t) => t.sending && t.sender.track !== null).map((t) => t.kind).sort()).toEqual(["audio", "video"]);
     // The ICE servers from ice_config reached the peer connection.
     expect(a.config.iceServers).toEqual(ICE.iceServers);
-    // Politeness is by user ID, the same on both sides.
+    // The caller is the impolite side, on both sides' reckoning.
     const stats = await alice.media.stats();
-    expect(stats.peers[0]).toMatchObject({ userId: "bob", polite: true, connectionState: "connected", selectedPair: { local: "host", remote: "relay" } });
-    expect((await bob.media.stats()).peers[0]?.polite).toBe(false);
+    expect(stats.peers[0]).toMatchObject({ userId: "bob", polite: false, connectionState: "connected", selectedPair: { local: "host", remote: "relay" } });
+    expect((await bob.media.stats()).peers[0]?.polite).toBe(true);
+  });
+
+  it("glare: both sides offer at once, end stable and connected, and the polite callee rolled back", async () => {
+    // The callee does not wait for the caller's offer: both offer.
+    const { alice, bob } = await connectedPair("video", settle, { offerWaitMs: 0 });
+    const a = pcOf(alice, "bob");
+    const b = pcOf(bob, "alice");
+    expect(a.offersMade.length).toBeGreaterThan(0);
+    expect(b.offersMade.length).toBeGreaterThan(0);
+    expect(b.rollbacks).toBeGreaterThan(0);
+    expect(a.rollbacks).toBe(0);
+    for (const pc of [a, b]) {
+      expect(pc.signalingState).toBe("stable");
+      expect(pc.connectionState).toBe("connected");
+    }
+    for (const s of [alice, bob]) expect(s.media.view().peers[0]?.stream.getAudioTracks()).toHaveLength(1);
   });
 
   it("signals that arrive before the peer connection exists are kept and applied", async () => {
     const alice = side("alice");
     const bob = side("bob");
     link(alice, bob);
-    alice.media.sync(callerSnap("outgoing", "received"));
-    bob.media.sync(calleeSnap("inCall"));
-    await settle();
-    // Bob offered; Alice still thinks Bob is ringing, so her connection does not exist yet.
-    expect(alice.media.view().peers).toHaveLength(0);
+    // Bob clicked accept (capture starts) but his snapshot is not in the call yet.
+    bob.media.sync(calleeSnap("incoming", "voice", true));
     alice.media.sync(callerSnap("inCall", "accepted"));
+    await settle();
+    expect(bob.media.view().peers).toHaveLength(0);
+    bob.media.sync(calleeSnap("inCall"));
     await settle();
     expect(pcOf(alice, "bob").connectionState).toBe("connected");
     expect(pcOf(bob, "alice").signalingState).toBe("stable");
+  });
+
+  it("no candidate reaches the host before the description it belongs to, however slow the host is", async () => {
+    const alice = side("alice");
+    const order: string[] = [];
+    // The host takes descriptions slowly and candidates at once, as concurrent commands may.
+    alice.api.signal.mockImplementation(async (_c: string, _to: string, payload: unknown) => {
+      const kind = Object.keys(payload as object).find((k) => k !== "v") ?? "?";
+      if (kind === "description") await new Promise((r) => setTimeout(r, 20));
+      order.push(kind);
+    });
+    alice.media.sync(callerSnap("outgoing", "received"));
+    await settle();
+    alice.media.sync(callerSnap("inCall", "accepted"));
+    await new Promise((r) => setTimeout(r, 100));
+    const description = order.indexOf("description");
+    expect(description).toBeGreaterThanOrEqual(0);
+    expect(order.slice(0, description)).not.toContain("candidate");
+    expect(order.slice(description + 1)).toContain("candidate");
+  });
+
+  it("a ringing call that ends unanswered closes its held connection and sends nothing", async () => {
+    const alice = side("alice");
+    alice.media.sync(callerSnap("outgoing", "received"));
+    await settle();
+    const a = pcOf(alice, "bob");
+    alice.media.sync(null);
+    await settle();
+    expect(a.closed).toBe(true);
+    expect(alice.api.signal).not.toHaveBeenCalled();
   });
 });
 
@@ -152,6 +211,7 @@ describe("devices missing or refused", () => {
     const alice = side("alice", { devices: new FakeDevices({ audio: false, video: false }) });
     const bob = side("bob");
     link(alice, bob);
+    bob.media.sync(calleeSnap("incoming", "voice", true));
     alice.media.sync(callerSnap("inCall", "accepted"));
     await settle();
     const pc = pcOf(alice, "bob");
@@ -249,8 +309,8 @@ describe("connection health", () => {
     a.setState("disconnected");
     b.setState("disconnected");
     expect(alice.media.view().peers[0]?.health).toBe("reconnecting");
-    expect(b.restarts).toBe(1); // bob is impolite
-    expect(a.restarts).toBe(0);
+    expect(a.restarts).toBe(1); // alice, the caller, is impolite
+    expect(b.restarts).toBe(0);
     await vi.advanceTimersByTimeAsync(10_000);
     a.setState("connected");
     b.setState("connected");

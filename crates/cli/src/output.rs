@@ -4,7 +4,7 @@
 
 use std::io::{IsTerminal, Write};
 
-use beckon_client::manager::{CallView, Connection, Direction, Notice, Snapshot};
+use beckon_client::manager::{CallView, Connection, Direction, MediaProblem, Notice, Snapshot};
 use beckon_client::{CallType, Outcome, Phase, Update};
 use beckon_protocol::{CallUserState, StateReason};
 
@@ -165,6 +165,8 @@ impl Printer {
                 }
             }
             Notice::Error { message } => self.error(message),
+            // The terminal carries no audio: the other side's media offers have no taker.
+            Notice::Signal { .. } => {}
         }
     }
 
@@ -282,6 +284,12 @@ pub fn finished(outcome: &Outcome, call: &CallView) -> String {
         }
         (Outcome::Rejected, _) => format!("Declined the call from {caller}."),
         (Outcome::Failed { message }, _) => format!("Call failed: {message}"),
+        (Outcome::MediaFailed { problem }, _) => match problem {
+            MediaProblem::CouldNotConnect => {
+                "The call's audio could not connect; it was ended.".into()
+            }
+            MediaProblem::ConnectionLost => "The call's audio was lost; it was ended.".into(),
+        },
     }
 }
 

@@ -10,8 +10,9 @@ use std::time::{Duration, Instant};
 const START_WAIT: Duration = Duration::from_secs(10);
 /// How long a log line gets to appear.
 const LOG_WAIT: Duration = Duration::from_secs(10);
-/// Relay ports above the listening port.
-const RELAY_PORTS: u16 = 40;
+/// Relay ports above the listening port: every peer connection of a test run allocates
+/// some, and coturn frees them only when the browser deallocates or they time out.
+const RELAY_PORTS: u16 = 400;
 
 /// The binary when installed, `None` outside CI when it is not (the caller skips, saying
 /// so). CI installs coturn (scripts/test, `need_media`), so there a missing one panics.
@@ -117,7 +118,7 @@ fn free_udp_and_tcp_port() -> u16 {
         let tcp = std::net::TcpListener::bind("127.0.0.1:0").expect("a free port");
         let port = tcp.local_addr().expect("its address").port();
         drop(tcp);
-        if port < 60_000 && std::net::UdpSocket::bind(("127.0.0.1", port)).is_ok() {
+        if port < 65_000 - RELAY_PORTS && std::net::UdpSocket::bind(("127.0.0.1", port)).is_ok() {
             return port;
         }
     }

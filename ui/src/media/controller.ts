@@ -12,6 +12,9 @@ import { isPolite, Peer, type PeerHealth, type TrackKind } from "./peer";
 import { collectStats, type MediaStats } from "./stats";
 import { MEDIA_TIMING, type MediaTiming } from "./timing";
 
+
+/** Log lines kept for stats(). */
+const RECENT_LOG = 50;
 export type MediaApi = Pick<Api, "iceConfig" | "signal" | "mediaFailed">;
 
 export type MediaOptions = {
@@ -100,13 +103,24 @@ export class MediaController implements MediaModule {
   private closedPeers = 0;
   private callIdOfPeers: string | null = null;
   playBlocked = false;
+  /** The last lines logged, for diagnostics (stats): a page's console is out of reach. */
+  private readonly recentLog: string[] = [];
+  /** The last ordered signal on its way to the host, and candidates after it (see sendInOrder). */
+  private barrier: Promise<unknown> = Promise.resolve();
+  private readonly inFlight = new Set<Promise<unknown>>();
+  private captureMarks: { started: number | null; settled: number | null } = { started: null, settled: null };
 
   constructor(opts: MediaOptions) {
     this.api = opts.api;
     this.env = opts.env ?? browserEnv();
     this.timing = { ...MEDIA_TIMING, ...opts.timing };
     this.onChange = opts.onChange ?? (() => undefined);
-    this.log = opts.log ?? ((m, d) => console.warn(`[media] ${m}`, d ?? ""));
+    const log = opts.log ?? ((m, d) => console.warn(`[media] ${m}`, d ?? ""));
+    this.log = (m, d) => {
+      this.recentLog.push(`${new Date().toISOString()} ${m}${d instanceof Error ? `: ${d.name}: ${d.message}` : ""}`);
+      if (this.recentLog.length > RECENT_LOG) this.recentLog.shift();
+      log(m, d);
+    };
     this.doc = opts.doc ?? (typeof document !== "undefined" ? document : undefined);
     this.supported = this.env.RTCPeerConnection !== undefined;
   }
@@ -183,6 +197,7 @@ export class MediaController implements MediaModule {
     this.playBlocked = false;
     this.ice = null;
     void this.iceConfig();
+    this.captureMarks = { started: Date.now(), settled: null };
     void capture(this.env, video).then((c) => {
       const tracks = c.stream?.getTracks() ?? [];
       if (this.session?.gen !== gen) {
@@ -190,6 +205,7 @@ export class MediaController implements MediaModule {
         return;
       }
       this.session.settled = true;
+      this.captureMarks.settled = Date.now();
       this.local = c.stream;
       this.captured = tracks.slice();
       this.notes = c.notes;
@@ -235,18 +251,54 @@ export class MediaController implements MediaModule {
     return this.ice;
   }
 
+  /**
+   * Who this side has a peer connection with: everyone accepted, once in the call; and
+   * while this user's own call rings, everyone still ringing, so the offer is made before
+   * they answer (held until they do).
+   */
+  private peerTargets(s: Snapshot): { accepted: string[]; ringing: string[] } {
+    const call = s.call;
+    if (!call || call.callId === null) return { accepted: [], ringing: [] };
+    const ids = (states: string[]) => call.peers.filter((p) => states.includes(p.state)).map((p) => p.userId);
+    const calling = call.direction === "outgoing" && call.callerId === s.userId;
+    return {
+      accepted: s.phase === "inCall" ? ids(["accepted"]) : [],
+      ringing: calling && (s.phase === "outgoing" || s.phase === "inCall") ? ids(["inviting", "received"]) : [],
+    };
+  }
+
   private syncPeers(s: Snapshot): void {
     const call = s.call!;
-    const accepted =
-      s.phase === "inCall" && call.callId !== null ? call.peers.filter((p) => p.state === "accepted").map((p) => p.userId) : [];
+    const { accepted, ringing } = this.peerTargets(s);
+    const wanted = [...accepted, ...ringing];
     if (this.callIdOfPeers !== null && this.callIdOfPeers !== call.callId) {
       for (const peer of this.peers.values()) this.closePeer(peer);
       this.pending = [];
     }
     this.callIdOfPeers = call.callId;
-    for (const peer of Array.from(this.peers.values())) if (!accepted.includes(peer.userId)) this.closePeer(peer);
+    for (const peer of Array.from(this.peers.values())) if (!wanted.includes(peer.userId)) this.closePeer(peer);
+    for (const id of accepted) this.peers.get(id)?.release();
     this.pending = this.pending.filter((p) => p.callId === call.callId);
-    for (const id of accepted) if (!this.peers.has(id) && !this.creating.has(id)) void this.createPeer(call.callId!, id);
+    for (const id of wanted) if (!this.peers.has(id) && !this.creating.has(id)) void this.createPeer(call.callId!, id);
+  }
+
+  /**
+   * Signals reach the host in an order the other side can apply: the host runs commands
+   * concurrently, and an ICE candidate that overtakes its offer is refused over there (no
+   * remote description yet) and lost. So a description (or the end of candidates, or a
+   * sending state) goes once everything before it was taken; candidates go as soon as the
+   * description before them was, side by side.
+   */
+  private sendInOrder(callId: string, userId: string, payload: Payload): void {
+    const send = () =>
+      this.api.signal(callId, userId, payload).catch((e: unknown) => this.log(`couldn't send a signal to ${userId}`, e));
+    if ("candidate" in payload && payload.candidate !== null) {
+      const sent = this.barrier.then(send);
+      this.inFlight.add(sent);
+      void sent.then(() => this.inFlight.delete(sent));
+    } else {
+      this.barrier = Promise.all([this.barrier, ...this.inFlight]).then(send);
+    }
   }
 
   private closePeer(peer: Peer): void {
@@ -258,12 +310,9 @@ export class MediaController implements MediaModule {
 
   private stillWanted(callId: string, userId: string): boolean {
     const s = this.snapshot;
-    return (
-      s?.phase === "inCall" &&
-      s.call?.callId === callId &&
-      s.call.peers.some((p) => p.userId === userId && p.state === "accepted") &&
-      this.wantsCapture(s)
-    );
+    if (!s || s.call?.callId !== callId || !this.wantsCapture(s)) return false;
+    const { accepted, ringing } = this.peerTargets(s);
+    return accepted.includes(userId) || ringing.includes(userId);
   }
 
   private async createPeer(callId: string, userId: string): Promise<void> {
@@ -279,10 +328,11 @@ export class MediaController implements MediaModule {
       env: this.env,
       config,
       userId,
-      polite: isPolite(me, userId),
+      polite: isPolite(me, userId, this.snapshot.call?.callerId ?? ""),
+      held: !this.peerTargets(this.snapshot).accepted.includes(userId),
+      sendKinds: session.video ? ["audio", "video"] : ["audio"],
       timing: this.timing,
-      send: (payload: Payload) =>
-        void this.api.signal(callId, userId, payload).catch((e: unknown) => this.log(`couldn't send a signal to ${userId}`, e)),
+      send: (payload: Payload) => this.sendInOrder(callId, userId, payload),
       onChange: () => this.onChange(),
       onFailed: (problem) => this.fail(callId, problem),
       log: (m, d) => this.log(`${userId}: ${m}`, d),
@@ -423,6 +473,8 @@ export class MediaController implements MediaModule {
       captured: this.captured,
       closedPeers: this.closedPeers,
       notes: this.notes.map((n) => n.kind),
+      capture: { ...this.captureMarks },
+      recentLog: [...this.recentLog],
       doc: this.doc,
     });
   }

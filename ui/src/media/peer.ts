@@ -1,7 +1,13 @@
 // One RTCPeerConnection to one other user in the call, negotiated with the "perfect
 // negotiation" pattern (MDN): both sides may offer at any time (adding a track, an ICE
-// restart), and a collision is settled by politeness instead of by who called whom. The
-// polite side rolls its own offer back; the impolite side ignores the other's offer.
+// restart), and a collision is settled by politeness. The polite side rolls its own
+// offer back; the impolite side ignores the other's offer.
+//
+// Set-up time is what a caller notices, so the usual path has no collision at all: the
+// caller (impolite) makes its offer while the call still rings and holds it, with its
+// candidates, until the other side accepts; the callee (polite) waits for that offer,
+// answers it at once with send-and-receive transceivers, and puts its tracks on them when
+// its microphone is ready, without another round of negotiation.
 import type { MediaEnv } from "./env";
 import type { MediaProblem } from "./host";
 import { candidatePayload, descriptionPayload, sendingPayload, type Payload, type SendingState } from "./payload";
@@ -16,8 +22,12 @@ export type PeerDeps = {
   env: MediaEnv;
   config: RTCConfiguration;
   userId: string;
-  /** Both sides compute it from the two user IDs, so exactly one of them is polite. */
+  /** Both sides compute it (`isPolite`), so exactly one of them is polite. */
   polite: boolean;
+  /** Hold what this side sends until the other side accepts the call (see `release`). */
+  held: boolean;
+  /** What this side will send in this call, tracks or not yet. */
+  sendKinds: TrackKind[];
   timing: MediaTiming;
   send(payload: Payload): void;
   onChange(): void;
@@ -25,10 +35,19 @@ export type PeerDeps = {
   log(message: string, detail?: unknown): void;
 };
 
-/** The lower user ID is the polite side: deterministic, and both sides agree without talking. */
-export function isPolite(ownUserId: string, otherUserId: string): boolean {
+/**
+ * The caller is never polite: its offer, made while the call rang, is the one that counts.
+ * Between two people the caller invited, the lower user ID is polite. Deterministic, so
+ * both sides agree without talking.
+ */
+export function isPolite(ownUserId: string, otherUserId: string, callerId: string): boolean {
+  if (ownUserId === callerId) return false;
+  if (otherUserId === callerId) return true;
   return ownUserId < otherUserId;
 }
+
+/** Payloads held while the call rings: an offer and a few candidates per m-line. */
+const MAX_HELD = 64;
 
 type Timer = ReturnType<typeof setTimeout>;
 
@@ -43,11 +62,20 @@ export class Peer {
   /** What the other side says it sends (null until it says). */
   remoteSending: SendingState | null = null;
   restarts = 0;
+  /** When each step of setting up first happened (Unix ms), for diagnostics and the set-up bench. */
+  readonly marks: Record<string, number> = {};
   private makingOffer = false;
   private ignoreOffer = false;
   private settingRemoteAnswer = false;
   /** Incoming payloads run one at a time, in arrival order. */
   private queue: Promise<void> = Promise.resolve();
+  private held: boolean;
+  private readonly heldOut: Payload[] = [];
+  /** Local tracks kept back while the polite side waits for the other side's offer. */
+  private waiting: { local: MediaStream | null; kinds: TrackKind[] } | null = null;
+  private offerWait: Timer | null = null;
+  private waitedForOffer = false;
+  private lastStates = "";
   private readonly senders = new Map<TrackKind, RTCRtpSender>();
   private localStream: MediaStream | null = null;
   private connectTimer: Timer | null = null;
@@ -67,11 +95,13 @@ export class Peer {
     this.deps = deps;
     this.userId = deps.userId;
     this.polite = deps.polite;
+    this.held = deps.held;
     this.remoteStream = new deps.env.MediaStream();
     const pc = new Ctor(deps.config);
     this.pc = pc;
+    this.mark("created");
     pc.onnegotiationneeded = () => void this.negotiate();
-    pc.onicecandidate = (ev) => this.deps.send(candidatePayload(ev.candidate));
+    pc.onicecandidate = (ev) => this.out(candidatePayload(ev.candidate));
     pc.onicecandidateerror = (ev) => {
       const e = ev as RTCPeerConnectionIceErrorEvent;
       // A 401 from TURN lands here and the connection then stays "new": the connect
@@ -89,7 +119,7 @@ export class Peer {
    * sides is not a network that refuses calls.
    */
   private armConnectTimer(): void {
-    if (this.connectArmed || this.closed) return;
+    if (this.connectArmed || this.closed || this.held) return;
     this.connectArmed = true;
     this.connectTimer = setTimeout(() => {
       this.connectTimer = null;
@@ -106,17 +136,71 @@ export class Peer {
    */
   attach(local: MediaStream | null, kinds: TrackKind[]): void {
     if (this.closed) return;
-    this.armConnectTimer();
+    this.mark("attached");
     this.localStream = local;
+    if (this.polite && !this.pc.remoteDescription && !this.waitedForOffer) {
+      // The other side's offer is on its way: answering it beats a collision. If it does
+      // not come, this side offers after all.
+      this.waitedForOffer = true;
+      this.waiting = { local, kinds };
+      this.armConnectTimer();
+      this.offerWait = setTimeout(() => this.applyWaiting(), this.deps.timing.offerWaitMs);
+      return;
+    }
+    this.applyLocal(local, kinds);
+  }
+
+  private applyWaiting(): void {
+    if (this.offerWait !== null) clearTimeout(this.offerWait);
+    this.offerWait = null;
+    const w = this.waiting;
+    this.waiting = null;
+    if (w && !this.closed) this.applyLocal(w.local, w.kinds);
+  }
+
+  private applyLocal(local: MediaStream | null, kinds: TrackKind[]): void {
+    this.armConnectTimer();
     for (const track of local?.getTracks() ?? []) {
       const kind = track.kind as TrackKind;
-      if (!this.senders.has(kind)) this.senders.set(kind, this.pc.addTrack(track, local as MediaStream));
+      const sender = this.senders.get(kind);
+      if (!sender) this.senders.set(kind, this.pc.addTrack(track, local as MediaStream));
+      else if (!sender.track) sender.replaceTrack(track).catch((e: unknown) => this.deps.log("couldn't send a track", e));
     }
     for (const kind of kinds) {
       if (this.senders.has(kind)) continue;
       const receiving = this.pc.getTransceivers().some((t) => t.receiver.track?.kind === kind);
       if (!receiving) this.pc.addTransceiver(kind, { direction: "recvonly" });
     }
+  }
+
+  /**
+   * Before answering: every kind this side will send goes on the transceiver the offer
+   * made for it, as send-and-receive, so the tracks can be put on later without another
+   * offer.
+   */
+  private prepareSenders(): void {
+    for (const kind of this.deps.sendKinds) {
+      if (this.senders.has(kind)) continue;
+      const t = this.pc.getTransceivers().find((x) => x.receiver.track?.kind === kind && !x.sender.track && x.currentDirection !== "stopped");
+      if (!t) continue;
+      t.direction = "sendrecv";
+      this.senders.set(kind, t.sender);
+    }
+  }
+
+  /** The other side accepted: what was held goes out, in order, and the connect time starts. */
+  release(): void {
+    if (!this.held || this.closed) return;
+    this.held = false;
+    this.mark("released");
+    for (const p of this.heldOut.splice(0)) this.deps.send(p);
+    if (this.localStream || this.pc.remoteDescription) this.armConnectTimer();
+  }
+
+  private out(p: Payload): void {
+    if (!this.held) return this.deps.send(p);
+    if (this.heldOut.length < MAX_HELD) this.heldOut.push(p);
+    else this.deps.log("dropped a signal: too many held while the call rings");
   }
 
   /** Swaps what a sender sends without renegotiating; a kind never sent is added (renegotiates). */
@@ -131,7 +215,11 @@ export class Peer {
   }
 
   announce(s: SendingState): void {
-    if (!this.closed) this.deps.send(sendingPayload(s));
+    if (!this.closed) this.out(sendingPayload(s));
+  }
+
+  private mark(step: string): void {
+    this.marks[step] ??= Date.now();
   }
 
   // ---- negotiation -------------------------------------------------------------------
@@ -141,7 +229,10 @@ export class Peer {
       this.makingOffer = true;
       await this.pc.setLocalDescription();
       const d = this.pc.localDescription;
-      if (d && !this.closed) this.deps.send(descriptionPayload(d));
+      if (d && !this.closed) {
+        this.mark(`sent-${d.type}`);
+        this.out(descriptionPayload(d));
+      }
     } catch (e) {
       this.deps.log("couldn't make an offer", e);
     } finally {
@@ -164,6 +255,7 @@ export class Peer {
     if ("description" in p) {
       this.armConnectTimer();
       const d = p.description;
+      this.mark(`got-${d.type}`);
       const readyForOffer = !this.makingOffer && (pc.signalingState === "stable" || this.settingRemoteAnswer);
       const collision = d.type === "offer" && !readyForOffer;
       this.ignoreOffer = !this.polite && collision;
@@ -176,9 +268,14 @@ export class Peer {
         this.settingRemoteAnswer = false;
       }
       if (d.type === "offer") {
+        this.prepareSenders();
         await pc.setLocalDescription();
         const answer = pc.localDescription;
-        if (answer && !this.closed) this.deps.send(descriptionPayload(answer));
+        if (answer && !this.closed) {
+          this.mark(`sent-${answer.type}`);
+          this.out(descriptionPayload(answer));
+        }
+        if (this.waiting) this.applyWaiting();
       }
     } else if ("candidate" in p) {
       try {
@@ -219,8 +316,13 @@ export class Peer {
     if (this.closed) return;
     const s = this.state();
     const ice = this.pc.iceConnectionState;
+    if (`${s}/${ice}` !== this.lastStates) {
+      this.lastStates = `${s}/${ice}`;
+      this.deps.log(`connection ${s}, ICE ${ice}`);
+    }
     const before = this.health;
     if (s === "connected" && ice !== "disconnected" && ice !== "failed") {
+      this.mark("connected");
       this.everConnected = true;
       this.health = "connected";
       this.clearTimers();
@@ -258,10 +360,11 @@ export class Peer {
   }
 
   private clearTimers(): void {
+    if (this.offerWait !== null) clearTimeout(this.offerWait);
     if (this.connectTimer !== null) clearTimeout(this.connectTimer);
     if (this.lostTimer !== null) clearTimeout(this.lostTimer);
     if (this.restartTimer !== null) clearInterval(this.restartTimer);
-    this.connectTimer = this.lostTimer = this.restartTimer = null;
+    this.connectTimer = this.lostTimer = this.restartTimer = this.offerWait = null;
   }
 
   close(): void {

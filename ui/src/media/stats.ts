@@ -20,6 +20,7 @@
 //     outboundAudio: { packetsSent } | null,
 //     outboundVideo: { framesEncoded } | null,
 //     remoteVideo: { videoWidth, videoHeight } | null,   // the page's <video data-remote-video=userId>
+//     marks: { created, attached, "sent-offer", "got-answer", connected, … },  // Unix ms, first time each
 //   }]
 // }
 import type { Peer } from "./peer";
@@ -38,6 +39,8 @@ export type PeerStats = {
   outboundAudio: { packetsSent: number } | null;
   outboundVideo: { framesEncoded: number } | null;
   remoteVideo: { videoWidth: number; videoHeight: number } | null;
+  /** When each set-up step first happened, Unix ms: created, attached, sent-offer, got-answer, connected… */
+  marks: Record<string, number>;
 };
 
 export type MediaStats = {
@@ -49,6 +52,10 @@ export type MediaStats = {
   localTracksEnded: boolean;
   capturedTracks: number;
   notes: string[];
+  /** When this call's capture started and settled, Unix ms (null before it did). */
+  capture: { started: number | null; settled: number | null };
+  /** The media module's last log lines (what went wrong, when something did). */
+  recentLog: string[];
   peers: PeerStats[];
 };
 
@@ -60,6 +67,8 @@ export type StatsInput = {
   captured: MediaStreamTrack[];
   closedPeers: number;
   notes: string[];
+  capture: MediaStats["capture"];
+  recentLog: string[];
   doc: Document | undefined;
 };
 
@@ -114,6 +123,7 @@ async function peerStats(p: Peer, doc: Document | undefined): Promise<PeerStats>
     outboundAudio: oa ? { packetsSent: num(oa.packetsSent) ?? 0 } : null,
     outboundVideo: ov ? { framesEncoded: num(ov.framesEncoded) ?? 0 } : null,
     remoteVideo: el ? { videoWidth: el.videoWidth, videoHeight: el.videoHeight } : null,
+    marks: { ...p.marks },
   };
 }
 
@@ -128,6 +138,8 @@ export async function collectStats(i: StatsInput): Promise<MediaStats> {
     localTracksEnded: i.captured.every((t) => t.readyState === "ended"),
     capturedTracks: i.captured.length,
     notes: i.notes,
+    capture: i.capture,
+    recentLog: i.recentLog,
     peers: await Promise.all(i.peers.map((p) => peerStats(p, i.doc))),
   };
 }

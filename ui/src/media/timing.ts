@@ -8,10 +8,13 @@ export type MediaTiming = {
   reconnectTimeoutMs: number;
   /** How often the impolite side retries restartIce() while reconnecting. */
   iceRestartEveryMs: number;
+  /** How long the polite side waits for the other side's offer before offering itself. */
+  offerWaitMs: number;
 };
 
 export const MEDIA_TIMING: MediaTiming = {
   connectTimeoutMs: 15_000,
   reconnectTimeoutMs: 15_000,
   iceRestartEveryMs: 5_000,
+  offerWaitMs: 1_000,
 };
