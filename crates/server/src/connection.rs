@@ -12,7 +12,7 @@ use beckon_protocol::{
     CloseReason, ErrorBody, ErrorCode, HeartbeatResult, Request, RequestBody, Response,
     ResponseBody, ServerMessage,
 };
-use futures_util::{SinkExt, StreamExt};
+use futures_util::{FutureExt, SinkExt, StreamExt};
 use tokio::sync::{mpsc, Semaphore};
 use tokio_util::sync::CancellationToken;
 
@@ -104,27 +104,29 @@ pub async fn serve(mut socket: Socket, budget: Arc<FrameBudget>, shared: Arc<Sha
             _ = overflowed.cancelled() => Flow::Close(Some(CloseReason::SlowConsumer), 1008),
             _ = budget.flooding.cancelled() => Flow::Close(Some(CloseReason::Flooding), 1008),
             _ = shared.shutdown.cancelled() => shared.stopping(),
-            Some(frame) = queue.recv() => match frame {
-                Frame::Text(text) => send_queued(&mut socket, text, &overflowed).await,
-                Frame::LoggedIn { user_id, device_id } => {
-                    tracing::debug!(session, user = %user_id, device = %device_id, "logged in");
-                    conn.user = Some(user_id);
-                    Flow::Continue
+            Some(frame) = queue.recv() => {
+                write_queued(&mut socket, &mut conn, frame, &mut queue, &overflowed).await
+            }
+            msg = socket.next() => {
+                conn.last_seen = now_ms();
+                idle.as_mut().reset(tokio::time::Instant::now() + shared.heartbeat_timeout);
+                let mut flow = conn.on_read(msg).await;
+                // Frames that are already here are taken at once, so that their answers
+                // leave in one write rather than one write each.
+                for _ in 1..READ_BATCH {
+                    if !matches!(flow, Flow::Continue)
+                        || budget.flooding.is_cancelled()
+                        || overflowed.is_cancelled()
+                    {
+                        break;
+                    }
+                    let Some(msg) = socket.next().now_or_never() else {
+                        break;
+                    };
+                    flow = conn.on_read(msg).await;
                 }
-                Frame::Close(reason) => Flow::Close(Some(reason), 1000),
-            },
-            msg = socket.next() => match msg {
-                Some(Ok(msg)) => {
-                    conn.last_seen = now_ms();
-                    idle.as_mut().reset(tokio::time::Instant::now() + shared.heartbeat_timeout);
-                    conn.on_message(msg).await
-                }
-                Some(Err(e)) => {
-                    tracing::debug!(session, error = %e, "websocket error");
-                    Flow::Close(None, close_code(&e))
-                }
-                None => Flow::Close(None, 1000),
-            },
+                flow
+            }
             _ = &mut idle => Flow::Close(Some(CloseReason::HeartbeatTimeout), 1000),
             _ = &mut login_deadline, if conn.user.is_none() => {
                 Flow::Close(Some(CloseReason::LoginTimeout), 1008)
@@ -208,32 +210,79 @@ fn to_ws_text(text: axum::extract::ws::Utf8Bytes) -> Option<Utf8Bytes> {
 /// task waits here it watches nothing else, so the wait must be bounded.
 const SEND_TIMEOUT: Duration = Duration::from_secs(10);
 
-/// Writes a queued frame, giving up as soon as the queue behind it overflows: the client
-/// is not reading, and waiting longer only holds more memory for it.
-async fn send_queued(
+/// Messages read in one go when they are already there, before their answers are written.
+const READ_BATCH: usize = 32;
+/// Queued frames written in one go.
+const WRITE_BATCH: usize = 64;
+
+/// Writes a queued frame and those queued behind it, up to [`WRITE_BATCH`], then flushes
+/// once; gives up as soon as the queue overflows: the client is not reading, and waiting
+/// longer only holds more memory for it.
+async fn write_queued(
     socket: &mut Socket,
-    text: axum::extract::ws::Utf8Bytes,
+    conn: &mut Conn,
+    first: Frame,
+    queue: &mut crate::registry::Queue,
     overflowed: &CancellationToken,
 ) -> Flow {
-    let Some(text) = to_ws_text(text) else {
-        return Flow::Continue;
+    let write = async {
+        let mut next = Some(first);
+        let mut fed = 0;
+        let mut flow = Flow::Continue;
+        while let Some(frame) = next.take() {
+            match frame {
+                Frame::Text(text) => {
+                    if let Some(text) = to_ws_text(text) {
+                        if socket.feed(Message::Text(text)).await.is_err() {
+                            return Flow::Close(None, 1000);
+                        }
+                        fed += 1;
+                    }
+                }
+                Frame::LoggedIn { user_id, device_id } => {
+                    tracing::debug!(session = conn.session, user = %user_id, device = %device_id, "logged in");
+                    conn.user = Some(user_id);
+                }
+                Frame::Close(reason) => {
+                    flow = Flow::Close(Some(reason), 1000);
+                    break;
+                }
+            }
+            if fed < WRITE_BATCH {
+                next = queue.try_recv();
+            }
+        }
+        if fed > 0 && socket.flush().await.is_err() {
+            return Flow::Close(None, 1000);
+        }
+        flow
     };
     tokio::select! {
-        flow = send(socket, text) => flow,
+        flow = tokio::time::timeout(SEND_TIMEOUT, write) => match flow {
+            Ok(flow) => flow,
+            Err(_) => Flow::Close(Some(CloseReason::SlowConsumer), 1008),
+        },
         _ = overflowed.cancelled() => Flow::Close(Some(CloseReason::SlowConsumer), 1008),
     }
 }
 
-async fn send(socket: &mut Socket, text: Utf8Bytes) -> Flow {
-    match tokio::time::timeout(SEND_TIMEOUT, socket.send(Message::Text(text))).await {
-        Ok(Ok(())) => Flow::Continue,
-        Ok(Err(_)) => Flow::Close(None, 1000),
-        Err(_) => Flow::Close(Some(CloseReason::SlowConsumer), 1008),
-    }
-}
-
 impl Conn {
+    async fn on_read(&mut self, msg: Option<Result<Message, crate::ws::Error>>) -> Flow {
+        match msg {
+            Some(Ok(msg)) => self.on_message(msg).await,
+            Some(Err(e)) => {
+                tracing::debug!(session = self.session, error = %e, "websocket error");
+                Flow::Close(None, close_code(&e))
+            }
+            None => Flow::Close(None, 1000),
+        }
+    }
+
     async fn on_message(&mut self, msg: Message) -> Flow {
+        // Pings and pongs were charged as they were read (see [`crate::ws::FrameGuard`]).
+        if let Message::Ping(_) | Message::Pong(_) = msg {
+            return Flow::Continue;
+        }
         if let Some(flow) = self.rate_limit(&msg) {
             return flow;
         }
@@ -322,7 +371,8 @@ impl Conn {
     }
 
     /// Every frame costs a token, whatever it holds: errors and pings cost the server too.
-    /// Fragments are charged by the [`crate::ws::FrameGuard`] as they pass.
+    /// Fragments, pings and pongs are charged by the [`crate::ws::FrameGuard`] as they
+    /// pass.
     fn rate_limit(&mut self, msg: &Message) -> Option<Flow> {
         match self.budget.charge() {
             Charge::Allowed => return None,

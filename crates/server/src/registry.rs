@@ -93,6 +93,13 @@ impl Queue {
         Some(frame)
     }
 
+    /// The next frame if one is queued already, without waiting.
+    pub fn try_recv(&mut self) -> Option<Frame> {
+        let frame = self.rx.try_recv().ok()?;
+        self.release(frame.bytes());
+        Some(frame)
+    }
+
     fn release(&self, bytes: usize) {
         self.queued.fetch_sub(bytes, Ordering::Relaxed);
         self.total.queued.fetch_sub(bytes, Ordering::Relaxed);

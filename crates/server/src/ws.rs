@@ -76,15 +76,20 @@ fn check(h: &HeaderMap) -> Result<String, Refused> {
 pub async fn open(on_upgrade: OnUpgrade, budget: std::sync::Arc<FrameBudget>) -> Option<Socket> {
     let upgraded = on_upgrade.await.ok()?;
     // Small buffers keep an idle connection cheap; the hard cap bounds what one frame can
-    // make the server hold.
+    // make the server hold. Frames written in a batch are joined up to the write buffer's
+    // size and leave in one write when the batch is flushed.
     let config = WebSocketConfig::default()
         .read_buffer_size(4096)
-        .write_buffer_size(0)
+        .write_buffer_size(WRITE_BUFFER_BYTES)
         .max_message_size(Some(HARD_MAX_FRAME_BYTES))
         .max_frame_size(Some(HARD_MAX_FRAME_BYTES));
     let io = FrameGuard::new(TokioIo::new(upgraded), budget);
     Some(WebSocketStream::from_raw_socket(io, Role::Server, Some(config)).await)
 }
+
+/// Bytes of frames a connection joins before writing them; every batch is flushed at its
+/// end, so this only bounds how much one write carries.
+const WRITE_BUFFER_BYTES: usize = 16 * 1024;
 
 /// One connection's allowance of frames. Every frame the client sends is charged once:
 /// whole messages and control frames by the connection task as they arrive, the fragments
@@ -173,29 +178,45 @@ impl<S> FrameGuard<S> {
         }
     }
 
-    fn observe(&mut self, mut data: &[u8]) {
-        while !data.is_empty() {
+    /// Charges the frames in `data`, which is about to be handed to tungstenite, and turns
+    /// each refused ping into a pong, which tungstenite does not answer: a frame beyond
+    /// the rate gets no answer.
+    fn observe(&mut self, data: &mut [u8]) {
+        let mut at = 0;
+        while at < data.len() {
             if self.skip > 0 {
-                let n = self.skip.min(data.len() as u64);
+                let n = self.skip.min((data.len() - at) as u64);
                 self.skip -= n;
-                data = &data[n as usize..];
+                at += n as usize;
                 continue;
             }
-            self.head[self.have] = data[0];
+            if self.have == 0 {
+                // The first byte holds FIN and the opcode: enough to charge the frame.
+                let (fin, opcode) = (data[at] & 0x80 != 0, data[at] & 0x0f);
+                // The last frame of a data message (a whole text or binary message) and
+                // close frames reach the connection task, which charges them there; so
+                // that it can answer a refused request with its id.
+                let charged = match opcode {
+                    PING | PONG => true,
+                    op => !fin && op < 8,
+                };
+                if charged && self.budget.charge() != Charge::Allowed && opcode == PING {
+                    data[at] = (data[at] & 0xf0) | PONG;
+                }
+            }
+            self.head[self.have] = data[at];
             self.have += 1;
-            data = &data[1..];
-            if let Some((len, fin, opcode)) = parse_head(&self.head[..self.have]) {
+            at += 1;
+            if let Some((len, _, _)) = parse_head(&self.head[..self.have]) {
                 self.have = 0;
                 self.skip = len;
-                // Control frames (opcode 8 and up) and the last frame of a message reach
-                // the connection task, which charges them there.
-                if !fin && opcode < 8 {
-                    let _ = self.budget.charge();
-                }
             }
         }
     }
 }
+
+const PING: u8 = 0x9;
+const PONG: u8 = 0xa;
 
 /// `(payload length, FIN, opcode)` once `head` holds a whole frame header (RFC 6455 §5.2).
 fn parse_head(head: &[u8]) -> Option<(u64, bool, u8)> {
@@ -230,7 +251,7 @@ impl<S: AsyncRead + Unpin> AsyncRead for FrameGuard<S> {
         let before = buf.filled().len();
         let polled = Pin::new(&mut this.inner).poll_read(cx, buf);
         if let Poll::Ready(Ok(())) = polled {
-            this.observe(&buf.filled()[before..]);
+            this.observe(&mut buf.filled_mut()[before..]);
         }
         polled
     }
@@ -290,7 +311,7 @@ mod tests {
         bytes.extend([0x81, 0x80 | 126, 0, 200, 9, 9, 9, 9]);
         bytes.extend([b'x'; 200]);
         bytes.extend(empty(true, 9));
-        for piece in bytes.chunks(5) {
+        for piece in bytes.chunks_mut(5) {
             guard.observe(piece);
         }
         assert_eq!(guard.have, 0);
@@ -298,5 +319,28 @@ mod tests {
         // 100 non-final frames took the burst; the next charge is refused.
         assert!(REQUEST_BURST as usize <= 100);
         assert_eq!(budget.charge(), Charge::Refused);
+    }
+
+    #[test]
+    fn pings_are_charged_and_a_refused_one_becomes_a_pong() {
+        let budget = std::sync::Arc::new(FrameBudget::default());
+        let mut guard = FrameGuard::new((), budget.clone());
+        let mut bytes = Vec::new();
+        for _ in 0..REQUEST_BURST + 2 {
+            // A ping with a 2-byte payload.
+            bytes.extend([0x89, 0x82, 1, 2, 3, 4, 5, 6]);
+        }
+        for piece in bytes.chunks_mut(3) {
+            guard.observe(piece);
+        }
+        assert_eq!(guard.have, 0);
+        assert_eq!(guard.skip, 0);
+        let opcodes: Vec<u8> = bytes.chunks(8).map(|f| f[0]).collect();
+        let burst = REQUEST_BURST as usize;
+        assert!(opcodes[..burst].iter().all(|b| *b == 0x89), "{opcodes:?}");
+        assert_eq!(opcodes[burst..], [0x8a, 0x8a]);
+        // The two refusals count towards flooding like any other.
+        let r = budget.refusals.lock().unwrap();
+        assert_eq!(r.count, 2);
     }
 }
