@@ -110,8 +110,9 @@ fn browser_args(debug_port: u16, tone: &std::path::Path) -> String {
     }
     let extra = std::env::var("WEBVIEW2_ADDITIONAL_BROWSER_ARGUMENTS").unwrap_or_default();
     for arg in extra.split_whitespace() {
-        let is_fake_ui = arg == "--use-fake-ui-for-media-stream";
-        if !args.iter().any(|a| a == arg) && !(is_fake_ui && real_prompts) {
+        let present = args.iter().any(|a| a == arg);
+        let unwanted = real_prompts && arg == "--use-fake-ui-for-media-stream";
+        if !present && !unwanted {
             args.push(arg.to_owned());
         }
     }
