@@ -11,15 +11,17 @@ mod error;
 mod headless;
 mod host;
 mod notify;
+mod permissions;
 mod popup;
 mod settings;
 mod state;
 mod tray;
+mod webview_profile;
 
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use tauri::{AppHandle, Builder, Context, Manager, Runtime, WindowEvent};
+use tauri::{AppHandle, Builder, Context, Manager, Runtime, WebviewWindowBuilder, WindowEvent};
 use tokio::sync::OnceCell;
 
 pub use browser::{new_secret, page_url, serve as serve_pages, PageAssets, PageUrl};
@@ -73,11 +75,13 @@ pub fn run_app<R: Runtime>(mut builder: Builder<R>, context: Context<R>) {
     }
     let app = builder
         .invoke_handler(tauri::generate_handler![commands::host])
+        .on_permission_request(permissions::on_request)
         .setup(|app| {
             let handle = app.handle().clone();
             let state = Arc::new(AppState::new(config_dir(&handle)));
             app.manage(state.clone());
             app.manage(BrowserPages::default());
+            create_main(&handle)?;
             tray::create(&handle)?;
             tauri::async_runtime::spawn(bridge::run(handle.clone(), state.subscribe()));
             tauri::async_runtime::spawn(async move {
@@ -103,6 +107,16 @@ pub fn run_app<R: Runtime>(mut builder: Builder<R>, context: Context<R>) {
             });
         }
     });
+}
+
+/// The main window, from its entry in tauri.conf.json (`"create": false` there), built
+/// here so it gets this launch's WebView2 profile like the popup does.
+fn create_main<R: Runtime>(app: &AppHandle<R>) -> tauri::Result<()> {
+    let Some(config) = app.config().app.windows.iter().find(|w| w.label == "main") else {
+        return Err(tauri::Error::WindowNotFound);
+    };
+    webview_profile::apply(WebviewWindowBuilder::from_config(app, config)?).build()?;
+    Ok(())
 }
 
 /// The desktop's assets, for browser mode inside a running app.

@@ -12,17 +12,18 @@ pub fn show<R: Runtime>(app: &AppHandle<R>) {
         let _ = w.set_focus();
         return;
     }
-    let built =
-        WebviewWindowBuilder::new(app, LABEL, WebviewUrl::App("index.html#incoming".into()))
-            .title("Incoming call — Beckon")
-            .inner_size(380.0, 220.0)
-            .resizable(false)
-            .always_on_top(true)
-            .skip_taskbar(true)
-            .decorations(false)
-            .center()
-            .focused(true)
-            .build();
+    let builder =
+        WebviewWindowBuilder::new(app, LABEL, WebviewUrl::App("index.html#incoming".into()));
+    let built = crate::webview_profile::apply(builder)
+        .title("Incoming call — Beckon")
+        .inner_size(380.0, 220.0)
+        .resizable(false)
+        .always_on_top(true)
+        .skip_taskbar(true)
+        .decorations(false)
+        .center()
+        .focused(true)
+        .build();
     if let Err(e) = built {
         tracing::warn!(error = %e, "cannot open the incoming-call window");
     }

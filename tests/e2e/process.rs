@@ -1,8 +1,11 @@
-//! A child process that cannot outlive the test. Each one leads its own process group, so
-//! dropping it also stops what it started (tauri-driver starts WebKitWebDriver, which
-//! starts the app, which starts WebKit's web and network processes).
+//! A child process that cannot outlive the test. On Unix each one leads its own process
+//! group, so dropping it also stops what it started (tauri-driver starts WebKitWebDriver,
+//! which starts the app, which starts WebKit's web and network processes). On Windows
+//! (tests/media's WebView2 run) the process itself is killed: a WebView2 app's browser
+//! processes end with their host, and msedgedriver starts nothing there.
 
 use std::process::{Child, Command, Stdio};
+#[cfg(unix)]
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
@@ -14,10 +17,13 @@ pub struct Proc {
 
 impl Proc {
     pub fn spawn(name: &str, cmd: &mut Command) -> Result<Proc> {
-        use std::os::unix::process::CommandExt;
+        #[cfg(unix)]
+        {
+            use std::os::unix::process::CommandExt;
+            cmd.process_group(0);
+        }
         let child = cmd
             .stdin(Stdio::null())
-            .process_group(0)
             .spawn()
             .with_context(|| format!("cannot start {name} ({cmd:?})"))?;
         Ok(Proc {
@@ -39,6 +45,7 @@ impl Proc {
         }
     }
 
+    #[cfg(unix)]
     fn signal_group(&self, signal: libc::c_int) {
         let Ok(pgid) = libc::pid_t::try_from(self.child.id()) else {
             return;
@@ -51,6 +58,15 @@ impl Proc {
     }
 }
 
+#[cfg(windows)]
+impl Drop for Proc {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+#[cfg(unix)]
 impl Drop for Proc {
     fn drop(&mut self) {
         // TERM first, so the apps close their connections and WebKit cleans up; KILL

@@ -3,6 +3,10 @@
 //! (a camera pattern and a generated tone). What is checked is what the browsers' own
 //! `getStats` say arrived, through the page's `window.beckonMedia.stats()`.
 //!
+//! On Windows the two users are two real desktop apps on WebView2 instead (`webview2`,
+//! `BECKON_MEDIA_DRIVER` in `stack`), for the scenarios that need no coturn and no killed
+//! browser: `.github/workflows/windows.yml` runs `voice_call_mute_and_hang_up` so.
+//!
 //! Everything runs in a private network namespace with only loopback when it can (root:
 //! CI and this project's machines): there Chromium's candidates, coturn's relays and the
 //! server all meet at 127.0.0.1, and nothing leaves the machine. Elsewhere it runs as is.
@@ -11,8 +15,9 @@
 //! runner, like tests/e2e: `cargo test -p beckon-app --test media -- NAME...`.
 //! Screenshots and logs go to `target/tmp/media` (or `BECKON_MEDIA_DIR`).
 
-// Shared with tests/e2e, which uses more of it.
 mod bench;
+mod chromium;
+// Shared with tests/e2e, which uses more of it.
 #[allow(dead_code)]
 #[path = "../e2e/page.rs"]
 mod page;
@@ -21,8 +26,8 @@ mod process;
 mod scenarios;
 mod stack;
 mod stats;
+mod webview2;
 
-use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
@@ -84,9 +89,16 @@ fn main() -> ExitCode {
     }
 }
 
+#[cfg(not(unix))]
+fn reexec_in_namespace(_args: &[String]) -> Option<String> {
+    Some("network namespaces are Linux's".into())
+}
+
 /// Runs this same test again inside `unshare -n` with loopback up. Returns only if that
 /// cannot be done (not root, no unshare), saying why.
+#[cfg(unix)]
 fn reexec_in_namespace(args: &[String]) -> Option<String> {
+    use std::os::unix::process::CommandExt;
     let unshare = which("unshare")?;
     let probe = std::process::Command::new(&unshare)
         .args(["-n", "true"])

@@ -1,9 +1,9 @@
 //! What one media run needs, all on loopback: the real server (with the ICE settings under
-//! test), two headless Beckon apps (alice and bob, each signed in from a settings file),
-//! one chromedriver and a headless Chromium per user with a fake camera and a generated
-//! tone as its microphone.
+//! test) and two users, alice and bob, each signed in from a settings file and with a
+//! generated tone as the microphone. How a user's page runs is the [`Driver`]'s choice:
+//! on Linux a headless app in browser mode shown in headless Chromium (`chromium`), on
+//! Windows the real desktop app on WebView2 (`webview2`).
 
-use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
@@ -13,20 +13,50 @@ use anyhow::{bail, Context, Result};
 use beckon_protocol::IceTransportPolicy;
 use beckon_server::ice::{IceSettings, Turn, TurnSecret};
 use beckon_testkit::coturn::{self, Coturn};
-use fantoccini::ClientBuilder;
-use hyper_util::client::legacy::connect::HttpConnector;
 use tokio::net::TcpListener;
 
-use crate::page::{free_port, wait_listening, Page, WAIT};
+use crate::page::{free_port, wait_listening, Page};
 use crate::process::Proc;
 
-/// One user's headless app and the browser showing its page.
+/// One user's app and the page it is driven through.
 pub struct Side {
     pub page: Page,
-    /// The Chromium profile: every process of this browser has it on its command line.
+    /// Chromium's profile folder (its processes have it on their command line), or the
+    /// WebView2 app's config folder.
     pub profile: PathBuf,
-    _app: Proc,
-    _config: tempfile::TempDir,
+    /// The user's own WebDriver server (the WebView2 run has one per app).
+    pub(crate) _driver: Option<Proc>,
+    pub(crate) _app: Proc,
+    pub(crate) _config: tempfile::TempDir,
+}
+
+/// What runs each user's page. `BECKON_MEDIA_DRIVER=chromium|webview2` chooses; the
+/// default is WebView2 on Windows and Chromium elsewhere.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Driver {
+    /// `beckon-app --headless` and headless Chromium through one shared chromedriver.
+    Chromium,
+    /// The desktop app itself, attached to by its own msedgedriver.
+    WebView2,
+}
+
+impl Driver {
+    pub fn from_env() -> Result<Driver> {
+        match std::env::var("BECKON_MEDIA_DRIVER").ok().as_deref() {
+            None | Some("") if cfg!(windows) => Ok(Driver::WebView2),
+            None | Some("") | Some("chromium") => Ok(Driver::Chromium),
+            Some("webview2") => Ok(Driver::WebView2),
+            Some(other) => bail!("BECKON_MEDIA_DRIVER is {other:?}, not chromium or webview2"),
+        }
+    }
+}
+
+/// What every side starts from.
+pub struct User<'a> {
+    pub id: &'static str,
+    pub name: &'a str,
+    pub tone_hz: f32,
+    pub server_url: &'a str,
 }
 
 /// How the browsers may reach each other.
@@ -50,7 +80,7 @@ pub struct Stack {
     _coturn: Option<Coturn>,
     stop: Option<tokio::sync::oneshot::Sender<()>>,
     server: Option<tokio::task::JoinHandle<Result<(), beckon_server::RunError>>>,
-    _driver: Proc,
+    _driver: Option<Proc>,
     _data: tempfile::TempDir,
 }
 
@@ -88,28 +118,39 @@ impl Stack {
             let _ = stopped.await;
         }));
 
-        let port = free_port()?;
-        let log = std::fs::File::create(dirs.logs.join("chromedriver.log"))?;
-        let mut driver = Proc::spawn(
-            "chromedriver",
-            Command::new("chromedriver")
-                .arg(format!("--port={port}"))
-                .stdout(log.try_clone()?)
-                .stderr(log),
-        )?;
-        wait_listening(&mut driver, port).await?;
-        let driver_url = format!("http://127.0.0.1:{port}");
-
-        let alice = Side::start(
-            "alice",
-            "Alice Martin",
-            440.0,
-            &server_url,
-            &driver_url,
-            dirs,
-        )
-        .await?;
-        let bob = Side::start("bob", "Bob Stone", 660.0, &server_url, &driver_url, dirs).await?;
+        let driver = Driver::from_env()?;
+        let mut chromedriver = None;
+        if driver == Driver::Chromium {
+            let port = free_port()?;
+            let log = std::fs::File::create(dirs.logs.join("chromedriver.log"))?;
+            let mut proc = Proc::spawn(
+                "chromedriver",
+                Command::new("chromedriver")
+                    .arg(format!("--port={port}"))
+                    .stdout(log.try_clone()?)
+                    .stderr(log),
+            )?;
+            wait_listening(&mut proc, port).await?;
+            chromedriver = Some((proc, format!("http://127.0.0.1:{port}")));
+        }
+        let start = |id, name, tone_hz| {
+            let user = User {
+                id,
+                name,
+                tone_hz,
+                server_url: &server_url,
+            };
+            let driver_url = chromedriver.as_ref().map(|(_, url)| url.clone());
+            async move {
+                match driver_url {
+                    Some(url) => crate::chromium::start(user, &url, dirs).await,
+                    None => crate::webview2::start(user, dirs).await,
+                }
+            }
+        };
+        // One after the other: two app or browser start-ups at once only slow both.
+        let alice = start("alice", "Alice Martin", 440.0).await?;
+        let bob = start("bob", "Bob Stone", 660.0).await?;
         Ok(Stack {
             alice,
             bob,
@@ -117,7 +158,7 @@ impl Stack {
             _coturn: coturn,
             stop: Some(stop),
             server: Some(server),
-            _driver: driver,
+            _driver: chromedriver.map(|(proc, _)| proc),
             _data: data,
         })
     }
@@ -143,82 +184,11 @@ pub struct Dirs {
 }
 
 impl Side {
-    async fn start(
-        user: &'static str,
-        name: &str,
-        tone_hz: f32,
-        server_url: &str,
-        driver_url: &str,
-        dirs: &Dirs,
-    ) -> Result<Side> {
-        let config = tempfile::Builder::new()
-            .prefix(&format!("beckon-media-{user}-"))
-            .tempdir()?;
-        let settings = serde_json::json!({
-            "serverUrl": server_url, "userId": user, "userName": name,
-            "token": null, "deviceId": format!("media-{user}"),
-        });
-        std::fs::write(config.path().join("settings.json"), settings.to_string())?;
-        let log = std::fs::File::create(dirs.logs.join(format!("{user}-app.log")))?;
-        let mut app = Proc::spawn(
-            &format!("{user}'s headless app"),
-            Command::new(env!("CARGO_BIN_EXE_beckon-app"))
-                .arg("--headless")
-                .env("BECKON_CONFIG_DIR", config.path())
-                .env("BECKON_LOG", "info,beckon_client=debug")
-                .stdout(Stdio::piped())
-                .stderr(log),
-        )?;
-        let url = page_url(&mut app).await?;
-
-        let tone = dirs.tones.join(format!("{user}.wav"));
-        write_tone(&tone, tone_hz)?;
-        let profile = dirs.logs.join(format!("{user}-profile"));
-        let args = [
-            "--headless=new".to_owned(),
-            "--no-sandbox".into(),
-            "--disable-gpu".into(),
-            "--no-first-run".into(),
-            "--disable-background-networking".into(),
-            "--disable-component-update".into(),
-            "--disable-sync".into(),
-            "--window-size=1000,720".into(),
-            format!("--user-data-dir={}", profile.display()),
-            "--use-fake-ui-for-media-stream".into(),
-            "--use-fake-device-for-media-stream".into(),
-            format!("--use-file-for-fake-audio-capture={}", tone.display()),
-            // Without it Chromium offers no 127.0.0.1 candidate, and in a loopback-only
-            // network namespace ICE gathering never completes.
-            "--allow-loopback-in-peer-connection".into(),
-        ];
-        let mut caps = serde_json::Map::new();
-        caps.insert("browserName".into(), "chrome".into());
-        caps.insert(
-            "goog:chromeOptions".into(),
-            serde_json::json!({ "binary": chromium()?, "args": args }),
-        );
-        let wd = ClientBuilder::new(HttpConnector::new())
-            .capabilities(caps)
-            .connect(driver_url)
-            .await
-            .with_context(|| format!("cannot start {user}'s Chromium through chromedriver"))?;
-        wd.goto(&url).await?;
-        let page = Page {
-            user,
-            wd,
-            shots: dirs.shots.clone(),
-        };
-        page.wait_page("home").await?;
-        Ok(Side {
-            page,
-            profile,
-            _app: app,
-            _config: config,
-        })
-    }
-
     /// Kills this user's browser outright, as a crash would: no page unload, no goodbye.
     pub fn kill_browser(&self) -> Result<()> {
+        if cfg!(windows) {
+            bail!("killing the browser is a Linux (Chromium) scenario");
+        }
         let profile = format!("user-data-dir={}", self.profile.display());
         let status = Command::new("pkill")
             .args(["-KILL", "-f", "--", &profile])
@@ -231,40 +201,28 @@ impl Side {
     }
 }
 
-/// The URL the headless app prints on its first line of output.
-async fn page_url(app: &mut Proc) -> Result<String> {
-    let stdout = app
-        .child()
-        .stdout
-        .take()
-        .context("no stdout from the app")?;
-    let line = tokio::task::spawn_blocking(move || {
-        let mut line = String::new();
-        BufReader::new(stdout).read_line(&mut line).map(|_| line)
+/// A fresh config folder with the user's settings: signed in on start, no first-run page.
+pub fn config_dir(user: &User<'_>) -> Result<tempfile::TempDir> {
+    let config = tempfile::Builder::new()
+        .prefix(&format!("beckon-media-{}-", user.id))
+        .tempdir()?;
+    let settings = serde_json::json!({
+        "serverUrl": user.server_url, "userId": user.id, "userName": user.name,
+        "token": null, "deviceId": format!("media-{}", user.id),
     });
-    let line = tokio::time::timeout(WAIT, line)
-        .await
-        .context("the headless app printed no URL")???;
-    match line.split_whitespace().find(|w| w.starts_with("http://")) {
-        Some(url) => Ok(url.to_owned()),
-        None => bail!("the headless app said {line:?}, not a URL"),
-    }
+    std::fs::write(config.path().join("settings.json"), settings.to_string())?;
+    Ok(config)
 }
 
-fn chromium() -> Result<String> {
-    for name in ["chromium", "chromium-browser", "google-chrome"] {
-        if let Some(p) = crate::which(name) {
-            return Ok(p.display().to_string());
-        }
-    }
-    bail!(
-        "chromium is missing: scripts/test installs it (apt-get install chromium chromium-driver)"
-    )
+/// The user's app log, for `Stdio`.
+pub fn app_log(dirs: &Dirs, user: &User<'_>) -> Result<Stdio> {
+    let file = std::fs::File::create(dirs.logs.join(format!("{}-app.log", user.id)))?;
+    Ok(file.into())
 }
 
 /// Five seconds of a sine tone, 48 kHz mono: Chromium loops it as the microphone, and
 /// the two sides get different pitches.
-fn write_tone(path: &Path, hz: f32) -> Result<()> {
+pub fn write_tone(path: &Path, hz: f32) -> Result<()> {
     let spec = hound::WavSpec {
         channels: 1,
         sample_rate: 48_000,
