@@ -1,6 +1,8 @@
 //! The one Tauri command: the windows send a [`HostCommand`] and the core runs it, the
 //! same way it runs one from a browser page. Only opening the browser needs the desktop.
 
+use std::sync::Arc;
+
 use serde_json::Value;
 use tauri::{AppHandle, Runtime, State};
 
@@ -11,7 +13,7 @@ use crate::state::AppState;
 #[tauri::command]
 pub async fn host<R: Runtime>(
     app: AppHandle<R>,
-    state: State<'_, AppState>,
+    state: State<'_, Arc<AppState>>,
     request: HostCommand,
 ) -> Result<Value, CommandError> {
     match request {
