@@ -216,6 +216,21 @@ fn wrong_secret(s: &Stack) -> Pin<Box<dyn Future<Output = Result<()>> + '_>> {
             "alice's banner says {banner:?}"
         );
         s.alice.page.shot("wrong-secret-alice").await?;
+        // Why: the browser was refused by coturn and never connected.
+        let st = crate::stats::stats(&s.alice.page).await?;
+        let log: Vec<&str> = st
+            .pointer("/recentLog")
+            .and_then(Value::as_array)
+            .map(|l| l.iter().filter_map(Value::as_str).collect())
+            .unwrap_or_default();
+        ensure!(
+            log.iter().any(|l| l.contains("ICE candidate error 401")),
+            "alice's media log shows no 401 from TURN: {log:?}"
+        );
+        ensure!(
+            !log.iter().any(|l| l.contains("connection connected")),
+            "alice's media connected after all: {log:?}"
+        );
         s.bob.page.wait_page("home").await?;
         released(&s.alice).await?;
         released(&s.bob).await?;
