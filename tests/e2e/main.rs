@@ -15,6 +15,7 @@ mod app;
 mod desktop;
 mod page;
 mod process;
+mod runner;
 mod scenarios;
 
 use std::path::{Path, PathBuf};
@@ -50,7 +51,7 @@ fn main() -> ExitCode {
         }
         return ExitCode::SUCCESS;
     }
-    let filters = filters(&args);
+    let filters = runner::filters(&args);
     let chosen: Vec<_> = scenarios::ALL
         .iter()
         .filter(|(name, _)| filters.is_empty() || filters.iter().any(|f| name.contains(f)))
@@ -62,56 +63,7 @@ fn main() -> ExitCode {
     if chosen.is_empty() {
         return ExitCode::SUCCESS;
     }
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-    {
-        Ok(rt) => rt,
-        Err(e) => {
-            eprintln!("cannot start a tokio runtime: {e}");
-            return ExitCode::FAILURE;
-        }
-    };
-    let outcome = runtime.block_on(async {
-        tokio::time::timeout(BUDGET, run(&chosen))
-            .await
-            .unwrap_or_else(|_| Err(anyhow::anyhow!("the end-to-end run took over {BUDGET:?}")))
-    });
-    // The apps, drivers and desktop are gone by now (dropped inside `run`).
-    runtime.shutdown_timeout(Duration::from_secs(2));
-    match outcome {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(e) => {
-            eprintln!("\nend-to-end run failed: {e:#}");
-            ExitCode::FAILURE
-        }
-    }
-}
-
-/// Positional arguments are name filters; libtest's own flags (as `cargo test` passes
-/// them) are accepted and ignored, with the values of those that take one.
-fn filters(args: &[String]) -> Vec<String> {
-    const WITH_VALUE: [&str; 6] = [
-        "--test-threads",
-        "--skip",
-        "--color",
-        "--format",
-        "--logfile",
-        "-Z",
-    ];
-    let mut out = Vec::new();
-    let mut skip_next = false;
-    for a in args {
-        if std::mem::take(&mut skip_next) {
-            continue;
-        }
-        if WITH_VALUE.contains(&a.as_str()) {
-            skip_next = true;
-        } else if !a.starts_with('-') {
-            out.push(a.clone());
-        }
-    }
-    out
+    runner::run_bounded("end-to-end", BUDGET, run(&chosen))
 }
 
 async fn run(chosen: &[&(&str, scenarios::Scenario)]) -> Result<()> {

@@ -23,6 +23,8 @@ mod chromium;
 mod page;
 #[path = "../e2e/process.rs"]
 mod process;
+#[path = "../e2e/runner.rs"]
+mod runner;
 mod scenarios;
 mod stack;
 mod stats;
@@ -53,7 +55,7 @@ fn main() -> ExitCode {
         }
     }
     let bench = args.iter().any(|a| a == "--bench");
-    let filters: Vec<&String> = args.iter().filter(|a| !a.starts_with('-')).collect();
+    let filters = runner::filters(&args);
     let chosen: Vec<_> = scenarios::ALL
         .iter()
         .filter(|(name, _)| filters.is_empty() || filters.iter().any(|f| name.contains(f.as_str())))
@@ -64,29 +66,7 @@ fn main() -> ExitCode {
             return ExitCode::SUCCESS;
         }
     }
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-    {
-        Ok(rt) => rt,
-        Err(e) => {
-            eprintln!("cannot start a tokio runtime: {e}");
-            return ExitCode::FAILURE;
-        }
-    };
-    let outcome = runtime.block_on(async {
-        tokio::time::timeout(BUDGET, run(&chosen, bench))
-            .await
-            .unwrap_or_else(|_| Err(anyhow::anyhow!("the media run took over {BUDGET:?}")))
-    });
-    runtime.shutdown_timeout(Duration::from_secs(2));
-    match outcome {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(e) => {
-            eprintln!("\nmedia run failed: {e:#}");
-            ExitCode::FAILURE
-        }
-    }
+    runner::run_bounded("media", BUDGET, run(&chosen, bench))
 }
 
 #[cfg(not(unix))]
