@@ -34,6 +34,9 @@ pub async fn start(user: User<'_>, driver_url: &str, dirs: &Dirs) -> Result<Side
         "--headless=new".to_owned(),
         "--no-sandbox".into(),
         "--disable-gpu".into(),
+        // Shared memory in /tmp, not /dev/shm: a container's /dev/shm (64 MB in Docker)
+        // is too small for two browsers with video, and Chromium crashes when it runs out.
+        "--disable-dev-shm-usage".into(),
         "--no-first-run".into(),
         "--disable-background-networking".into(),
         "--disable-component-update".into(),
