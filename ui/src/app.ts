@@ -4,7 +4,7 @@
 // renders from the snapshot.
 import { render as litRender } from "lit-html";
 import type { Api } from "./api";
-import { parseUserIds } from "./format";
+import { checkInvitees } from "./ids";
 import { outcomeBanner } from "./outcome";
 import { draftFrom, settingsFromDraft, type SettingsDraft } from "./pages/settings";
 import { MediaController, type MediaModule } from "./media/controller";
@@ -354,6 +354,19 @@ export class App {
     }
   }
 
+  /** The dial box's IDs, checked here so a mistake reads as a sentence next to the box. */
+  private dial(callType: CallType): Promise<void> {
+    const m = this.model;
+    const checked = checkInvitees(m.dialText, m.snapshot?.userId ?? "");
+    if ("error" in checked) {
+      m.dialError = checked.error;
+      this.render();
+      this.view.querySelector<HTMLElement>("#dial-ids")?.focus();
+      return Promise.resolve();
+    }
+    return this.placeCall(checked.users, callType, true);
+  }
+
   private callId(): string | null {
     return this.model.snapshot?.call?.callId ?? null;
   }
@@ -362,7 +375,7 @@ export class App {
     const m = this.model;
     switch (action) {
       case "call":
-        return this.placeCall(parseUserIds(m.dialText), el?.dataset.type === "video" ? "video" : "voice", true);
+        return this.dial(el?.dataset.type === "video" ? "video" : "voice");
       case "call-back": {
         const users = (el?.dataset.users ?? "").split(",").filter(Boolean);
         return this.placeCall(users, el?.dataset.type === "video" ? "video" : "voice", false);
@@ -443,9 +456,12 @@ export class App {
 
   private async invite(): Promise<void> {
     const m = this.model;
-    const users = parseUserIds(m.inviteText);
-    if (users.length === 0) {
-      m.inviteError = "Type one or more user IDs to invite.";
+    const call = m.snapshot?.call;
+    const present = (call?.peers ?? []).filter((p) => p.state === "accepted").map((p) => p.userId);
+    const checked = checkInvitees(m.inviteText, m.snapshot?.userId ?? "", present);
+    const users = "users" in checked ? checked.users : [];
+    if ("error" in checked || users.length === 0) {
+      m.inviteError = "error" in checked ? checked.error : "Type one or more user IDs to invite.";
       this.render();
       return;
     }
@@ -510,7 +526,7 @@ export class App {
     switch (form.dataset.form) {
       case "dial":
         // Enter in the ID box: a voice call.
-        void this.placeCall(parseUserIds(this.model.dialText), "voice", true);
+        void this.dial("voice");
         break;
       case "invite":
         void this.invite();
