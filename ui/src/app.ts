@@ -211,7 +211,8 @@ export class App {
         break;
       case "accepted": {
         const call = u.snapshot.call;
-        if (call?.group) {
+        // Your own join (this or another of your devices) is no news to you.
+        if (call?.group && n.by !== u.snapshot.userId) {
           const who = call.peers.find((p) => p.userId === n.by);
           this.toast(`${who?.name || n.by} joined the call`, "info");
         }
@@ -230,7 +231,7 @@ export class App {
     if (banner?.own) {
       this.bannerTimer = setTimeout(() => {
         if (this.model.banner === banner) {
-          this.model.banner = null;
+          this.model.banner = { ...banner, faded: true };
           this.render();
         }
       }, this.ownBannerMs);
@@ -271,7 +272,7 @@ export class App {
       this.autofocus(page);
     }
     const doc = this.root.ownerDocument;
-    doc.title = windowTitle(m, this.kind);
+    doc.title = windowTitle(m, this.kind, this.now());
     doc.documentElement.dataset.page = page;
     this.sounds.set(this.soundFor(page));
   }
@@ -293,6 +294,8 @@ export class App {
       el =
         Array.from(this.view.querySelectorAll<HTMLInputElement>("input[data-field]")).find((i) => !i.value) ??
         this.view.querySelector<HTMLElement>("input[data-field]");
+    // The popup exists only to be answered: Accept has the focus so Enter takes the call.
+    else if (page === "incoming" && this.kind === "popup") el = this.view.querySelector<HTMLElement>('[data-action="accept"]');
     else el = this.view.querySelector<HTMLElement>("main");
     if (el && el.tagName === "MAIN") el.tabIndex = -1;
     el?.focus({ preventScroll: true });
@@ -564,9 +567,19 @@ export class App {
   };
 
   private readonly onKeyDown = (ev: KeyboardEvent): void => {
-    if (ev.key !== "Escape" || ev.defaultPrevented) return;
+    if (ev.defaultPrevented) return;
     const page = this.page;
     const m = this.model;
+    if (ev.key === "Enter") {
+      // A focused button (Decline) answers Enter itself.
+      const onButton = (ev.target as Element | null)?.closest?.("button, input, a");
+      if (this.kind === "popup" && page === "incoming" && !onButton && !m.snapshot?.call?.working) {
+        ev.preventDefault();
+        void this.act("accept");
+      }
+      return;
+    }
+    if (ev.key !== "Escape") return;
     if (page === "waiting") {
       ev.preventDefault();
       void this.act("cancel");

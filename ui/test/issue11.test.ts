@@ -1,11 +1,12 @@
 // Issue 11: a new user's complaints, one describe per defect.
-import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { createApi } from "../src/api";
+import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
+import { createApi, EVENT_UPDATE } from "../src/api";
 import { App } from "../src/app";
 import { FakeTransport } from "../src/fake-transport";
-import { SETTINGS, history, snapshot } from "../src/fixtures";
-import type { Snapshot } from "../src/types";
-import { FakeSounds, flush, NOW, text } from "./helpers";
+import { SETTINGS, fixtures, history, incomingCall, member, snapshot } from "../src/fixtures";
+import { outcomeBanner } from "../src/outcome";
+import type { Notice, Snapshot, Update } from "../src/types";
+import { FakeSounds, flush, NOW, readStyles, text } from "./helpers";
 
 let root: HTMLElement;
 let t: FakeTransport;
@@ -18,6 +19,14 @@ async function start(opts: { snapshot?: Snapshot; kind?: "main" | "popup" } = {}
   app = new App({ api: createApi(t), root, kind: opts.kind ?? "main", sounds: new FakeSounds(), now: () => clock, ownBannerMs: 50 });
   await app.start();
   await flush();
+}
+
+function update(snap: Snapshot, notice: Notice = { kind: "changed" }): void {
+  t.emit(EVENT_UPDATE, { notice, snapshot: snap } satisfies Update);
+}
+
+function key(k: string, target: EventTarget = document.activeElement ?? document): void {
+  target.dispatchEvent(new KeyboardEvent("keydown", { key: k, bubbles: true, cancelable: true }));
 }
 
 const $ = <T extends HTMLElement = HTMLElement>(sel: string) => root.querySelector<T>(sel);
@@ -41,7 +50,10 @@ beforeEach(() => {
   root = document.getElementById("app") as HTMLElement;
 });
 
-afterEach(() => app?.dispose());
+afterEach(() => {
+  app?.dispose();
+  vi.useRealTimers();
+});
 
 describe("defect 7: the dial box checks IDs before sending", () => {
   const expectRefused = (typed: string, says: RegExp) => {
@@ -87,5 +99,105 @@ describe("defect 7: the dial box checks IDs before sending", () => {
     await dial(ids.join(" "));
     expect(t.calls.at(-1)).toEqual({ command: "call", args: { users: ids, callType: "voice" } });
     expect($("#dial-error")).toBeNull();
+  });
+});
+
+/** A group call bob started, with alice (this user) and carol in it. */
+function joinedGroup(): Snapshot {
+  return snapshot({
+    phase: "inCall",
+    call: incomingCall(NOW, { group: true, startedAt: NOW - 60_000, ringUntil: null, peers: [member("bob", "Bob Chen", "accepted"), member("carol", "carol", "accepted")] }),
+  });
+}
+
+describe("defect 6: group calls, leaving vs ending for everyone", () => {
+  it("the caller: the big red button leaves; End for everyone is a smaller secondary action", async () => {
+    await start({ snapshot: fixtures.callingGroup(NOW) });
+    const red = root.querySelectorAll(".controls .round-red");
+    expect(red.length).toBe(1);
+    expect(red[0]?.getAttribute("data-action")).toBe("leave");
+    const end = $('[data-action="end-call"]');
+    expect(end?.classList.contains("round")).toBe(false);
+    expect(end?.classList.contains("end-all")).toBe(true);
+    expect(text(end)).toBe("End for everyone");
+  });
+
+  it("someone else's group call: Leave only", async () => {
+    await start({ snapshot: joinedGroup() });
+    expect($('.round-red[data-action="leave"]')).not.toBeNull();
+    expect($('[data-action="end-call"]')).toBeNull();
+  });
+
+  it("the banner doesn't blame every member when a group call ends", () => {
+    const call = joinedGroup().call!;
+    const b = outcomeBanner({ kind: "endedByPeer" }, call, NOW);
+    expect(b.title).toBe("The group call ended");
+    expect(b.title).not.toContain("carol");
+    const one = outcomeBanner({ kind: "endedByPeer" }, fixtures.callingVoice(NOW).call!, NOW);
+    expect(one.title).toBe("Bob Chen ended the call");
+  });
+});
+
+describe("defect 9: small in-call bugs", () => {
+  it("no toast about your own join", async () => {
+    await start({ snapshot: joinedGroup() });
+    update(joinedGroup(), { kind: "accepted", by: "alice" });
+    expect($(".toast")).toBeNull();
+    update(joinedGroup(), { kind: "accepted", by: "carol" });
+    expect(text($(".toast"))).toContain("carol joined the call");
+  });
+
+  it("toasts sit at the top, clear of the call controls at the bottom", () => {
+    const css = readStyles();
+    const rule = /\n\.toasts \{([^}]*)\}/.exec(css)?.[1] ?? "";
+    expect(rule).toMatch(/\btop:/);
+    expect(rule).not.toMatch(/\bbottom:/);
+  });
+
+  it("a banner that fades keeps its space, so the page doesn't move under the pointer", async () => {
+    await start();
+    vi.useFakeTimers();
+    update(snapshot(), { kind: "finished", outcome: { kind: "hungUp" }, call: fixtures.callingVoice(NOW).call! });
+    expect($(".banner")).not.toBeNull();
+    vi.advanceTimersByTime(60);
+    const b = $(".banner");
+    expect(b?.classList.contains("banner-faded")).toBe(true);
+    expect(b?.getAttribute("aria-hidden")).toBe("true");
+  });
+});
+
+describe("defect 10: the window title", () => {
+  it("incoming, calling and in a call, updated every second", async () => {
+    vi.useFakeTimers({ toFake: ["setInterval"] });
+    await start({ kind: "popup", snapshot: fixtures.incoming(NOW) });
+    expect(document.title).toBe("Incoming call — Bob Chen");
+    app.dispose();
+    await start({ snapshot: fixtures.waitingRinging(NOW) });
+    expect(document.title).toMatch(/^Calling .+…$/);
+    update(fixtures.callingVoice(NOW));
+    expect(document.title).toBe("In call with Bob Chen — 0:42");
+    clock += 1000;
+    vi.advanceTimersByTime(1000);
+    expect(document.title).toBe("In call with Bob Chen — 0:43");
+  });
+});
+
+describe("defect 12: the incoming popup's keys and focus", () => {
+  it("Accept has the focus; Enter accepts", async () => {
+    await start({ kind: "popup", snapshot: fixtures.incoming(NOW) });
+    expect(document.activeElement?.getAttribute("data-action")).toBe("accept");
+    key("Enter", $("main")!);
+    await flush();
+    expect(t.calls.filter((c) => c.command === "accept").length).toBe(1);
+  });
+
+  it("Esc declines; Enter on the focused Decline button is left to the button", async () => {
+    await start({ kind: "popup", snapshot: fixtures.incoming(NOW) });
+    $('[data-action="decline"]')?.focus();
+    key("Enter");
+    key("Escape");
+    await flush();
+    expect(t.commands()).not.toContain("accept");
+    expect(t.calls.at(-1)?.command).toBe("decline");
   });
 });

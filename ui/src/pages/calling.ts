@@ -11,6 +11,8 @@ import { avatarGroup, memberRow } from "./waiting";
 
 export type CallingView = {
   call: CallView;
+  /** This user's ID: only the caller is offered "End for everyone". */
+  selfId: string;
   /** The invite box's text (view-local). */
   inviteText: string;
   inviteError: string | null;
@@ -28,19 +30,21 @@ export function renderCalling(v: CallingView): TemplateResult {
   const video = c.callType === "video";
   const inviting = c.working || v.busy === "invite";
   const busy = (action: string): boolean => v.busy === action;
+  // In a group call the big red button only takes you out; ending it for everyone is the
+  // caller's call to make, so it is a smaller secondary action shown to the caller alone.
   const endControls = c.group
     ? html`<div class="control">
-          <button type="button" class="round round-red-soft" data-action="leave" aria-label="Leave the call" ?disabled=${busy("leave")} aria-busy=${busy("leave") ? "true" : nothing}>${icon("leave")}</button>
+          <button type="button" class="round round-red" data-action="leave" aria-label="Leave the call" ?disabled=${busy("leave")} aria-busy=${busy("leave") ? "true" : nothing}>${icon("leave")}</button>
           <span class="control-label" aria-hidden="true">Leave</span>
-        </div>
-        <div class="control">
-          <button type="button" class="round round-red" data-action="end-call" aria-label="End the call for everyone" ?disabled=${busy("end-call")} aria-busy=${busy("end-call") ? "true" : nothing}>${icon("hangUp")}</button>
-          <span class="control-label" aria-hidden="true">End for everyone</span>
         </div>`
     : html`<div class="control">
           <button type="button" class="round round-red" data-action="hang-up" aria-label="Hang up" ?disabled=${busy("hang-up")} aria-busy=${busy("hang-up") ? "true" : nothing}>${icon("hangUp")}</button>
           <span class="control-label" aria-hidden="true">Hang up</span>
         </div>`;
+  const endAll =
+    c.group && c.callerId === v.selfId
+      ? html`<button type="button" class="btn btn-small btn-glass end-all" data-action="end-call" aria-label="End the call for everyone" ?disabled=${busy("end-call")} aria-busy=${busy("end-call") ? "true" : nothing}>${icon("hangUp", "icon-sm")}End for everyone</button>`
+      : nothing;
   const media = v.media ?? null;
   const status = mediaStatus(media);
   const statusLine: TemplateResult | string =
@@ -85,6 +89,7 @@ export function renderCalling(v: CallingView): TemplateResult {
       ${mediaToggles(c, media)}
       ${endControls}
     </div>
+    ${endAll}
     </div>
   </main>`;
 }

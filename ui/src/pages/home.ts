@@ -27,7 +27,8 @@ function bannerView(b: Banner): TemplateResult {
     ? html`<button type="button" class="btn btn-small btn-soft" data-action="call-back"
         data-users="${b.redial.users.join(",")}" data-type="${b.redial.callType}">${icon(b.redial.callType === "video" ? "video" : "phone")}${b.kind === "cancelledByCaller" || b.kind === "missed" ? "Call back" : "Call again"}</button>`
     : nothing;
-  return html`<section class="banner banner-${b.tone}" role="${b.tone === "info" ? "status" : "alert"}" data-outcome="${b.kind}">
+  return html`<section class="banner banner-${b.tone}${b.faded ? " banner-faded" : ""}" role="${b.tone === "info" ? "status" : "alert"}" data-outcome="${b.kind}"
+    aria-hidden=${b.faded ? "true" : nothing} ?inert=${b.faded ?? false}>
     <span class="banner-icon">${icon(ic)}</span>
     <div class="banner-text"><strong class="banner-title">${b.title}</strong><span class="banner-detail">${b.detail}</span></div>
     <div class="banner-actions">${redial}<button type="button" class="icon-btn icon-btn-small" data-action="dismiss-banner" aria-label="Dismiss">${icon("close")}</button></div>
