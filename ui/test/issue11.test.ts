@@ -201,3 +201,50 @@ describe("defect 12: the incoming popup's keys and focus", () => {
     expect(t.calls.at(-1)?.command).toBe("decline");
   });
 });
+
+describe("defect 11: layout at small sizes, long names", () => {
+  const LONG = "Maximiliana Konstantinopoulou-Wolfeschlegelsteinhausen";
+  function cssRule(sel: string): string {
+    const esc = sel.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
+    return new RegExp(`\\n${esc} \\{([^}]*)\\}`).exec(readStyles())?.[1] ?? "";
+  }
+
+  it("single-line names end in an ellipsis and carry the full name in title", async () => {
+    const s = joinedGroup();
+    s.call!.callerName = LONG;
+    s.call!.peers[0]!.name = LONG;
+    await start({ snapshot: s });
+    expect($(".member-name")?.getAttribute("title")).toBe(LONG);
+    expect($(".stage-title")?.getAttribute("title")).toBe(text($(".stage-title")));
+    for (const sel of [".stage-title", ".incoming-name", ".member-name", ".recent-name", ".me-name"]) {
+      const rule = cssRule(sel);
+      expect(rule, sel).toMatch(/text-overflow: ellipsis/);
+      expect(rule, sel).toMatch(/white-space: nowrap/);
+      expect(rule, sel).not.toMatch(/overflow-wrap: anywhere/);
+    }
+  });
+
+  it("the popup's and home's names carry their full text in title", async () => {
+    const inc = fixtures.incoming(NOW);
+    inc.call!.callerName = LONG;
+    await start({ kind: "popup", snapshot: inc });
+    expect($(".incoming-name")?.getAttribute("title")).toBe(LONG);
+    app.dispose();
+    await start({ snapshot: snapshot({ userName: LONG }) });
+    expect($(".me-name")?.getAttribute("title")).toBe(LONG);
+    expect($(".recent-name")?.getAttribute("title")).toBeTruthy();
+  });
+
+  it("call pages scroll their content above the controls, never under them", async () => {
+    for (const snap of [fixtures.callingGroup(NOW), fixtures.waitingGroup(NOW)]) {
+      await start({ snapshot: snap });
+      const scroll = $(".stage-scroll");
+      expect(scroll?.querySelector(".members")).not.toBeNull();
+      expect(scroll?.contains($(".dock"))).toBe(false);
+      expect($(".dock")?.parentElement?.tagName).toBe("MAIN");
+      app.dispose();
+    }
+    expect(cssRule(".stage-scroll")).toMatch(/overflow-y: auto/);
+    expect(readStyles()).not.toMatch(/\.stage \.dock \{[^}]*position: sticky/);
+  });
+});

@@ -51,6 +51,7 @@ export function renderCalling(v: CallingView): TemplateResult {
     status ?? (c.startedAt !== null ? html`<span class="sr-only">Duration </span>${since(c.startedAt, v.now, "stage-duration")}` : "Connecting…");
   const tiles = video && media?.supported;
   return html`<main class="page stage stage-call${c.group ? " stage-group" : ""}${tiles ? " stage-video" : ""}" data-page="calling" data-media=${status === "Reconnecting…" ? "reconnecting" : status ? "connecting" : media?.supported ? "connected" : "unsupported"} aria-labelledby="stage-title">
+    <div class="stage-scroll">
     <div class="stage-top">
       <span class="stage-kind">${icon(video ? "video" : "phone", "icon-sm")}${video ? "Video call" : "Voice call"}${c.group ? " · group" : ""}</span>
       <span class="stage-live"><span class="live-dot${status ? " live-dot-wait" : ""}" aria-hidden="true"></span>${status === "Reconnecting…" ? "Reconnecting" : "In call"}</span>
@@ -65,7 +66,7 @@ export function renderCalling(v: CallingView): TemplateResult {
           </div>`
         : html`<div class="stage-center">
             ${avatarGroup(c, "xl", false)}
-            <h1 id="stage-title" class="stage-title">${who}</h1>
+            <h1 id="stage-title" class="stage-title" title="${who}">${who}</h1>
             <p class="stage-status">${statusLine}</p>
             ${mediaNotes(media, v.busy)}
           </div>`}
@@ -83,6 +84,7 @@ export function renderCalling(v: CallingView): TemplateResult {
       <button type="submit" class="btn btn-small btn-glass" ?disabled=${inviting} aria-busy=${inviting ? "true" : nothing}>${icon("userPlus", "icon-sm")}${inviting ? "Inviting…" : c.group ? "Invite more" : "Add"}</button>
       ${v.inviteError ? html`<p class="field-error" id="invite-error" role="alert">${v.inviteError}</p>` : nothing}
     </form>
+    </div>
     ${remoteAudio(media)}
     <div class="dock">
     <div class="controls">
