@@ -84,6 +84,8 @@ const PAIRS: [string, string[], number, string][] = [
   ["stage-input-border", ["stage-bg", "stage-glow"], NON_TEXT, "invite box border"],
   ["stage-placeholder", ["stage-bg", "stage-glow"], TEXT, "invite box placeholder"],
   ["end-all-fg", ["stage-bg", "stage-glow", "glass"], TEXT, "End for everyone"],
+  ["stage-focus", ["popup-bg"], NON_TEXT, "focus ring in the incoming popup"],
+  ["stage-text-2", ["popup-bg"], TEXT, "labels in the incoming popup"],
   ["#fff", ["green"], NON_TEXT, "icon on Accept"],
   ["#fff", ["green-hover"], NON_TEXT, "icon on Accept, hovered"],
   ["#fff", ["red"], NON_TEXT, "icon on Decline / Hang up / Leave"],
