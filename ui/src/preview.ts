@@ -130,6 +130,13 @@ function index(): void {
 async function run(scene: Scene): Promise<void> {
   const root = document.getElementById("app");
   if (!root) return;
+  // `&name=`: a long caller / first member name, to check how names are cut.
+  const name = params.get("name");
+  const c = scene.snapshot?.call;
+  if (name !== null && c) {
+    c.callerName = name;
+    if (c.peers[0]) c.peers[0].name = name;
+  }
   let state = { settings: scene.settings, snapshot: scene.snapshot };
   const t = new FakeTransport();
   const emit = (u: Update) => {
