@@ -154,6 +154,8 @@ export class App {
     }
     this.media?.sync(u.snapshot);
     if (before?.phase !== u.snapshot.phase) {
+      // A faded banner only held its space so the page wouldn't jump; off home it can go.
+      if (m.banner?.faded) this.setBanner(null);
       m.busy = null;
       m.videoSwapped = false;
       if (u.snapshot.phase !== "inCall") {

@@ -163,6 +163,9 @@ describe("defect 9: small in-call bugs", () => {
     const b = $(".banner");
     expect(b?.classList.contains("banner-faded")).toBe(true);
     expect(b?.getAttribute("aria-hidden")).toBe("true");
+    // The next call takes the page; its space isn't held for later.
+    update(fixtures.incoming(NOW));
+    expect(app.model.banner).toBeNull();
   });
 });
 
