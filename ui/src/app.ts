@@ -4,7 +4,7 @@
 // renders from the snapshot.
 import { render as litRender } from "lit-html";
 import type { Api } from "./api";
-import { parseUserIds } from "./format";
+import { checkInvitees } from "./ids";
 import { outcomeBanner } from "./outcome";
 import { draftFrom, settingsFromDraft, type SettingsDraft } from "./pages/settings";
 import { MediaController, type MediaModule } from "./media/controller";
@@ -154,6 +154,8 @@ export class App {
     }
     this.media?.sync(u.snapshot);
     if (before?.phase !== u.snapshot.phase) {
+      // A faded banner only held its space so the page wouldn't jump; off home it can go.
+      if (m.banner?.faded) this.setBanner(null);
       m.busy = null;
       m.videoSwapped = false;
       if (u.snapshot.phase !== "inCall") {
@@ -211,7 +213,8 @@ export class App {
         break;
       case "accepted": {
         const call = u.snapshot.call;
-        if (call?.group) {
+        // Your own join (this or another of your devices) is no news to you.
+        if (call?.group && n.by !== u.snapshot.userId) {
           const who = call.peers.find((p) => p.userId === n.by);
           this.toast(`${who?.name || n.by} joined the call`, "info");
         }
@@ -230,7 +233,7 @@ export class App {
     if (banner?.own) {
       this.bannerTimer = setTimeout(() => {
         if (this.model.banner === banner) {
-          this.model.banner = null;
+          this.model.banner = { ...banner, faded: true };
           this.render();
         }
       }, this.ownBannerMs);
@@ -271,7 +274,7 @@ export class App {
       this.autofocus(page);
     }
     const doc = this.root.ownerDocument;
-    doc.title = windowTitle(m, this.kind);
+    doc.title = windowTitle(m, this.kind, this.now());
     doc.documentElement.dataset.page = page;
     this.sounds.set(this.soundFor(page));
   }
@@ -293,6 +296,8 @@ export class App {
       el =
         Array.from(this.view.querySelectorAll<HTMLInputElement>("input[data-field]")).find((i) => !i.value) ??
         this.view.querySelector<HTMLElement>("input[data-field]");
+    // The popup exists only to be answered: Accept has the focus so Enter takes the call.
+    else if (page === "incoming" && this.kind === "popup") el = this.view.querySelector<HTMLElement>('[data-action="accept"]');
     else el = this.view.querySelector<HTMLElement>("main");
     if (el && el.tagName === "MAIN") el.tabIndex = -1;
     el?.focus({ preventScroll: true });
@@ -354,6 +359,19 @@ export class App {
     }
   }
 
+  /** The dial box's IDs, checked here so a mistake reads as a sentence next to the box. */
+  private dial(callType: CallType): Promise<void> {
+    const m = this.model;
+    const checked = checkInvitees(m.dialText, m.snapshot?.userId ?? "");
+    if ("error" in checked) {
+      m.dialError = checked.error;
+      this.render();
+      this.view.querySelector<HTMLElement>("#dial-ids")?.focus();
+      return Promise.resolve();
+    }
+    return this.placeCall(checked.users, callType, true);
+  }
+
   private callId(): string | null {
     return this.model.snapshot?.call?.callId ?? null;
   }
@@ -362,7 +380,7 @@ export class App {
     const m = this.model;
     switch (action) {
       case "call":
-        return this.placeCall(parseUserIds(m.dialText), el?.dataset.type === "video" ? "video" : "voice", true);
+        return this.dial(el?.dataset.type === "video" ? "video" : "voice");
       case "call-back": {
         const users = (el?.dataset.users ?? "").split(",").filter(Boolean);
         return this.placeCall(users, el?.dataset.type === "video" ? "video" : "voice", false);
@@ -443,9 +461,12 @@ export class App {
 
   private async invite(): Promise<void> {
     const m = this.model;
-    const users = parseUserIds(m.inviteText);
-    if (users.length === 0) {
-      m.inviteError = "Type one or more user IDs to invite.";
+    const call = m.snapshot?.call;
+    const present = (call?.peers ?? []).filter((p) => p.state === "accepted").map((p) => p.userId);
+    const checked = checkInvitees(m.inviteText, m.snapshot?.userId ?? "", present);
+    const users = "users" in checked ? checked.users : [];
+    if ("error" in checked || users.length === 0) {
+      m.inviteError = "error" in checked ? checked.error : "Type one or more user IDs to invite.";
       this.render();
       return;
     }
@@ -510,7 +531,7 @@ export class App {
     switch (form.dataset.form) {
       case "dial":
         // Enter in the ID box: a voice call.
-        void this.placeCall(parseUserIds(this.model.dialText), "voice", true);
+        void this.dial("voice");
         break;
       case "invite":
         void this.invite();
@@ -548,9 +569,19 @@ export class App {
   };
 
   private readonly onKeyDown = (ev: KeyboardEvent): void => {
-    if (ev.key !== "Escape" || ev.defaultPrevented) return;
+    if (ev.defaultPrevented) return;
     const page = this.page;
     const m = this.model;
+    if (ev.key === "Enter") {
+      // A focused button (Decline) answers Enter itself.
+      const onButton = (ev.target as Element | null)?.closest?.("button, input, a");
+      if (this.kind === "popup" && page === "incoming" && !onButton && !m.snapshot?.call?.working) {
+        ev.preventDefault();
+        void this.act("accept");
+      }
+      return;
+    }
+    if (ev.key !== "Escape") return;
     if (page === "waiting") {
       ev.preventDefault();
       void this.act("cancel");

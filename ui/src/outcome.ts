@@ -13,6 +13,8 @@ export type Banner = {
   tone: BannerTone;
   /** The user's own doing: the banner fades by itself. */
   own: boolean;
+  /** Faded out but still holding its space, so the page doesn't jump under the pointer. */
+  faded?: boolean;
   /** Offered as "Call back" / "Call again". */
   redial: { users: string[]; callType: CallView["callType"] } | null;
 };
@@ -60,7 +62,11 @@ export function outcomeBanner(outcome: HostOutcome, call: CallView, now: number)
     case "declinedElsewhere":
       return b(`Declined on another device`, `The ${kind} from ${caller} was declined on another of your devices.`, "info", false, false);
     case "endedByPeer":
-      return b(`${who} ended the call`, `The ${kind} ended${talked(call, now)}.`, "info");
+      // The notice doesn't say who ended a group call (someone ended it for everyone,
+      // or everyone else left), so the banner names nobody rather than everybody.
+      return call.group
+        ? b(`The group call ended`, `The group ${kind} with ${who} ended${talked(call, now)}: it was ended for everyone, or everyone else left.`, "info")
+        : b(`${who} ended the call`, `The ${kind} ended${talked(call, now)}.`, "info");
     case "connectionLost":
       return b(`Call dropped: connection lost`, `Your ${kind} with ${who} ended because the connection to the server was lost${talked(call, now)}.`, "bad");
     case "cancelled":

@@ -130,6 +130,13 @@ function index(): void {
 async function run(scene: Scene): Promise<void> {
   const root = document.getElementById("app");
   if (!root) return;
+  // `&name=`: a long caller / first member name, to check how names are cut.
+  const name = params.get("name");
+  const c = scene.snapshot?.call;
+  if (name !== null && c) {
+    c.callerName = name;
+    if (c.peers[0]) c.peers[0].name = name;
+  }
   let state = { settings: scene.settings, snapshot: scene.snapshot };
   const t = new FakeTransport();
   const emit = (u: Update) => {
@@ -163,13 +170,22 @@ async function run(scene: Scene): Promise<void> {
   if (scene.live) live(t, () => state.snapshot, finish);
   const kind = scene.popup ? "popup" : "main";
   document.documentElement.dataset.window = kind;
-  const app = new App({ api: createApi(t), root, kind, ownBannerMs: 600_000, ...(scene.media ? { createMedia: scene.media } : {}) });
+  const app = new App({ api: createApi(t), root, kind, ownBannerMs: 600_000, toastMs: 600_000, ...(scene.media ? { createMedia: scene.media } : {}) });
   (window as unknown as { beckonPreview: unknown }).beckonPreview = { app, transport: t };
   if (app.media) installDiagnostics(window, app.media);
   await app.start();
   if (scene.swapped) await app.act("swap-video");
   if (params.has("probe")) void probe(app);
   if (scene.edit) await app.act("edit-settings");
+  // `&toast=text`: where toasts land on this page.
+  const toast = params.get("toast");
+  if (toast !== null) app.toast(toast, "info");
+  // `&dial=IDs`: types them into the ID box and presses Voice call (the box's checks).
+  const dial = params.get("dial");
+  if (dial !== null) {
+    app.model.dialText = dial;
+    await app.act("call");
+  }
   if (scene.outcome) {
     const o = scene.outcome;
     t.emit(EVENT_UPDATE, { notice: { kind: "finished", outcome: o, call: finishedCall(o, Date.now()) }, snapshot: snapshot() });

@@ -1,5 +1,6 @@
 // Which page a window shows, and the whole window's template, from the model alone.
 import { html, type TemplateResult } from "lit-html";
+import { callPartyLabel, formatDuration } from "./format";
 import type { MediaView } from "./media/controller";
 import type { Banner } from "./outcome";
 import { renderCalling } from "./pages/calling";
@@ -118,6 +119,7 @@ export function renderWindow(m: Model, kind: WindowKind, now: number): TemplateR
     case "calling":
       body = renderCalling({
         call: call!,
+        selfId: s!.userId,
         inviteText: m.inviteText,
         inviteError: m.inviteError,
         busy: m.busy,
@@ -139,12 +141,16 @@ export function renderWindow(m: Model, kind: WindowKind, now: number): TemplateR
   </div>`;
 }
 
-/** The window title for the OS task bar. */
-export function windowTitle(m: Model, kind: WindowKind): string {
+/**
+ * The window title: the OS task bar and window switcher show who the call is with and
+ * how long it has run (the app re-renders, and so re-titles, every second).
+ */
+export function windowTitle(m: Model, kind: WindowKind, now: number): string {
   const call = m.snapshot?.call;
   const page = pageFor(m, kind);
-  if (page === "incoming" && call) return `Incoming call from ${call.callerName || call.callerId} — Beckon`;
-  if (page === "waiting") return "Calling… — Beckon";
-  if (page === "calling") return "In call — Beckon";
+  if (page === "incoming" && call) return `Incoming call — ${call.callerName || call.callerId}`;
+  if (page === "waiting" && call) return `Calling ${callPartyLabel(call)}…`;
+  if (page === "calling" && call)
+    return `In call with ${callPartyLabel(call)}${call.startedAt !== null ? ` — ${formatDuration(now - call.startedAt)}` : ""}`;
   return "Beckon";
 }

@@ -1,3 +1,5 @@
+import { readFileSync } from "node:fs";
+import { resolve } from "node:path";
 import { render, type TemplateResult } from "lit-html";
 import type { SoundKind, SoundPlayer } from "../src/sounds";
 
@@ -45,4 +47,9 @@ export function stubMediaElements(): void {
       },
     });
   }
+}
+
+/** The app's stylesheet as text (jsdom applies no layout, so CSS is checked as text). */
+export function readStyles(): string {
+  return readFileSync(resolve(__dirname, "../src/styles.css"), "utf8");
 }

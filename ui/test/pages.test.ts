@@ -268,7 +268,7 @@ describe("calling page", () => {
     const remote = stream("audio", "video");
     const local = stream("audio", "video");
     const media = mediaView({ local, cameraOn: true, peers: [peerView("bob", remote, { hasVideo: true, remoteSending: { audio: true, video: true } })] });
-    const el = mount(renderCalling({ call: call(fixtures.calling(NOW)), inviteText: "", inviteError: null, busy: null, now: NOW, media, swapped: false }));
+    const el = mount(renderCalling({ selfId: "alice", call: call(fixtures.calling(NOW)), inviteText: "", inviteError: null, busy: null, now: NOW, media, swapped: false }));
     expect(el.querySelector("main")?.dataset.media).toBe("connected");
     expect(text(el.querySelector("#stage-title"))).toBe("bob");
     expect(text(el.querySelector(".tile-status .stage-duration"))).toBe("3:05");
@@ -295,7 +295,7 @@ describe("calling page", () => {
   it("1:1 voice: the caller's name, remote sound in a hidden <audio>, no camera toggle", () => {
     const remote = stream("audio");
     const media = mediaView({ local: stream("audio"), peers: [peerView("bob", remote)] });
-    const el = mount(renderCalling({ call: call(fixtures.callingVoice(NOW)), inviteText: "", inviteError: null, busy: null, now: NOW, media }));
+    const el = mount(renderCalling({ selfId: "alice", call: call(fixtures.callingVoice(NOW)), inviteText: "", inviteError: null, busy: null, now: NOW, media }));
     expect(text(el.querySelector(".stage-title"))).toBe("Bob Chen");
     expect(text(el.querySelector(".stage-kind"))).toBe("Voice call");
     expect(text(el.querySelector(".stage-status"))).toBe("Duration 0:42");
@@ -307,7 +307,7 @@ describe("calling page", () => {
 
   it("connecting, reconnecting, muted, device notes", () => {
     const c = call(fixtures.callingVoice(NOW));
-    const r = (media: ReturnType<typeof mediaView>) => mount(renderCalling({ call: c, inviteText: "", inviteError: null, busy: null, now: NOW, media }));
+    const r = (media: ReturnType<typeof mediaView>) => mount(renderCalling({ selfId: "alice", call: c, inviteText: "", inviteError: null, busy: null, now: NOW, media }));
     expect(text(r(mediaView()).querySelector(".stage-status"))).toBe("Connecting…");
     expect(text(r(mediaView({ peers: [peerView("bob", stream(), { health: "connecting" })] })).querySelector(".stage-status"))).toBe("Connecting…");
     const re = r(mediaView({ peers: [peerView("bob", stream(), { health: "reconnecting" })] }));
@@ -322,14 +322,14 @@ describe("calling page", () => {
     const denied = r(mediaView({ hasMic: false, notes: [{ kind: "denied", video: false, reason: { kind: "denied", message: "" } }] }));
     expect(text(denied.querySelector(".media-note-bad"))).toContain("isn't allowed to use your microphone");
     const v = call(fixtures.calling(NOW));
-    const noCam = mount(renderCalling({ call: v, inviteText: "", inviteError: null, busy: null, now: NOW, media: mediaView({ notes: [{ kind: "noCamera", reason: { kind: "notFound", message: "" } }] }) }));
+    const noCam = mount(renderCalling({ selfId: "alice", call: v, inviteText: "", inviteError: null, busy: null, now: NOW, media: mediaView({ notes: [{ kind: "noCamera", reason: { kind: "notFound", message: "" } }] }) }));
     expect(text(noCam.querySelector(".media-note"))).toBe("No camera found: this call continues as voice.");
     expect(text(noCam.querySelector(".tile-local"))).toContain("Camera off");
     expect(noCam.querySelector(".tile-remote .avatar")).not.toBeNull();
   });
 
   it("a webview without WebRTC says so and offers the browser", () => {
-    const el = mount(renderCalling({ call: call(fixtures.calling(NOW)), inviteText: "", inviteError: null, busy: null, now: NOW, media: mediaView({ supported: false }) }));
+    const el = mount(renderCalling({ selfId: "alice", call: call(fixtures.calling(NOW)), inviteText: "", inviteError: null, busy: null, now: NOW, media: mediaView({ supported: false }) }));
     expect(el.querySelector("main")?.dataset.media).toBe("unsupported");
     expect(text(el.querySelector(".media-note"))).toContain("This window can't carry the call's audio or video.");
     expect(text(el.querySelector('[data-action="open-in-browser"]'))).toBe("Open calls in your browser");
@@ -343,7 +343,7 @@ describe("calling page", () => {
     const c = call(fixtures.calling(NOW));
     const el = document.createElement("div");
     const draw = (media: ReturnType<typeof mediaView>, swapped = false) =>
-      render(renderCalling({ call: c, inviteText: "", inviteError: null, busy: null, now: NOW, media, swapped }), el);
+      render(renderCalling({ selfId: "alice", call: c, inviteText: "", inviteError: null, busy: null, now: NOW, media, swapped }), el);
     draw(mediaView({ peers: [peerView("bob", remote, { health: "connecting" })] }));
     const video = el.querySelector('video[data-remote-video="bob"]');
     const audio = el.querySelector('audio[data-remote-audio="bob"]');
@@ -359,7 +359,7 @@ describe("calling page", () => {
   });
 
   it("group: each member with state, Invite more, Leave and End for everyone", () => {
-    const el = mount(renderCalling({ call: call(fixtures.callingGroup(NOW)), inviteText: "gus", inviteError: null, busy: null, now: NOW }));
+    const el = mount(renderCalling({ selfId: "alice", call: call(fixtures.callingGroup(NOW)), inviteText: "gus", inviteError: null, busy: null, now: NOW }));
     const row = (id: string) => text(el.querySelector(`.member[data-user="${id}"] .pill`));
     expect(row("bob")).toBe("In the call");
     expect(row("carol")).toBe("Ringing");
@@ -379,7 +379,7 @@ describe("calling page", () => {
   it("group: an invite on its way disables the box", () => {
     const c = call(fixtures.callingGroup(NOW));
     c.working = true;
-    const el = mount(renderCalling({ call: c, inviteText: "", inviteError: null, busy: null, now: NOW }));
+    const el = mount(renderCalling({ selfId: "alice", call: c, inviteText: "", inviteError: null, busy: null, now: NOW }));
     expect(el.querySelector<HTMLInputElement>("#invite-ids")?.disabled).toBe(true);
     expect(text(el.querySelector('[data-form="invite"] button'))).toBe("Inviting…");
   });
@@ -387,7 +387,7 @@ describe("calling page", () => {
   it("a member who dropped: connection lost", () => {
     const c = call(fixtures.callingGroup(NOW));
     c.peers = [{ userId: "erin", name: "erin", state: "quit", reason: "connectionLost" }];
-    const el = mount(renderCalling({ call: c, inviteText: "", inviteError: null, busy: null, now: NOW }));
+    const el = mount(renderCalling({ selfId: "alice", call: c, inviteText: "", inviteError: null, busy: null, now: NOW }));
     expect(text(el.querySelector('.member[data-user="erin"] .pill'))).toBe("Connection lost");
   });
 });
@@ -443,7 +443,7 @@ describe("incoming popup", () => {
     c.peers = c.peers.map((p) => ({ ...p, name: evil }));
     for (const el of [
       mount(renderIncoming({ call: c, compact: false, busy: null })),
-      mount(renderCalling({ call: c, inviteText: evil, inviteError: evil, busy: null, now: NOW })),
+      mount(renderCalling({ selfId: "alice", call: c, inviteText: evil, inviteError: evil, busy: null, now: NOW })),
       mount(renderWaiting({ call: c, busy: null, now: NOW })),
     ]) {
       expect(el.querySelector("img")).toBeNull();

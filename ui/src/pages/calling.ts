@@ -11,6 +11,8 @@ import { avatarGroup, memberRow } from "./waiting";
 
 export type CallingView = {
   call: CallView;
+  /** This user's ID: only the caller is offered "End for everyone". */
+  selfId: string;
   /** The invite box's text (view-local). */
   inviteText: string;
   inviteError: string | null;
@@ -28,25 +30,28 @@ export function renderCalling(v: CallingView): TemplateResult {
   const video = c.callType === "video";
   const inviting = c.working || v.busy === "invite";
   const busy = (action: string): boolean => v.busy === action;
+  // In a group call the big red button only takes you out; ending it for everyone is the
+  // caller's call to make, so it is a smaller secondary action shown to the caller alone.
   const endControls = c.group
     ? html`<div class="control">
-          <button type="button" class="round round-red-soft" data-action="leave" aria-label="Leave the call" ?disabled=${busy("leave")} aria-busy=${busy("leave") ? "true" : nothing}>${icon("leave")}</button>
+          <button type="button" class="round round-red" data-action="leave" aria-label="Leave the call" ?disabled=${busy("leave")} aria-busy=${busy("leave") ? "true" : nothing}>${icon("leave")}</button>
           <span class="control-label" aria-hidden="true">Leave</span>
-        </div>
-        <div class="control">
-          <button type="button" class="round round-red" data-action="end-call" aria-label="End the call for everyone" ?disabled=${busy("end-call")} aria-busy=${busy("end-call") ? "true" : nothing}>${icon("hangUp")}</button>
-          <span class="control-label" aria-hidden="true">End for everyone</span>
         </div>`
     : html`<div class="control">
           <button type="button" class="round round-red" data-action="hang-up" aria-label="Hang up" ?disabled=${busy("hang-up")} aria-busy=${busy("hang-up") ? "true" : nothing}>${icon("hangUp")}</button>
           <span class="control-label" aria-hidden="true">Hang up</span>
         </div>`;
+  const endAll =
+    c.group && c.callerId === v.selfId
+      ? html`<button type="button" class="btn btn-small btn-glass end-all" data-action="end-call" aria-label="End the call for everyone" ?disabled=${busy("end-call")} aria-busy=${busy("end-call") ? "true" : nothing}>${icon("hangUp", "icon-sm")}End for everyone</button>`
+      : nothing;
   const media = v.media ?? null;
   const status = mediaStatus(media);
   const statusLine: TemplateResult | string =
     status ?? (c.startedAt !== null ? html`<span class="sr-only">Duration </span>${since(c.startedAt, v.now, "stage-duration")}` : "Connecting…");
   const tiles = video && media?.supported;
   return html`<main class="page stage stage-call${c.group ? " stage-group" : ""}${tiles ? " stage-video" : ""}" data-page="calling" data-media=${status === "Reconnecting…" ? "reconnecting" : status ? "connecting" : media?.supported ? "connected" : "unsupported"} aria-labelledby="stage-title">
+    <div class="stage-scroll">
     <div class="stage-top">
       <span class="stage-kind">${icon(video ? "video" : "phone", "icon-sm")}${video ? "Video call" : "Voice call"}${c.group ? " · group" : ""}</span>
       <span class="stage-live"><span class="live-dot${status ? " live-dot-wait" : ""}" aria-hidden="true"></span>${status === "Reconnecting…" ? "Reconnecting" : "In call"}</span>
@@ -61,7 +66,7 @@ export function renderCalling(v: CallingView): TemplateResult {
           </div>`
         : html`<div class="stage-center">
             ${avatarGroup(c, "xl", false)}
-            <h1 id="stage-title" class="stage-title">${who}</h1>
+            <h1 id="stage-title" class="stage-title" title="${who}">${who}</h1>
             <p class="stage-status">${statusLine}</p>
             ${mediaNotes(media, v.busy)}
           </div>`}
@@ -79,12 +84,14 @@ export function renderCalling(v: CallingView): TemplateResult {
       <button type="submit" class="btn btn-small btn-glass" ?disabled=${inviting} aria-busy=${inviting ? "true" : nothing}>${icon("userPlus", "icon-sm")}${inviting ? "Inviting…" : c.group ? "Invite more" : "Add"}</button>
       ${v.inviteError ? html`<p class="field-error" id="invite-error" role="alert">${v.inviteError}</p>` : nothing}
     </form>
+    </div>
     ${remoteAudio(media)}
     <div class="dock">
     <div class="controls">
       ${mediaToggles(c, media)}
       ${endControls}
     </div>
+    ${endAll}
     </div>
   </main>`;
 }

@@ -27,7 +27,8 @@ function bannerView(b: Banner): TemplateResult {
     ? html`<button type="button" class="btn btn-small btn-soft" data-action="call-back"
         data-users="${b.redial.users.join(",")}" data-type="${b.redial.callType}">${icon(b.redial.callType === "video" ? "video" : "phone")}${b.kind === "cancelledByCaller" || b.kind === "missed" ? "Call back" : "Call again"}</button>`
     : nothing;
-  return html`<section class="banner banner-${b.tone}" role="${b.tone === "info" ? "status" : "alert"}" data-outcome="${b.kind}">
+  return html`<section class="banner banner-${b.tone}${b.faded ? " banner-faded" : ""}" role="${b.tone === "info" ? "status" : "alert"}" data-outcome="${b.kind}"
+    aria-hidden=${b.faded ? "true" : nothing} ?inert=${b.faded ?? false}>
     <span class="banner-icon">${icon(ic)}</span>
     <div class="banner-text"><strong class="banner-title">${b.title}</strong><span class="banner-detail">${b.detail}</span></div>
     <div class="banner-actions">${redial}<button type="button" class="icon-btn icon-btn-small" data-action="dismiss-banner" aria-label="Dismiss">${icon("close")}</button></div>
@@ -51,7 +52,7 @@ function historyItem(e: HistoryEntry, now: number): TemplateResult {
   return html`<li class="recent${missed ? " recent-missed" : ""}${e.busyReject ? " recent-busy" : ""}" data-call-id="${e.callId}">
     ${avatar(e.withLabel, e.withIds.join(","), "sm")}
     <div class="recent-main">
-      <div class="recent-name">${e.withLabel}${missed ? html` <span class="badge badge-bad">Missed</span>` : nothing}</div>
+      <div class="recent-name" title="${e.withLabel}">${e.withLabel}${missed ? html` <span class="badge badge-bad">Missed</span>` : nothing}</div>
       <div class="recent-meta">
         <span class="recent-dir" title="${dirLabel}">${icon(e.direction === "incoming" ? "incoming" : "outgoing", "icon-xs")}<span class="sr-only">${dirLabel}</span></span>
         <span class="recent-type" title="${typeLabel}">${icon(e.callType === "video" ? "video" : "phone", "icon-xs")}<span class="sr-only">${typeLabel}</span></span>
@@ -89,7 +90,7 @@ export function renderHome(v: HomeView): TemplateResult {
         <section class="card me" aria-label="Your profile">
           ${avatar(s.userName, s.userId, "lg")}
           <div class="me-text">
-            <div class="me-name">${s.userName || s.userId}</div>
+            <div class="me-name" title="${s.userName || s.userId}">${s.userName || s.userId}</div>
             <div class="me-id">ID <span class="mono">${s.userId}</span></div>
           </div>
           <button type="button" class="btn btn-small btn-ghost" data-action="edit-settings">Edit</button>

@@ -31,7 +31,7 @@ export function renderIncoming(v: IncomingView): TemplateResult {
     <div class="incoming-head" ?data-tauri-drag-region=${v.compact}>
       <div class="stage-avatar${accepting ? "" : " ringing"}">${avatar(caller, c.callerId, v.compact ? "md" : "xl")}</div>
       <div class="incoming-text">
-        <h1 id="incoming-title" class="incoming-name">${caller}</h1>
+        <h1 id="incoming-title" class="incoming-name" title="${caller}">${caller}</h1>
         <p id="incoming-sub" class="incoming-sub">${icon(c.callType === "video" ? "video" : "phone", "icon-sm")}${subtitle(c)}</p>
         ${c.callerName && c.callerName !== c.callerId ? html`<p class="incoming-id mono">${c.callerId}</p>` : nothing}
       </div>

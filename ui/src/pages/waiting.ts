@@ -13,7 +13,7 @@ export function memberRow(m: Member): TemplateResult {
   const st = memberStatus(m);
   return html`<li class="member" data-user="${m.userId}" data-state="${m.state}">
     ${avatar(m.name, m.userId, "sm")}
-    <div class="member-text"><span class="member-name">${m.name || m.userId}</span>${m.name && m.name !== m.userId ? html`<span class="member-id mono">${m.userId}</span>` : nothing}</div>
+    <div class="member-text"><span class="member-name" title="${m.name || m.userId}">${m.name || m.userId}</span>${m.name && m.name !== m.userId ? html`<span class="member-id mono">${m.userId}</span>` : nothing}</div>
     ${pill(st.text, st.tone)}
   </li>`;
 }
@@ -46,6 +46,7 @@ export function renderWaiting(v: WaitingView): TemplateResult {
   const anyRinging = c.peers.some((p) => p.state === "received");
   const cancelling = v.busy === "cancel";
   return html`<main class="page stage stage-waiting" data-page="waiting" aria-labelledby="stage-title">
+    <div class="stage-scroll">
     <div class="stage-top">
       <span class="stage-kind">${icon(c.callType === "video" ? "video" : "phone", "icon-sm")}${c.callType === "video" ? "Video call" : "Voice call"}${c.group ? " · group" : ""}</span>
       ${since(c.createdAt, v.now, "stage-elapsed")}
@@ -53,7 +54,7 @@ export function renderWaiting(v: WaitingView): TemplateResult {
     <div class="stage-center">
       ${avatarGroup(c, "xl", anyRinging)}
       <p class="stage-eyebrow">Calling</p>
-      <h1 id="stage-title" class="stage-title">${who}</h1>
+      <h1 id="stage-title" class="stage-title" title="${who}">${who}</h1>
       <p class="stage-status" role="status" aria-live="polite">${waitingStatus(c)}</p>
       ${v.media === undefined ? nothing : mediaNotes(v.media, v.busy)}
     </div>
@@ -61,6 +62,7 @@ export function renderWaiting(v: WaitingView): TemplateResult {
     ${c.peers.length > 1
       ? html`<section class="members" aria-label="People being called"><ul class="member-list">${repeat(c.peers, (p) => p.userId, memberRow)}</ul></section>`
       : nothing}
+    </div>
     <div class="dock">
     <div class="controls">
       <div class="control">
