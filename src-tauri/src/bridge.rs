@@ -12,6 +12,7 @@ use crate::{notify, popup, tray};
 
 pub async fn run<R: Runtime>(app: AppHandle<R>, mut events: broadcast::Receiver<HostEvent>) {
     let mut ringing: Option<String> = None;
+    let mut phase = Phase::Free;
     loop {
         let event = match events.recv().await {
             Ok(event) => event,
@@ -27,15 +28,30 @@ pub async fn run<R: Runtime>(app: AppHandle<R>, mut events: broadcast::Receiver<
         }
         if let HostEvent::Update(update) = &event {
             follow_ringing(&app, update, &mut ringing);
+            if brings_main_forward(phase, update.snapshot.phase) {
+                crate::show_main(&app);
+            }
+            phase = update.snapshot.phase;
             notify_missed(update);
             announce(&app, &update.snapshot);
         }
     }
 }
 
+/// A call answered in the popup goes on in the main window, which may be hidden in the
+/// tray or behind other windows: without it the user could neither see the call nor hang up.
+fn brings_main_forward(before: Phase, now: Phase) -> bool {
+    before == Phase::Incoming && now == Phase::InCall
+}
+
 /// The tray's line before the first update of a new sign-in.
 pub async fn announce_current<R: Runtime>(app: &AppHandle<R>) {
-    if let Some(s) = app.state::<AppState>().view().await.snapshot {
+    if let Some(s) = app
+        .state::<std::sync::Arc<AppState>>()
+        .view()
+        .await
+        .snapshot
+    {
         announce(app, &s);
     }
 }
@@ -112,5 +128,23 @@ fn notify_missed(update: &Update) {
             format!("{caller_name} ({caller_id}) called while you were offline"),
         ),
         _ => {}
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_an_answered_incoming_call_brings_the_main_window_forward() {
+        assert!(brings_main_forward(Phase::Incoming, Phase::InCall));
+        for (before, now) in [
+            (Phase::Outgoing, Phase::InCall),
+            (Phase::InCall, Phase::InCall),
+            (Phase::Incoming, Phase::Free),
+            (Phase::Free, Phase::Incoming),
+        ] {
+            assert!(!brings_main_forward(before, now), "{before:?} -> {now:?}");
+        }
     }
 }
