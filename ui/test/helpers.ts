@@ -49,7 +49,13 @@ export function stubMediaElements(): void {
   }
 }
 
-/** The app's stylesheet as text (jsdom applies no layout, so CSS is checked as text). */
+/**
+ * The app's stylesheet as text (jsdom applies no layout, so CSS is checked as text):
+ * styles.css and the parts it imports, in its order.
+ */
 export function readStyles(): string {
-  return readFileSync(resolve(__dirname, "../src/styles.css"), "utf8");
+  const root = resolve(__dirname, "../src");
+  const index = readFileSync(resolve(root, "styles.css"), "utf8");
+  const parts = Array.from(index.matchAll(/@import "\.\/([^"]+)";/g), (m) => readFileSync(resolve(root, m[1]!), "utf8"));
+  return [index, ...parts].join("\n");
 }
