@@ -118,6 +118,17 @@ fn notify_missed(update: &Update) {
             "Missed call".into(),
             format!("{} ({}) called you", call.caller_name, call.caller_id),
         ),
+        // Hung up before you answered: a missed call too, as on any phone.
+        Notice::Finished {
+            outcome: Outcome::CancelledByCaller,
+            call,
+        } => notify::send(
+            "Missed call".into(),
+            format!(
+                "{} ({}) called and hung up",
+                call.caller_name, call.caller_id
+            ),
+        ),
         Notice::MissedWhileAway {
             caller_id,
             caller_name,

@@ -170,6 +170,7 @@ async fn decline(w: &World) -> Result<()> {
 }
 
 async fn cancel_with_esc(w: &World) -> Result<()> {
+    let seen = w.desktop.notifications().len();
     alice_rings_bob(w, "voice").await?;
     w.bob.to_main().await?;
     w.alice.press(ESCAPE).await?;
@@ -178,6 +179,15 @@ async fn cancel_with_esc(w: &World) -> Result<()> {
     w.alice.wait_for("[data-outcome=cancelled]").await?;
     w.bob.wait_for("[data-outcome=cancelledByCaller]").await?;
     w.bob.shot("home-cancelled-by-caller").await?;
+    // A caller who hangs up first leaves a missed call, and bob is told so.
+    let n = w
+        .desktop
+        .wait_notification(seen, "Missed call", Duration::from_secs(5))
+        .await?;
+    ensure!(
+        n.body.contains("Alice Martin") && n.body.contains("hung up"),
+        "missed notification: {n:?}"
+    );
     dismiss(&w.alice).await?;
     dismiss(&w.bob).await
 }
