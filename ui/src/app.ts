@@ -12,7 +12,7 @@ import type { HostNotice, HostUpdate } from "./media/host";
 import { play, PLAY_BLOCKED_EVENT } from "./media/src-object";
 import { createSoundPlayer, type SoundKind, type SoundPlayer } from "./sounds";
 import type { Unlisten } from "./transport";
-import type { ApiError, CallType, Settings } from "./types";
+import type { ApiError, AppState, CallType, Settings } from "./types";
 import { emptyModel, pageFor, renderWindow, windowTitle, type Model, type PageName, type WindowKind } from "./view";
 
 export type AppOptions = {
@@ -97,14 +97,9 @@ export class App {
       this.toast(`Couldn't subscribe to the app's events: ${toMessage(e)}`, "bad");
     }
     try {
-      const state = await this.api.appState();
-      const m = this.model;
-      if (!m.loaded || this.updates === 0) {
-        m.snapshot = state.snapshot;
-        this.media?.sync(m.snapshot);
-      }
-      m.settings = state.settings;
-      m.loaded = true;
+      const state = await this.askState();
+      this.model.settings = state.settings;
+      this.model.loaded = true;
     } catch (e) {
       this.model.loaded = true;
       this.model.settingsError = `Couldn't reach the app: ${toMessage(e)}`;
@@ -113,6 +108,21 @@ export class App {
     this.render();
     // Elapsed times (ringing, call duration) and "x min ago" stay current.
     this.ticker = setInterval(() => this.render(), 1000);
+  }
+
+  /**
+   * Asks the host for its state and takes the snapshot in the answer only if no update
+   * arrived meanwhile: the answer and the events travel separately, so an update can
+   * overtake an answer computed before it, and the older answer must not undo it.
+   */
+  private async askState(): Promise<AppState> {
+    const seen = this.updates;
+    const state = await this.api.appState();
+    if (this.updates === seen && !this.disposed) {
+      this.model.snapshot = state.snapshot;
+      this.media?.sync(state.snapshot);
+    }
+    return state;
   }
 
   dispose(): void {
@@ -497,9 +507,7 @@ export class App {
       m.editingSettings = false;
       m.draft = null;
       try {
-        const state = await this.api.appState();
-        m.settings = state.settings;
-        if (state.snapshot) m.snapshot = state.snapshot;
+        m.settings = (await this.askState()).settings;
       } catch {
         /* the update event brings it */
       }

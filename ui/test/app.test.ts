@@ -85,6 +85,35 @@ describe("start-up", () => {
     expect(app.page).toBe("home");
   });
 
+  it("an update that overtakes the state answer after saving is not undone by it", async () => {
+    await start({ settings: null, snapshot: null });
+    // The answer was computed while connecting; the "connected" update was sent after it
+    // but arrives first (events and answers travel separately).
+    let answer: (v: unknown) => void = () => {};
+    t.handlers.app_state = () => new Promise((r) => (answer = r));
+    type("#set-user", "carol");
+    submit('[data-form="settings"]');
+    await flush();
+    expect(t.commands()).toContain("save_settings");
+    update(snapshot({ userId: "carol" }));
+    answer({ settings: SETTINGS, snapshot: snapshot({ userId: "carol", connection: RECONNECTING }) });
+    await flush();
+    expect(app.page).toBe("home");
+    expect($("[data-conn]")?.dataset.conn).toBe("connected");
+  });
+
+  it("at start, an update that overtakes the state answer is not undone by it", async () => {
+    let answer: (v: unknown) => void = () => {};
+    t = new FakeTransport({ app_state: () => new Promise((r) => (answer = r)), history: () => [] });
+    app = new App({ api: createApi(t), root, kind: "main", sounds: new FakeSounds(), now: () => NOW });
+    const started = app.start();
+    await flush();
+    update(snapshot());
+    answer({ settings: SETTINGS, snapshot: snapshot({ connection: RECONNECTING }) });
+    await started;
+    expect($("[data-conn]")?.dataset.conn).toBe("connected");
+  });
+
   it("an invalid draft is not sent", async () => {
     await start({ settings: null, snapshot: null });
     submit('[data-form="settings"]');
