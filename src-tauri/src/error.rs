@@ -2,7 +2,7 @@ use serde::Serialize;
 
 use beckon_client::{ActionError, Error};
 
-use crate::settings::SettingsError;
+use crate::settings::{SettingsError, SettingsField};
 
 /// What a failed command hands the UI: a kind to branch on and a sentence to show.
 #[derive(Debug, Clone, Serialize, thiserror::Error)]
@@ -12,6 +12,8 @@ use crate::settings::SettingsError;
 pub struct CommandError {
     pub kind: CommandErrorKind,
     pub message: String,
+    /// The settings field the problem is about, when it is about one.
+    pub field: Option<SettingsField>,
 }
 
 /// The kinds of failure the UI can tell apart. An enum, exported to TypeScript, so the UI
@@ -39,6 +41,14 @@ impl CommandError {
         CommandError {
             kind,
             message: message.into(),
+            field: None,
+        }
+    }
+
+    pub fn at(self, field: SettingsField) -> Self {
+        CommandError {
+            field: Some(field),
+            ..self
         }
     }
 
@@ -72,11 +82,12 @@ impl From<Error> for CommandError {
 
 impl From<SettingsError> for CommandError {
     fn from(e: SettingsError) -> Self {
-        let kind = match e {
-            SettingsError::Invalid(_) => CommandErrorKind::Invalid,
-            SettingsError::Io { .. } => CommandErrorKind::Io,
-        };
-        Self::new(kind, e.to_string())
+        match e {
+            SettingsError::Invalid { field, message } => {
+                Self::new(CommandErrorKind::Invalid, message).at(field)
+            }
+            SettingsError::Io { .. } => Self::new(CommandErrorKind::Io, e.to_string()),
+        }
     }
 }
 
@@ -90,7 +101,7 @@ mod tests {
         let json = |e: CommandError| serde_json::to_value(e).unwrap();
         assert_eq!(
             json(CommandError::not_signed_in()),
-            serde_json::json!({"kind": "notSignedIn", "message": "open Settings and sign in first"})
+            serde_json::json!({"kind": "notSignedIn", "message": "open Settings and sign in first", "field": null})
         );
         let refused = ActionError::InvalidUsers {
             message: "bad id".into(),

@@ -14,6 +14,7 @@ mod notify;
 mod permissions;
 mod popup;
 mod settings;
+mod sign_in;
 mod state;
 mod tray;
 mod webview_profile;
@@ -28,7 +29,7 @@ pub use browser::{new_secret, page_url, serve as serve_pages, PageAssets, PageUr
 pub use error::CommandError;
 pub use headless::HeadlessError;
 pub use host::HostCommand;
-pub use settings::Settings;
+pub use settings::{Settings, SettingsField};
 pub use state::{AppState, AppView, HostEvent};
 
 /// Where settings live: `BECKON_CONFIG_DIR` when set (tests run several instances side by

@@ -11,6 +11,7 @@ use tokio::sync::{broadcast, Mutex};
 
 use crate::error::CommandError;
 use crate::settings::{self, Settings};
+use crate::sign_in;
 
 /// Events kept for a listener that fell behind. Each update carries the whole snapshot,
 /// so one that misses some still draws the right page; only one-off notices are lost.
@@ -84,10 +85,14 @@ impl AppState {
         }
     }
 
-    /// Validates, saves and signs in (out of the previous account first).
+    /// Validates, tries and saves the settings, then signs in with them. Settings that do
+    /// not sign in are not saved: the error names the field to fix, and the account signed
+    /// in before stays signed in.
     pub async fn save(&self, settings: Settings) -> Result<(), CommandError> {
         let settings = settings.validated()?;
-        let device_id = settings::save(&self.config_dir, &settings)?;
+        let device_id = settings::device_id(&self.config_dir);
+        sign_in::try_settings(&settings, &device_id).await?;
+        settings::save(&self.config_dir, &settings, &device_id)?;
         self.sign_in(settings, device_id).await;
         Ok(())
     }

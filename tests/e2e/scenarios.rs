@@ -43,15 +43,16 @@ async fn sign_in(w: &World) -> Result<()> {
         if app.user == "alice" {
             app.shot("settings-first-run").await?;
         }
-        // A mistyped server is refused with a sentence, and what was typed stays.
+        // Settings are tried before they are saved: a server that is not there is
+        // refused next to the address, and what was typed stays.
         app.fill("#set-server", "http://127.0.0.1:1/ws").await?;
         app.fill("#set-user", app.user).await?;
         app.fill("#set-name", name).await?;
         app.click("button[type=submit]").await?;
-        app.wait_for("#settings-error").await?;
-        let error = app.text("#settings-error").await?;
+        app.wait_for("#set-server-error").await?;
+        let error = app.text("#set-server-error").await?;
         ensure!(
-            error.contains("ws://"),
+            error.contains("Cannot reach the server at 127.0.0.1:1"),
             "unexpected settings error: {error:?}"
         );
         if app.user == "alice" {

@@ -2,7 +2,7 @@
 // with src-tauri: Rust fns in snake_case, argument keys in camelCase.
 import type { HostUpdate, IceConfig, MediaProblem } from "./media/host";
 import type { Transport, Unlisten } from "./transport";
-import type { ApiError, AppState, CallType, CommandErrorKind, HistoryEntry, Settings } from "./types";
+import type { ApiError, AppState, CallType, CommandErrorKind, HistoryEntry, Settings, SettingsField } from "./types";
 
 export const EVENT_UPDATE = "beckon://update";
 export const EVENT_SETTINGS = "beckon://settings";
@@ -51,13 +51,20 @@ function isCommandErrorKind(kind: unknown): kind is CommandErrorKind {
  */
 export function toApiError(error: unknown): ApiError {
   if (error && typeof error === "object") {
-    const e = error as { kind?: unknown; message?: unknown };
+    const e = error as { kind?: unknown; message?: unknown; field?: unknown };
     const kind = isCommandErrorKind(e.kind) ? e.kind : "error";
     const message = typeof e.message === "string" && e.message ? e.message : describeKind(kind);
-    return { kind, message };
+    if (kind === "error") return { kind, message };
+    return { kind, message, field: isSettingsField(e.field) ? e.field : null };
   }
   if (typeof error === "string" && error) return { kind: "error", message: error };
   return { kind: "error", message: describeKind("error") };
+}
+
+const SETTINGS_FIELDS: readonly SettingsField[] = ["serverUrl", "userId", "userName", "token"];
+
+function isSettingsField(field: unknown): field is SettingsField {
+  return SETTINGS_FIELDS.includes(field as SettingsField);
 }
 
 function describeKind(kind: ApiError["kind"]): string {

@@ -12,7 +12,7 @@ import type { HostNotice, HostUpdate } from "./media/host";
 import { play, PLAY_BLOCKED_EVENT } from "./media/src-object";
 import { createSoundPlayer, type SoundKind, type SoundPlayer } from "./sounds";
 import type { Unlisten } from "./transport";
-import type { ApiError, AppState, CallType, Settings } from "./types";
+import type { ApiError, AppState, CallType, CommandError, Settings } from "./types";
 import { emptyModel, pageFor, renderWindow, windowTitle, type Model, type PageName, type WindowKind } from "./view";
 
 export type AppOptions = {
@@ -449,11 +449,13 @@ export class App {
         m.editingSettings = true;
         m.draft = draftFrom(m.settings);
         m.settingsError = null;
+        m.settingsErrorField = null;
         this.render();
         return;
       case "cancel-settings":
         m.editingSettings = false;
         m.settingsError = null;
+        m.settingsErrorField = null;
         this.render();
         return;
       case "save-settings":
@@ -493,13 +495,12 @@ export class App {
     const draft = m.draft ?? draftFrom(m.settings);
     const checked = settingsFromDraft(draft);
     if ("error" in checked) {
-      m.settingsError = checked.error;
-      this.render();
-      this.view.querySelector<HTMLElement>(`[data-field="${checked.field}"]`)?.focus();
+      this.settingsProblem(checked.error, checked.field);
       return;
     }
     m.saving = true;
     m.settingsError = null;
+    m.settingsErrorField = null;
     this.render();
     try {
       await this.api.saveSettings(checked.settings);
@@ -513,12 +514,21 @@ export class App {
       }
       m.history = null;
       this.refreshHistory();
-    } catch (e) {
-      m.settingsError = toMessage(e);
-    } finally {
       m.saving = false;
       this.render();
+    } catch (e) {
+      m.saving = false;
+      this.settingsProblem(toMessage(e), (e as Partial<CommandError>).field ?? null);
     }
+  }
+
+  /** Shows a settings problem next to its field (or under the form) and focuses that field. */
+  private settingsProblem(message: string, field: keyof SettingsDraft | null): void {
+    const m = this.model;
+    m.settingsError = message;
+    m.settingsErrorField = field;
+    this.render();
+    if (field) this.view.querySelector<HTMLElement>(`[data-field="${field}"]`)?.focus();
   }
 
   // ---- DOM events --------------------------------------------------------------------

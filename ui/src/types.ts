@@ -18,6 +18,7 @@ export type { Update } from "./generated/Update";
 export type { AppView } from "./generated/AppView";
 export type { CommandError } from "./generated/CommandError";
 export type { CommandErrorKind } from "./generated/CommandErrorKind";
+export type { SettingsField } from "./generated/SettingsField";
 
 import type { AppView } from "./generated/AppView";
 import type { CommandError } from "./generated/CommandError";

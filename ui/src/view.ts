@@ -24,6 +24,8 @@ export type Model = {
   draft: SettingsDraft | null;
   saving: boolean;
   settingsError: string | null;
+  /** The settings field `settingsError` is about; null for the form as a whole. */
+  settingsErrorField: keyof SettingsDraft | null;
   dialText: string;
   dialError: string | null;
   inviteText: string;
@@ -47,6 +49,7 @@ export function emptyModel(): Model {
     draft: null,
     saving: false,
     settingsError: null,
+    settingsErrorField: null,
     dialText: "",
     dialError: null,
     inviteText: "",
@@ -97,6 +100,7 @@ export function renderWindow(m: Model, kind: WindowKind, now: number): TemplateR
         draft: m.draft ?? { serverUrl: "", userId: "", userName: "", token: "" },
         saving: m.saving,
         error: m.settingsError,
+        errorField: m.settingsErrorField,
         notSignedIn: m.settings !== null && s === null,
         canCancel: m.settings !== null && s !== null,
       });

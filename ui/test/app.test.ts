@@ -119,7 +119,7 @@ describe("start-up", () => {
     submit('[data-form="settings"]');
     await flush();
     expect(t.commands()).not.toContain("save_settings");
-    expect(text($("#settings-error"))).toContain("user ID");
+    expect(text($("#set-user-error"))).toContain("user ID");
   });
 
   it("a refused sign-in stays on settings with the message", async () => {
@@ -130,6 +130,21 @@ describe("start-up", () => {
     await flush();
     expect(app.page).toBe("settings");
     expect(text($("#settings-error"))).toBe("bad token");
+  });
+
+  it("a sign-in the host refuses shows next to the field it names, which takes focus", async () => {
+    await start({ settings: null, snapshot: null });
+    t.handlers.save_settings = () =>
+      Promise.reject({ kind: "offline", message: "Cannot reach the server at 127.0.0.1:1", field: "serverUrl" });
+    type("#set-user", "carol");
+    submit('[data-form="settings"]');
+    await flush();
+    expect(app.page).toBe("settings");
+    expect(text($("#set-server-error"))).toBe("Cannot reach the server at 127.0.0.1:1");
+    expect(document.activeElement?.id).toBe("set-server");
+    expect($("#settings-error")).toBeNull();
+    // What was typed stays.
+    expect($<HTMLInputElement>("#set-user")?.value).toBe("carol");
   });
 
   it("settings open from home and Esc goes back", async () => {

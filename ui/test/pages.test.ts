@@ -53,7 +53,7 @@ function model(over: Partial<Model>): Model {
 describe("settings page", () => {
   it("first run: empty profile, default server URL, Sign in, no Cancel", () => {
     const el = mount(
-      renderSettings({ mode: "first", draft: draftFrom(null), saving: false, error: null, notSignedIn: false, canCancel: false }),
+      renderSettings({ mode: "first", draft: draftFrom(null), saving: false, error: null, errorField: null, notSignedIn: false, canCancel: false }),
     );
     expect(text(el.querySelector("h1"))).toBe("Welcome to Beckon");
     expect(el.querySelector<HTMLInputElement>("#set-server")?.value).toBe("ws://127.0.0.1:7070/ws");
@@ -75,6 +75,7 @@ describe("settings page", () => {
         draft: draftFrom({ ...SETTINGS, token: "s3cret" }),
         saving: false,
         error: null,
+        errorField: null,
         notSignedIn: false,
         canCancel: true,
       }),
@@ -89,7 +90,7 @@ describe("settings page", () => {
 
   it("saving and error states", () => {
     const el = mount(
-      renderSettings({ mode: "edit", draft: draftFrom(SETTINGS), saving: true, error: "login refused", notSignedIn: true, canCancel: false }),
+      renderSettings({ mode: "edit", draft: draftFrom(SETTINGS), saving: true, error: "login refused", errorField: null, notSignedIn: true, canCancel: false }),
     );
     const submit = el.querySelector<HTMLButtonElement>('button[type="submit"]');
     expect(submit?.disabled).toBe(true);
@@ -98,8 +99,32 @@ describe("settings page", () => {
     expect(text(el)).toContain("You're not signed in");
   });
 
+  it("a problem with one field shows next to it, marks it invalid, and not under the form", () => {
+    const el = mount(
+      renderSettings({
+        mode: "first",
+        draft: draftFrom(null),
+        saving: false,
+        error: "The token was refused: ask whoever runs your server for a new one.",
+        errorField: "token",
+        notSignedIn: false,
+        canCancel: false,
+      }),
+    );
+    const token = el.querySelector<HTMLInputElement>("#set-token");
+    expect(token?.getAttribute("aria-invalid")).toBe("true");
+    expect(token?.getAttribute("aria-describedby")).toContain("set-token-error");
+    expect(text(el.querySelector("#set-token-error"))).toContain("token was refused");
+    expect(el.querySelector("#set-server")?.getAttribute("aria-invalid")).toBeNull();
+    expect(el.querySelector("#settings-error")).toBeNull();
+  });
+
   it("checks the draft and turns an empty token into null", () => {
-    expect(settingsFromDraft({ serverUrl: "http://x", userId: "a", userName: "", token: "" })).toMatchObject({ field: "serverUrl" });
+    expect(settingsFromDraft({ serverUrl: " ", userId: "a", userName: "", token: "" })).toMatchObject({ field: "serverUrl" });
+    // The host converts other forms of address; the page does not refuse them.
+    expect(settingsFromDraft({ serverUrl: "http://x", userId: "a", userName: "", token: "" })).toMatchObject({
+      settings: { serverUrl: "http://x" },
+    });
     expect(settingsFromDraft({ serverUrl: DEFAULT_SERVER_URL, userId: " ", userName: "", token: "" })).toMatchObject({ field: "userId" });
     expect(settingsFromDraft({ serverUrl: DEFAULT_SERVER_URL, userId: "a b", userName: "", token: "" })).toMatchObject({ field: "userId" });
     expect(settingsFromDraft({ serverUrl: ` ${DEFAULT_SERVER_URL} `, userId: "bob", userName: "", token: " " })).toEqual({

@@ -80,7 +80,10 @@ describe("api", () => {
 
   it("rejections become { kind, message }", async () => {
     const t = new FakeTransport({ cancel: () => Promise.reject({ kind: "notNow", phase: "free" }) });
-    await expect(createApi(t).cancel()).rejects.toEqual({ kind: "notNow", message: "That can't be done right now." });
+    await expect(createApi(t).cancel()).rejects.toEqual({ kind: "notNow", message: "That can't be done right now.", field: null });
+    // A settings problem keeps the field it names; a field the host never names is dropped.
+    expect(toApiError({ kind: "invalid", message: "m", field: "token" })).toEqual({ kind: "invalid", message: "m", field: "token" });
+    expect(toApiError({ kind: "invalid", message: "m", field: "color" })).toEqual({ kind: "invalid", message: "m", field: null });
     expect(toApiError("boom")).toEqual({ kind: "error", message: "boom" });
     expect(toApiError(undefined).message).toBe("Something went wrong.");
   });
@@ -89,6 +92,7 @@ describe("api", () => {
     expect(toApiError({ kind: "offline", message: "" })).toEqual({
       kind: "offline",
       message: "Can't reach the server right now.",
+      field: null,
     });
     expect(toApiError({ kind: "notSignedIn" }).message).toBe("Open Settings and sign in first.");
     expect(toApiError({ kind: "io" }).message).toBe("Couldn't read or save the settings.");

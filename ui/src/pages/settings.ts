@@ -1,5 +1,6 @@
 import { html, nothing, type TemplateResult } from "lit-html";
 import { live } from "lit-html/directives/live.js";
+import { idProblem } from "../ids";
 import type { Settings } from "../types";
 
 export const DEFAULT_SERVER_URL = "ws://127.0.0.1:7070/ws";
@@ -12,7 +13,9 @@ export type SettingsView = {
   mode: "first" | "edit";
   draft: SettingsDraft;
   saving: boolean;
+  /** The problem with the last try, and the field it is about (null: the form as a whole). */
   error: string | null;
+  errorField: keyof SettingsDraft | null;
   /** Saved settings exist but signing in with them did not give a snapshot. */
   notSignedIn: boolean;
   /** There is a home to go back to. */
@@ -30,16 +33,20 @@ export function draftFrom(settings: Settings | null): SettingsDraft {
     : { serverUrl: DEFAULT_SERVER_URL, userId: "", userName: "", token: "" };
 }
 
-/** Checks the draft; returns the settings to save or the first problem. */
+/**
+ * Trims the draft; returns the settings to try or the first problem the page can see by
+ * itself. The host checks the rest (the address it converts and completes, the limits)
+ * and then tries to sign in, and names the field at fault.
+ */
 export function settingsFromDraft(d: SettingsDraft): { settings: Settings } | { error: string; field: keyof SettingsDraft } {
   const serverUrl = d.serverUrl.trim();
   const userId = d.userId.trim();
   const userName = d.userName.trim();
   const token = d.token.trim();
-  if (!/^wss?:\/\/\S+$/i.test(serverUrl))
-    return { error: "The server URL starts with ws:// or wss://, e.g. " + DEFAULT_SERVER_URL, field: "serverUrl" };
+  if (!serverUrl) return { error: "Type your server's address, e.g. " + DEFAULT_SERVER_URL, field: "serverUrl" };
   if (!userId) return { error: "Choose a user ID: it's what others type to call you.", field: "userId" };
-  if (/[\s,;]/.test(userId)) return { error: "A user ID can't contain spaces, commas or semicolons.", field: "userId" };
+  const problem = idProblem(userId);
+  if (problem) return { error: problem, field: "userId" };
   return { settings: { serverUrl, userId, userName: userName || userId, token: token || null } };
 }
 
@@ -48,20 +55,25 @@ function field(
   name: keyof SettingsDraft,
   label: string,
   value: string,
-  opts: { type?: string; placeholder?: string; hint?: string; required?: boolean; autocomplete?: string },
+  opts: { type?: string; placeholder?: string; hint?: string; required?: boolean; autocomplete?: string; error?: string | null },
 ): TemplateResult {
   const hintId = opts.hint ? `${id}-hint` : "";
+  const errorId = opts.error ? `${id}-error` : "";
+  const describedBy = [errorId, hintId].filter(Boolean).join(" ");
   return html`<div class="field">
     <label for="${id}">${label}${opts.required ? nothing : html` <span class="optional">(optional)</span>`}</label>
     <input id="${id}" name="${name}" data-field="${name}" type="${opts.type ?? "text"}" .value=${live(value)}
       placeholder="${opts.placeholder ?? ""}" autocomplete="${opts.autocomplete ?? "off"}" spellcheck="false"
-      ?required=${opts.required ?? false} aria-required=${opts.required ? "true" : nothing} aria-describedby=${hintId || nothing} />
+      ?required=${opts.required ?? false} aria-required=${opts.required ? "true" : nothing}
+      aria-invalid=${opts.error ? "true" : nothing} aria-describedby=${describedBy || nothing} />
+    ${opts.error ? html`<p class="field-error" id="${errorId}" role="alert">${opts.error}</p>` : nothing}
     ${opts.hint ? html`<p class="hint" id="${hintId}">${opts.hint}</p>` : nothing}
   </div>`;
 }
 
 export function renderSettings(v: SettingsView): TemplateResult {
   const first = v.mode === "first";
+  const errorAt = (name: keyof SettingsDraft) => (v.errorField === name ? v.error : null);
   return html`<main class="page page-settings" data-page="settings" data-mode="${v.mode}">
     <form class="card settings-card" data-form="settings" novalidate aria-labelledby="settings-title">
       <div class="settings-head">
@@ -75,18 +87,21 @@ export function renderSettings(v: SettingsView): TemplateResult {
         placeholder: DEFAULT_SERVER_URL,
         required: true,
         type: "url",
-        hint: "Ask whoever runs your Beckon server.",
+        hint: "Ask whoever runs your Beckon server. An http:// address or host:port works too.",
+        error: errorAt("serverUrl"),
       })}
       <div class="field-row">
         ${field("set-user", "userId", "User ID", v.draft.userId, {
           placeholder: "e.g. alice",
           required: true,
           hint: "Others call you by this ID.",
+          error: errorAt("userId"),
           autocomplete: "username",
         })}
         ${field("set-name", "userName", "Display name", v.draft.userName, {
           placeholder: "e.g. Alice Martin",
           hint: "Shown to the people you call. Defaults to your user ID.",
+          error: errorAt("userName"),
           autocomplete: "name",
         })}
       </div>
@@ -94,8 +109,9 @@ export function renderSettings(v: SettingsView): TemplateResult {
         type: "password",
         placeholder: "Leave empty for an open server",
         hint: "Only needed if your server requires tokens.",
+        error: errorAt("token"),
       })}
-      ${v.error ? html`<p class="note note-bad" role="alert" id="settings-error">${v.error}</p>` : nothing}
+      ${v.error && !v.errorField ? html`<p class="note note-bad" role="alert" id="settings-error">${v.error}</p>` : nothing}
       <div class="form-actions">
         ${v.canCancel
           ? html`<button type="button" class="btn btn-ghost" data-action="cancel-settings">Cancel</button>`
