@@ -89,7 +89,10 @@ impl Settings {
         if self.user_name.len() > max {
             return Err(invalid(
                 SettingsField::UserName,
-                format!("A display name is at most {max} bytes; this one has {}.", self.user_name.len()),
+                format!(
+                    "A display name is at most {max} bytes; this one has {}.",
+                    self.user_name.len()
+                ),
             ));
         }
         Ok(self)
@@ -109,19 +112,20 @@ fn server_url(typed: &str) -> Result<String, SettingsError> {
             format!("Type your server's address, {example}."),
         ));
     }
-    let with_scheme = match typed.split_once("://") {
-        None => format!("ws://{typed}"),
-        Some((scheme, rest)) => match scheme.to_ascii_lowercase().as_str() {
-            "ws" | "http" => format!("ws://{rest}"),
-            "wss" | "https" => format!("wss://{rest}"),
-            other => {
-                return Err(invalid(
+    let with_scheme =
+        match typed.split_once("://") {
+            None => format!("ws://{typed}"),
+            Some((scheme, rest)) => match scheme.to_ascii_lowercase().as_str() {
+                "ws" | "http" => format!("ws://{rest}"),
+                "wss" | "https" => format!("wss://{rest}"),
+                other => return Err(invalid(
                     SettingsField::ServerUrl,
-                    format!("Beckon cannot use a {other}:// address: use ws:// or wss://, {example}."),
-                ))
-            }
-        },
-    };
+                    format!(
+                        "Beckon cannot use a {other}:// address: use ws:// or wss://, {example}."
+                    ),
+                )),
+            },
+        };
     let mut url = url::Url::parse(&with_scheme).map_err(|e| {
         invalid(
             SettingsField::ServerUrl,
@@ -218,7 +222,10 @@ mod tests {
             (" ws://127.0.0.1:7070/ws ", "ws://127.0.0.1:7070/ws"),
             ("http://127.0.0.1:7070/ws", "ws://127.0.0.1:7070/ws"),
             ("HTTPS://beckon.example.com", "wss://beckon.example.com/ws"),
-            ("wss://beckon.example.com/calls", "wss://beckon.example.com/calls"),
+            (
+                "wss://beckon.example.com/calls",
+                "wss://beckon.example.com/calls",
+            ),
             ("127.0.0.1:7070", "ws://127.0.0.1:7070/ws"),
             ("beckon.local", "ws://beckon.local/ws"),
         ] {

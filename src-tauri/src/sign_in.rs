@@ -190,7 +190,10 @@ mod tests {
                 "needs an access token",
             ),
             (
-                refused(ErrorCode::InvalidRequest, "`userName` must be 1 to 256 bytes"),
+                refused(
+                    ErrorCode::InvalidRequest,
+                    "`userName` must be 1 to 256 bytes",
+                ),
                 None,
                 SettingsField::UserName,
                 "display name",

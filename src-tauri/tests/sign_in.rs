@@ -41,7 +41,11 @@ async fn settings_that_cannot_sign_in_are_refused_at_their_field_and_not_saved()
     let dir = tempfile::tempdir().unwrap();
     let state = AppState::new(dir.path().to_owned());
     let url = server.url();
-    let port = url.split(':').nth(2).and_then(|p| p.split('/').next()).unwrap();
+    let port = url
+        .split(':')
+        .nth(2)
+        .and_then(|p| p.split('/').next())
+        .unwrap();
 
     // Nothing listens on port 1.
     refused(
