@@ -112,20 +112,21 @@ fn server_url(typed: &str) -> Result<String, SettingsError> {
             format!("Type your server's address, {example}."),
         ));
     }
-    let with_scheme =
-        match typed.split_once("://") {
-            None => format!("ws://{typed}"),
-            Some((scheme, rest)) => match scheme.to_ascii_lowercase().as_str() {
-                "ws" | "http" => format!("ws://{rest}"),
-                "wss" | "https" => format!("wss://{rest}"),
-                other => return Err(invalid(
+    let with_scheme = match typed.split_once("://") {
+        None => format!("ws://{typed}"),
+        Some((scheme, rest)) => match scheme.to_ascii_lowercase().as_str() {
+            "ws" | "http" => format!("ws://{rest}"),
+            "wss" | "https" => format!("wss://{rest}"),
+            other => {
+                return Err(invalid(
                     SettingsField::ServerUrl,
                     format!(
                         "Beckon cannot use a {other}:// address: use ws:// or wss://, {example}."
                     ),
-                )),
-            },
-        };
+                ))
+            }
+        },
+    };
     let mut url = url::Url::parse(&with_scheme).map_err(|e| {
         invalid(
             SettingsField::ServerUrl,

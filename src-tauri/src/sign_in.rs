@@ -72,12 +72,24 @@ fn host_of(settings: &Settings) -> String {
     }
 }
 
+/// A socket error in words, without the OS's error number.
+fn io_words(e: &std::io::Error) -> String {
+    use std::io::ErrorKind;
+    match e.kind() {
+        ErrorKind::ConnectionRefused => "nothing answers on that port".into(),
+        ErrorKind::TimedOut => "no answer".into(),
+        // getaddrinfo's failures come as `Other` or `Uncategorized`, with this wording.
+        _ if e.to_string().contains("lookup") => "no computer has that name".into(),
+        kind => kind.to_string(),
+    }
+}
+
 /// What a failed try means for the user, and which field to fix.
 fn problem(e: &WireError, settings: &Settings) -> CommandError {
     use CommandErrorKind::{Offline, Server};
     use SettingsField::{ServerUrl, Token, UserId, UserName};
     let host = host_of(settings);
-    let unreachable = |detail: &dyn std::fmt::Display| {
+    let unreachable = |detail: &str| {
         at(
             ServerUrl,
             Offline,
@@ -88,14 +100,14 @@ fn problem(e: &WireError, settings: &Settings) -> CommandError {
         )
     };
     match e {
-        WireError::Io(io) => unreachable(io),
+        WireError::Io(io) => unreachable(&io_words(io)),
         WireError::Timeout(d) => at(
             ServerUrl,
             Offline,
             format!("The server at {host} did not answer within {} s.", d.as_secs()),
         ),
         WireError::WebSocket(ws) => match ws.as_ref() {
-            WsError::Io(io) => unreachable(io),
+            WsError::Io(io) => unreachable(&io_words(io)),
             WsError::Http(response) => at(
                 ServerUrl,
                 Server,
@@ -111,7 +123,7 @@ fn problem(e: &WireError, settings: &Settings) -> CommandError {
                 format!("A secure connection to {host} failed ({t}). Try ws:// if the server has no TLS."),
             ),
             WsError::Url(u) => at(ServerUrl, Server, format!("This address cannot be used: {u}.")),
-            other => unreachable(other),
+            other => unreachable(&other.to_string()),
         },
         WireError::Server(body) => match body.code {
             ErrorCode::AuthFailed if settings.token.is_none() => at(
@@ -169,7 +181,7 @@ mod tests {
                 WireError::Io(std::io::ErrorKind::ConnectionRefused.into()),
                 None,
                 SettingsField::ServerUrl,
-                "Cannot reach the server at 127.0.0.1:7070",
+                "Cannot reach the server at 127.0.0.1:7070 (nothing answers on that port)",
             ),
             (
                 WireError::Timeout(TRY_TIMEOUT),
