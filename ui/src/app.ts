@@ -6,6 +6,7 @@ import { render as litRender } from "lit-html";
 import type { Api } from "./api";
 import { checkInvitees } from "./ids";
 import { outcomeBanner } from "./outcome";
+import { canCall } from "./pages/home";
 import { draftFrom, settingsFromDraft, type SettingsDraft } from "./pages/settings";
 import { MediaController, type MediaModule } from "./media/controller";
 import type { HostNotice, HostUpdate } from "./media/host";
@@ -360,6 +361,9 @@ export class App {
       this.view.querySelector<HTMLElement>("#dial-ids")?.focus();
       return;
     }
+    // The buttons are disabled while offline; Enter in the ID box still lands here. The
+    // typed IDs stay for when the connection is back (the page says why nothing happens).
+    if (!m.snapshot || !canCall(m.snapshot)) return;
     m.dialError = null;
     this.setBanner(null);
     const ok = await this.run("call", () => this.api.call(users, callType));

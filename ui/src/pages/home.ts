@@ -21,11 +21,11 @@ export type HomeView = {
   now: number;
 };
 
-function bannerView(b: Banner): TemplateResult {
+function bannerView(b: Banner, offline: boolean): TemplateResult {
   const ic = b.tone === "bad" ? "missed" : b.tone === "warn" ? "alert" : "info";
   const redial = b.redial
     ? html`<button type="button" class="btn btn-small btn-soft" data-action="call-back"
-        data-users="${b.redial.users.join(",")}" data-type="${b.redial.callType}">${icon(b.redial.callType === "video" ? "video" : "phone")}${b.kind === "cancelledByCaller" || b.kind === "missed" ? "Call back" : "Call again"}</button>`
+        data-users="${b.redial.users.join(",")}" data-type="${b.redial.callType}" ?disabled=${offline}>${icon(b.redial.callType === "video" ? "video" : "phone")}${b.kind === "cancelledByCaller" || b.kind === "missed" ? "Call back" : "Call again"}</button>`
     : nothing;
   return html`<section class="banner banner-${b.tone}${b.faded ? " banner-faded" : ""}" role="${b.tone === "info" ? "status" : "alert"}" data-outcome="${b.kind}"
     aria-hidden=${b.faded ? "true" : nothing} ?inert=${b.faded ?? false}>
@@ -35,16 +35,26 @@ function bannerView(b: Banner): TemplateResult {
   </section>`;
 }
 
+/**
+ * Calls are placed by the server: while the app is not connected, a call fails at once
+ * (nothing queues it), so home offers none until the connection is back.
+ */
+export function canCall(s: Snapshot): boolean {
+  return s.connection.state === "connected";
+}
+
+const OFFLINE_CALLS = "You're offline — you can call once Beckon reconnects.";
+
 function connectionNote(s: Snapshot): TemplateResult | typeof nothing {
   const c = s.connection;
   if (c.state === "connected") return nothing;
-  // One text node for the sentence, so it is kerned as one run.
+  // One text node for each sentence, so it is kerned as one run.
   if (c.state === "disconnected")
-    return html`<p class="note note-bad" role="status">${`You're offline${c.reason ? ` (${c.reason})` : ""}. Calls can't be placed until Beckon reconnects. Check the server in `}<button type="button" class="link" data-action="edit-settings">Settings</button>.</p>`;
-  return html`<p class="note note-warn" role="status">${c.state === "reconnecting" ? `Reconnecting to the server (attempt ${c.attempt})…` : "Connecting to the server…"} Calls go through once you're back online.</p>`;
+    return html`<p class="note note-bad" id="dial-offline" role="status">${`You're offline${c.reason ? ` (${c.reason})` : ""} — you can call once Beckon reconnects. Check the server in `}<button type="button" class="link" data-action="edit-settings">Settings</button>.</p>`;
+  return html`<p class="note note-warn" id="dial-offline" role="status">${`${c.state === "reconnecting" ? `Reconnecting to the server (attempt ${c.attempt})…` : "Connecting to the server…"} ${OFFLINE_CALLS}`}</p>`;
 }
 
-function historyItem(e: HistoryEntry, now: number): TemplateResult {
+function historyItem(e: HistoryEntry, now: number, offline: boolean): TemplateResult {
   const r = historyResult(e);
   const missed = e.missed || e.busyReject;
   const typeLabel = e.callType === "video" ? "Video call" : "Voice call";
@@ -61,7 +71,7 @@ function historyItem(e: HistoryEntry, now: number): TemplateResult {
         <time datetime="${new Date(e.createdAt).toISOString()}">${formatWhen(e.createdAt, now)}</time>
       </div>
     </div>
-    <button type="button" class="icon-btn call-back" data-action="call-back" data-users="${e.withIds.join(",")}" data-type="${e.callType}"
+    <button type="button" class="icon-btn call-back" data-action="call-back" data-users="${e.withIds.join(",")}" data-type="${e.callType}" ?disabled=${offline}
       aria-label="Call back ${e.withLabel} (${typeLabel.toLowerCase()})" title="Call back">${icon(e.callType === "video" ? "video" : "phone")}</button>
   </li>`;
 }
@@ -73,7 +83,7 @@ function historyView(v: HomeView): TemplateResult {
   else if (v.history === null) body = html`<div class="empty" aria-busy="true"><p>Loading recent calls…</p></div>`;
   else if (v.history.length === 0)
     body = html`<div class="empty"><p>No calls yet.</p><p class="hint">Calls you make and receive show up here.</p></div>`;
-  else body = html`<ul class="recents-list">${repeat(v.history, (e) => e.callId, (e) => historyItem(e, v.now))}</ul>`;
+  else body = html`<ul class="recents-list">${repeat(v.history, (e) => e.callId, (e) => historyItem(e, v.now, !canCall(v.snapshot)))}</ul>`;
   return html`<section class="card recents" aria-labelledby="recents-title">
     <div class="card-head"><h2 id="recents-title">Recent calls</h2></div>
     ${body}
@@ -83,8 +93,9 @@ function historyView(v: HomeView): TemplateResult {
 export function renderHome(v: HomeView): TemplateResult {
   const s = v.snapshot;
   const placing = v.busy === "call";
+  const offline = !canCall(s);
   return html`<main class="page page-home" data-page="home">
-    ${v.banner ? bannerView(v.banner) : nothing}
+    ${v.banner ? bannerView(v.banner, offline) : nothing}
     <div class="home-grid">
       <div class="home-side">
         <section class="card me" aria-label="Your profile">
@@ -100,15 +111,15 @@ export function renderHome(v: HomeView): TemplateResult {
           <form data-form="dial" class="dial-form" novalidate>
             <label for="dial-ids">User ID</label>
             <input id="dial-ids" data-field="dialText" type="text" .value=${live(v.dialText)} placeholder="e.g. bob — or bob, carol for a group"
-              autocomplete="off" spellcheck="false" aria-describedby="dial-hint${v.dialError ? " dial-error" : ""}"
+              autocomplete="off" spellcheck="false" aria-describedby="dial-hint${v.dialError ? " dial-error" : ""}${offline ? " dial-offline" : ""}"
               aria-invalid=${v.dialError ? "true" : nothing} />
             ${v.dialError
               ? html`<p class="field-error" id="dial-error" role="alert">${v.dialError}</p>`
               : nothing}
             <p class="hint" id="dial-hint">Several IDs separated by commas or spaces start a group call. Enter starts a voice call.</p>
             <div class="dial-actions">
-              <button type="button" class="btn btn-primary" data-action="call" data-type="voice" ?disabled=${placing}>${icon("phone")}Voice call</button>
-              <button type="button" class="btn btn-secondary" data-action="call" data-type="video" ?disabled=${placing}>${icon("video")}Video call</button>
+              <button type="button" class="btn btn-primary" data-action="call" data-type="voice" ?disabled=${placing || offline}>${icon("phone")}Voice call</button>
+              <button type="button" class="btn btn-secondary" data-action="call" data-type="video" ?disabled=${placing || offline}>${icon("video")}Video call</button>
             </div>
           </form>
           ${connectionNote(s)}
