@@ -175,6 +175,9 @@ export class App {
       }
     }
     if (!before || before.userId !== u.snapshot.userId) this.refreshHistory();
+    // A load tried while connecting failed (the host has no server to ask), and calls may
+    // have come and gone while offline: the list is asked again each time the link is up.
+    else if (before.connection.state !== "connected" && u.snapshot.connection.state === "connected") this.refreshHistory();
     this.onNotice(u.notice, u);
     this.render();
   }

@@ -4,7 +4,7 @@ import { createApi, EVENT_UPDATE } from "../src/api";
 import { App } from "../src/app";
 import { FakeTransport } from "../src/fake-transport";
 import { CONNECTED, DISCONNECTED, RECONNECTING, SETTINGS, fixtures, history, snapshot } from "../src/fixtures";
-import type { Connection, HistoryEntry, Notice, Snapshot, Update } from "../src/types";
+import type { Connection, Notice, Snapshot, Update } from "../src/types";
 import { FakeSounds, flush, NOW, text } from "./helpers";
 
 let root: HTMLElement;
@@ -71,5 +71,49 @@ describe("calling while not connected: the page says calls can't be placed, and 
     $('[data-action="call"][data-type="video"]')?.click();
     await flush();
     expect(t.calls.at(-1)).toEqual({ command: "call", args: { users: ["bob"], callType: "video" } });
+  });
+});
+
+describe("recent calls that failed to load are loaded again", () => {
+  const refuse = () => Promise.reject({ kind: "notConnected", message: "not connected (connecting)" });
+
+  it("when the connection comes up, without a click", async () => {
+    await start({ snapshot: snapshot({ connection: { state: "connecting" } }), history: refuse });
+    expect(text($(".recents"))).toContain("Couldn't load recent calls: not connected (connecting)");
+    expect(text($(".recents"))).toContain("They load again once Beckon reconnects.");
+    t.handlers.history = () => history(NOW);
+    update(snapshot({ connection: RECONNECTING }));
+    await flush();
+    expect(t.commands().filter((c) => c === "history").length).toBe(1);
+    update(snapshot({ connection: CONNECTED }));
+    await flush();
+    expect(root.querySelectorAll(".recent")).toHaveLength(6);
+    expect(text($(".recents"))).not.toContain("Couldn't load");
+  });
+
+  it("after saving settings, once the new sign-in connects", async () => {
+    await start();
+    t.handlers.history = refuse;
+    t.handlers.app_state = () => ({ settings: SETTINGS, snapshot: snapshot({ connection: { state: "connecting" } }) });
+    t.handlers.save_settings = () => undefined;
+    $('[data-action="edit-settings"]')?.click();
+    $('[data-form="settings"]')?.dispatchEvent(new Event("submit", { bubbles: true, cancelable: true }));
+    await flush();
+    expect(text($(".recents"))).toContain("Couldn't load recent calls");
+    t.handlers.history = () => history(NOW);
+    update(snapshot({ connection: CONNECTED }));
+    await flush();
+    expect(root.querySelectorAll(".recent")).toHaveLength(6);
+  });
+
+  it("the error has a visible Retry button that loads them", async () => {
+    await start({ history: refuse });
+    const retry = $<HTMLButtonElement>('.recents [data-action="retry-history"]');
+    expect(text(retry)).toBe("Retry");
+    expect(retry?.classList.contains("sr-only")).toBe(false);
+    t.handlers.history = () => history(NOW);
+    retry?.click();
+    await flush();
+    expect(root.querySelectorAll(".recent")).toHaveLength(6);
   });
 });

@@ -79,7 +79,7 @@ function historyItem(e: HistoryEntry, now: number, offline: boolean): TemplateRe
 function historyView(v: HomeView): TemplateResult {
   let body: TemplateResult;
   if (v.historyError)
-    body = html`<div class="empty"><p>Couldn't load recent calls: ${v.historyError}</p><button type="button" class="btn btn-small btn-soft" data-action="retry-history">Try again</button></div>`;
+    body = html`<div class="empty" role="status"><p>Couldn't load recent calls: ${v.historyError}</p>${canCall(v.snapshot) ? nothing : html`<p class="hint">They load again once Beckon reconnects.</p>`}<button type="button" class="btn btn-small btn-soft" data-action="retry-history">Retry</button></div>`;
   else if (v.history === null) body = html`<div class="empty" aria-busy="true"><p>Loading recent calls…</p></div>`;
   else if (v.history.length === 0)
     body = html`<div class="empty"><p>No calls yet.</p><p class="hint">Calls you make and receive show up here.</p></div>`;
