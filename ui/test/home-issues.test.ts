@@ -3,8 +3,10 @@ import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { createApi, EVENT_UPDATE } from "../src/api";
 import { App } from "../src/app";
 import { FakeTransport } from "../src/fake-transport";
-import { CONNECTED, DISCONNECTED, RECONNECTING, SETTINGS, fixtures, history, snapshot } from "../src/fixtures";
-import type { Connection, Notice, Snapshot, Update } from "../src/types";
+import { CONNECTED, DISCONNECTED, RECONNECTING, SETTINGS, fixtures, history, member, missedHistory, outgoingCall, snapshot } from "../src/fixtures";
+import { formatWhen } from "../src/format";
+import { recentRows } from "../src/recents";
+import type { Connection, HistoryEntry, Notice, Snapshot, Update } from "../src/types";
 import { FakeSounds, flush, NOW, text } from "./helpers";
 
 let root: HTMLElement;
@@ -115,5 +117,58 @@ describe("recent calls that failed to load are loaded again", () => {
     retry?.click();
     await flush();
     expect(root.querySelectorAll(".recent")).toHaveLength(6);
+  });
+});
+
+/** Each row's name, without its Missed badge. */
+const names = () => $$(".recent-name").map((el) => text(el).replace(/ Missed$/, ""));
+
+describe("recent calls show each person the same way", () => {
+  it("by the name any entry knows, where the host sent only the ID", async () => {
+    await start({ history: () => missedHistory(NOW) });
+    // m4 and m8: calls nobody answered, which the host labels "bob" and "carol".
+    expect(names()).toEqual(["Bob Chen (3)", "Bob Chen", "Bob Chen", "Erin Novak +2", "Carol Diaz, dan", "Carol Diaz", "Erin Novak"]);
+    const m8 = $('[data-call-id="m8"]');
+    expect(m8?.querySelector(".recent-name")?.getAttribute("title")).toBe("Carol Diaz");
+    expect(m8?.querySelector('[data-action="call-back"]')?.getAttribute("aria-label")).toBe("Call back Carol Diaz (voice call)");
+    expect(text(m8?.querySelector(".avatar"))).toBe("CD");
+  });
+
+  it("by the snapshot's names too; by the ID when no name is known", () => {
+    const bare = missedHistory(NOW).filter((e) => e.callId === "m4" || e.callId === "m8");
+    const call = outgoingCall(NOW, [member("carol", "Carol D.", "received")]);
+    expect(recentRows(bare, snapshot({ phase: "outgoing", call })).map((r) => r.label)).toEqual(["bob", "Carol D."]);
+  });
+});
+
+describe("repeated missed calls from one person are one row", () => {
+  it("same caller, same type, one after the other: one row with the count and the newest time", async () => {
+    await start({ history: () => missedHistory(NOW) });
+    const rows = $$(".recent");
+    expect(rows).toHaveLength(7);
+    const bob = rows[0]!;
+    expect(text(bob.querySelector(".recent-name"))).toBe("Bob Chen (3) Missed");
+    expect(bob.dataset.callId).toBe("m1");
+    expect(text(bob.querySelector(".recent-result"))).toBe("Not answered · Caller hung up");
+    const at = (min: number) => formatWhen(NOW - min * 60_000, NOW);
+    expect(text(bob.querySelector("time"))).toBe(at(3));
+    expect(bob.querySelector("time")?.getAttribute("title")).toBe(`${at(3)}, ${at(9)}, ${at(20)}`);
+    // Not folded: an outgoing call in between, a video call, a group call by another caller.
+    expect(text(rows[2]?.querySelector(".recent-name"))).toBe("Bob Chen Missed");
+  });
+
+  it("a new missed call joins the row, which keeps its nodes", async () => {
+    await start({ history: () => missedHistory(NOW) });
+    const row = $$(".recent")[0]!;
+    const back = row.querySelector<HTMLButtonElement>('[data-action="call-back"]')!;
+    back.focus();
+    const newer: HistoryEntry = { ...missedHistory(NOW)[0]!, callId: "m0", createdAt: NOW - 60_000 };
+    t.handlers.history = () => [newer, ...missedHistory(NOW)];
+    update(snapshot(), { kind: "rejectedBusy", callId: "m0", callerId: "bob", callerName: "Bob Chen", callType: "voice" });
+    await flush();
+    expect($$(".recent")[0]).toBe(row);
+    expect(text(row.querySelector(".recent-name"))).toBe("Bob Chen (4) Missed");
+    expect(row.dataset.callId).toBe("m0");
+    expect(document.activeElement).toBe(back);
   });
 });

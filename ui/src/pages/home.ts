@@ -1,9 +1,10 @@
 import { html, nothing, type TemplateResult } from "lit-html";
 import { live } from "lit-html/directives/live.js";
 import { repeat } from "lit-html/directives/repeat.js";
-import { formatWhen, historyResult } from "../format";
+import { formatWhen } from "../format";
 import { icon } from "../icons";
 import type { Banner } from "../outcome";
+import { recentRows, type RecentRow } from "../recents";
 import type { HistoryEntry, Snapshot } from "../types";
 import { avatar } from "./shell";
 
@@ -54,25 +55,27 @@ function connectionNote(s: Snapshot): TemplateResult | typeof nothing {
   return html`<p class="note note-warn" id="dial-offline" role="status">${`${c.state === "reconnecting" ? `Reconnecting to the server (attempt ${c.attempt})…` : "Connecting to the server…"} ${OFFLINE_CALLS}`}</p>`;
 }
 
-function historyItem(e: HistoryEntry, now: number, offline: boolean): TemplateResult {
-  const r = historyResult(e);
-  const missed = e.missed || e.busyReject;
+function historyItem(row: RecentRow, now: number, offline: boolean): TemplateResult {
+  const { entry: e, label, missed, result: r } = row;
   const typeLabel = e.callType === "video" ? "Video call" : "Voice call";
   const dirLabel = e.direction === "incoming" ? "Incoming" : "Outgoing";
-  return html`<li class="recent${missed ? " recent-missed" : ""}${e.busyReject ? " recent-busy" : ""}" data-call-id="${e.callId}">
-    ${avatar(e.withLabel, e.withIds.join(","), "sm")}
+  const count = row.entries.length > 1 ? ` (${row.entries.length})` : "";
+  // A folded row shows its newest time; the others are a hover away.
+  const times = count ? row.entries.map((x) => formatWhen(x.createdAt, now)).join(", ") : null;
+  return html`<li class="recent${missed ? " recent-missed" : ""}${row.busyReject ? " recent-busy" : ""}" data-call-id="${e.callId}">
+    ${avatar(label, e.withIds.join(","), "sm")}
     <div class="recent-main">
-      <div class="recent-name" title="${e.withLabel}">${e.withLabel}${missed ? html` <span class="badge badge-bad">Missed</span>` : nothing}</div>
+      <div class="recent-name" title="${label + count}">${label + count}${missed ? html` <span class="badge badge-bad">Missed</span>` : nothing}</div>
       <div class="recent-meta">
         <span class="recent-dir" title="${dirLabel}">${icon(e.direction === "incoming" ? "incoming" : "outgoing", "icon-xs")}<span class="sr-only">${dirLabel}</span></span>
         <span class="recent-type" title="${typeLabel}">${icon(e.callType === "video" ? "video" : "phone", "icon-xs")}<span class="sr-only">${typeLabel}</span></span>
         <span class="recent-result tone-${r.tone}">${r.text}</span>
         <span class="recent-sep" aria-hidden="true">·</span>
-        <time datetime="${new Date(e.createdAt).toISOString()}">${formatWhen(e.createdAt, now)}</time>
+        <time datetime="${new Date(e.createdAt).toISOString()}" title=${times ?? nothing}>${formatWhen(e.createdAt, now)}</time>
       </div>
     </div>
     <button type="button" class="icon-btn call-back" data-action="call-back" data-users="${e.withIds.join(",")}" data-type="${e.callType}" ?disabled=${offline}
-      aria-label="Call back ${e.withLabel} (${typeLabel.toLowerCase()})" title="Call back">${icon(e.callType === "video" ? "video" : "phone")}</button>
+      aria-label="Call back ${label} (${typeLabel.toLowerCase()})" title="Call back">${icon(e.callType === "video" ? "video" : "phone")}</button>
   </li>`;
 }
 
@@ -83,7 +86,7 @@ function historyView(v: HomeView): TemplateResult {
   else if (v.history === null) body = html`<div class="empty" aria-busy="true"><p>Loading recent calls…</p></div>`;
   else if (v.history.length === 0)
     body = html`<div class="empty"><p>No calls yet.</p><p class="hint">Calls you make and receive show up here.</p></div>`;
-  else body = html`<ul class="recents-list">${repeat(v.history, (e) => e.callId, (e) => historyItem(e, v.now, !canCall(v.snapshot)))}</ul>`;
+  else body = html`<ul class="recents-list">${repeat(recentRows(v.history, v.snapshot), (row) => row.key, (row) => historyItem(row, v.now, !canCall(v.snapshot)))}</ul>`;
   return html`<section class="card recents" aria-labelledby="recents-title">
     <div class="card-head"><h2 id="recents-title">Recent calls</h2></div>
     ${body}
