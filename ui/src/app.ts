@@ -32,7 +32,13 @@ export type AppOptions = {
   /** How long a banner about the user's own doing stays. */
   ownBannerMs?: number;
   toastMs?: number;
+  /** Whether the window has the focus (default: the document's). */
+  hasFocus?: () => boolean;
+  /** Where the missed-call badge keeps when the user last looked (default: localStorage). */
+  storage?: MarkStore | null;
 };
+
+export type MarkStore = Pick<Storage, "getItem" | "setItem">;
 
 export type ToastTone = "info" | "bad";
 
@@ -56,6 +62,11 @@ export class App {
   private bannerTimer: ReturnType<typeof setTimeout> | null = null;
   private lastPage: PageName | null = null;
   private historySeq = 0;
+  private readonly hasFocus: () => boolean;
+  private readonly storage: MarkStore | null;
+  /** The storage key of the user the missed-call mark is kept for, and whether they are looking. */
+  private markKey: string | null = null;
+  private looking = false;
   private updates = 0;
   private disposed = false;
 
@@ -72,6 +83,8 @@ export class App {
     this.ownBannerMs = opts.ownBannerMs ?? 8000;
     this.toastMs = opts.toastMs ?? 6000;
     const doc = this.root.ownerDocument;
+    this.hasFocus = opts.hasFocus ?? (() => doc.hasFocus());
+    this.storage = opts.storage !== undefined ? opts.storage : defaultStorage(doc);
     this.view = doc.createElement("div");
     this.view.className = "view";
     this.toastHost = doc.createElement("div");
@@ -86,6 +99,8 @@ export class App {
     this.root.addEventListener("change", this.onInput);
     this.root.addEventListener(PLAY_BLOCKED_EVENT, this.onPlayBlocked);
     doc.addEventListener("keydown", this.onKeyDown);
+    doc.defaultView?.addEventListener("focus", this.onFocusChange);
+    doc.defaultView?.addEventListener("blur", this.onFocusChange);
   }
 
   /** Subscribes to the host, then asks for the current state. */
@@ -140,6 +155,8 @@ export class App {
     this.root.removeEventListener("input", this.onInput);
     this.root.removeEventListener("change", this.onInput);
     this.root.ownerDocument.removeEventListener("keydown", this.onKeyDown);
+    this.root.ownerDocument.defaultView?.removeEventListener("focus", this.onFocusChange);
+    this.root.ownerDocument.defaultView?.removeEventListener("blur", this.onFocusChange);
   }
 
   get page(): PageName {
@@ -280,6 +297,7 @@ export class App {
     const page = this.page;
     if (page === "settings" && !m.draft) m.draft = draftFrom(m.settings);
     m.media = this.media?.view() ?? null;
+    this.trackLook(page);
     // lit patches the existing nodes: within a page, focus, caret and element identity
     // (a <video> with a live srcObject) survive every update.
     litRender(renderWindow(m, this.kind, this.now()), this.view);
@@ -291,6 +309,36 @@ export class App {
     doc.title = windowTitle(m, this.kind, this.now());
     doc.documentElement.dataset.page = page;
     this.sounds.set(this.soundFor(page));
+  }
+
+  /**
+   * The missed-call badge counts calls missed since the user last looked at home: a look
+   * lasts while home shows in the focused window. During a look the badge counts from the
+   * mark before it, so what it announces stays to be seen; when the look ends the mark
+   * moves to that moment. Nothing stored yet (first run): nothing is new.
+   */
+  private trackLook(page: PageName): void {
+    if (this.kind !== "main") return;
+    const userId = this.model.snapshot?.userId;
+    const key = userId ? `beckon.missedSeenAt.${userId}` : null;
+    const looking = key !== null && page === "home" && this.hasFocus();
+    if (key === this.markKey && looking === this.looking) return;
+    const now = this.now();
+    if (this.looking && this.markKey) this.writeMark(this.markKey, now);
+    this.markKey = key;
+    this.looking = looking;
+    if (!key) return;
+    const stored = Number(this.storage?.getItem(key) ?? NaN);
+    this.model.missedSince = Number.isFinite(stored) ? stored : now;
+    if (looking || !Number.isFinite(stored)) this.writeMark(key, now);
+  }
+
+  private writeMark(key: string, at: number): void {
+    try {
+      this.storage?.setItem(key, String(at));
+    } catch {
+      /* storage full or refused: the badge then counts from this session's marks */
+    }
   }
 
   /** Ringtone in the popup while it rings; ringback on the waiting page. */
@@ -577,6 +625,8 @@ export class App {
     }
   };
 
+  private readonly onFocusChange = (): void => this.render();
+
   private readonly onPlayBlocked = (): void => {
     if (!this.media || this.media.playBlocked) return;
     this.media.playBlocked = true;
@@ -608,6 +658,15 @@ export class App {
       void this.act("cancel-settings");
     }
   };
+}
+
+function defaultStorage(doc: Document): MarkStore | null {
+  try {
+    return doc.defaultView?.localStorage ?? null;
+  } catch {
+    // A document without storage access throws on the property itself.
+    return null;
+  }
 }
 
 export function toMessage(e: unknown): string {

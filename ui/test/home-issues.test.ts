@@ -1,7 +1,7 @@
 // The team's issue list for the home page: calling while offline, and the recent calls.
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { createApi, EVENT_UPDATE } from "../src/api";
-import { App } from "../src/app";
+import { App, type AppOptions } from "../src/app";
 import { FakeTransport } from "../src/fake-transport";
 import { CONNECTED, DISCONNECTED, RECONNECTING, SETTINGS, fixtures, history, member, missedHistory, outgoingCall, snapshot } from "../src/fixtures";
 import { formatWhen } from "../src/format";
@@ -12,11 +12,12 @@ import { FakeSounds, flush, NOW, text } from "./helpers";
 let root: HTMLElement;
 let t: FakeTransport;
 let app: App;
+let clock = NOW;
 
-async function start(opts: { snapshot?: Snapshot; history?: () => unknown } = {}) {
+async function start(opts: { snapshot?: Snapshot; history?: () => unknown; app?: Partial<AppOptions> } = {}) {
   const state = { settings: SETTINGS, snapshot: opts.snapshot ?? snapshot() };
   t = new FakeTransport({ app_state: () => state, history: opts.history ?? (() => history(NOW)) });
-  app = new App({ api: createApi(t), root, kind: "main", sounds: new FakeSounds(), now: () => NOW });
+  app = new App({ api: createApi(t), root, kind: "main", sounds: new FakeSounds(), now: () => clock, ...opts.app });
   await app.start();
   await flush();
 }
@@ -29,6 +30,7 @@ const $ = <T extends HTMLElement = HTMLElement>(sel: string) => root.querySelect
 const $$ = (sel: string) => Array.from(root.querySelectorAll<HTMLButtonElement>(sel));
 
 beforeEach(() => {
+  clock = NOW;
   document.body.innerHTML = '<div id="app"></div>';
   root = document.getElementById("app") as HTMLElement;
 });
@@ -170,5 +172,70 @@ describe("repeated missed calls from one person are one row", () => {
     expect(text(row.querySelector(".recent-name"))).toBe("Bob Chen (4) Missed");
     expect(row.dataset.callId).toBe("m0");
     expect(document.activeElement).toBe(back);
+  });
+});
+
+describe("the missed-call count on Recent calls", () => {
+  const KEY = "beckon.missedSeenAt.alice";
+  let focused = true;
+  let store: Map<string, string>;
+  const storage = { getItem: (k: string) => store.get(k) ?? null, setItem: (k: string, v: string) => void store.set(k, v) };
+  const badge = () => $(".recents .missed-count");
+  const focus = (on: boolean) => {
+    focused = on;
+    window.dispatchEvent(new Event(on ? "focus" : "blur"));
+  };
+  const open = (mark: number | null) => {
+    store = new Map(mark === null ? [] : [[KEY, String(mark)]]);
+    return start({ history: () => missedHistory(NOW), app: { hasFocus: () => focused, storage } });
+  };
+
+  beforeEach(() => {
+    focused = true;
+  });
+
+  it("counts the calls missed since home was last looked at, in a live region", async () => {
+    await open(NOW - 30 * 60_000);
+    // m1, m2, m3 (one row) are newer than the mark; m5, m6 are older.
+    expect(text(badge())).toBe("3 missed calls since you last looked");
+    expect(badge()?.getAttribute("role")).toBe("status");
+    expect(store.get(KEY)).toBe(String(NOW));
+  });
+
+  it("stays while the user looks; once they look away, only calls missed after that count", async () => {
+    await open(NOW - 30 * 60_000);
+    clock = NOW + 60_000;
+    vi.useFakeTimers({ toFake: ["setInterval"] });
+    vi.advanceTimersByTime(5000);
+    expect(text(badge())).toMatch(/^3 missed/);
+    focus(false);
+    expect(text(badge())).toBe("");
+    expect(store.get(KEY)).toBe(String(NOW + 60_000));
+    const newer: HistoryEntry = { ...missedHistory(NOW)[0]!, callId: "m0", createdAt: NOW + 120_000 };
+    t.handlers.history = () => [newer, ...missedHistory(NOW)];
+    update(snapshot(), { kind: "rejectedBusy", callId: "m0", callerId: "bob", callerName: "Bob Chen", callType: "voice" });
+    await flush();
+    expect(text(badge())).toBe("1 missed call since you last looked");
+    // The user comes back: the badge is there to be seen.
+    focus(true);
+    expect(text(badge())).toMatch(/^1 missed/);
+  });
+
+  it("a call page in between ends the look", async () => {
+    await open(NOW - 30 * 60_000);
+    clock = NOW + 60_000;
+    update(fixtures.incoming(NOW + 60_000));
+    expect(store.get(KEY)).toBe(String(NOW + 60_000));
+    update(snapshot());
+    expect(text(badge())).toBe("");
+  });
+
+  it("nothing counts as new on the first run, or while nothing was missed", async () => {
+    await open(null);
+    expect(text(badge())).toBe("");
+    expect(badge()).not.toBeNull();
+    app.dispose();
+    await open(NOW - 60_000);
+    expect(text(badge())).toBe("");
   });
 });

@@ -4,7 +4,7 @@ import { repeat } from "lit-html/directives/repeat.js";
 import { formatWhen } from "../format";
 import { icon } from "../icons";
 import type { Banner } from "../outcome";
-import { recentRows, type RecentRow } from "../recents";
+import { missedSince, recentRows, type RecentRow } from "../recents";
 import type { HistoryEntry, Snapshot } from "../types";
 import { avatar } from "./shell";
 
@@ -16,6 +16,8 @@ export type HomeView = {
   /** null while the first load is on its way. */
   history: HistoryEntry[] | null;
   historyError: string | null;
+  /** Missed calls newer than this have the badge's count (null: none counted). */
+  missedSince: number | null;
   banner: Banner | null;
   /** An action the user started that has not answered yet. */
   busy: string | null;
@@ -79,6 +81,16 @@ function historyItem(row: RecentRow, now: number, offline: boolean): TemplateRes
   </li>`;
 }
 
+/**
+ * Always in the page, empty at zero: a live region announces changes only once it exists,
+ * so a count that arrives with the history is read out.
+ */
+function missedBadge(n: number): TemplateResult {
+  return html`<span class="missed-count" role="status" title=${n ? "Missed since you last looked" : nothing}>${n
+    ? html`${n} missed<span class="sr-only"> ${n === 1 ? "call" : "calls"} since you last looked</span>`
+    : nothing}</span>`;
+}
+
 function historyView(v: HomeView): TemplateResult {
   let body: TemplateResult;
   if (v.historyError)
@@ -88,7 +100,7 @@ function historyView(v: HomeView): TemplateResult {
     body = html`<div class="empty"><p>No calls yet.</p><p class="hint">Calls you make and receive show up here.</p></div>`;
   else body = html`<ul class="recents-list">${repeat(recentRows(v.history, v.snapshot), (row) => row.key, (row) => historyItem(row, v.now, !canCall(v.snapshot)))}</ul>`;
   return html`<section class="card recents" aria-labelledby="recents-title">
-    <div class="card-head"><h2 id="recents-title">Recent calls</h2></div>
+    <div class="card-head"><h2 id="recents-title">Recent calls</h2>${missedBadge(missedSince(v.history, v.missedSince))}</div>
     ${body}
   </section>`;
 }
