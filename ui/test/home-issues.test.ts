@@ -7,7 +7,7 @@ import { CONNECTED, DISCONNECTED, RECONNECTING, SETTINGS, fixtures, history, mem
 import { formatWhen } from "../src/format";
 import { recentRows } from "../src/recents";
 import type { Connection, HistoryEntry, Notice, Snapshot, Update } from "../src/types";
-import { FakeSounds, flush, NOW, text } from "./helpers";
+import { FakeSounds, flush, NOW, readStyles, text } from "./helpers";
 
 let root: HTMLElement;
 let t: FakeTransport;
@@ -58,6 +58,13 @@ describe("calling while not connected: the page says calls can't be placed, and 
     expect(text(note)).toMatch(/You're offline( \(.+\))? — you can call once Beckon reconnects\./);
     expect($("#dial-ids")?.getAttribute("aria-describedby")).toContain("dial-offline");
     expect(text(root)).not.toMatch(/back online|go through once/);
+  });
+
+  it("a disabled Call back looks disabled and does not light up on hover", () => {
+    const css = readStyles();
+    expect(/\n\.icon-btn:disabled \{[^}]*opacity: 0\.\d+;/.test(css)).toBe(true);
+    expect(css).toMatch(/\n\.icon-btn:hover:not\(:disabled\) \{/);
+    expect(css).toMatch(/\n\.call-back:hover:not\(:disabled\) \{/);
   });
 
   it("Enter in the ID box sends nothing and keeps the IDs; once connected the call goes", async () => {
