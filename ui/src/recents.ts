@@ -81,8 +81,9 @@ export function recentRows(entries: readonly HistoryEntry[], s: Snapshot | null)
   return rows.map(({ label, entries: es }) => {
     const entry = es[0]!;
     const results = es.map(historyResult);
-    // Missed for different reasons ("Not answered", "Caller hung up"): each reason once.
-    const text = Array.from(new Set(results.map((r) => r.text))).join(" · ");
+    // Missed for different reasons ("Caller hung up", "You were on another call"): what they
+    // share, kept short so the row's line doesn't wrap in a narrow window.
+    const text = results.every((r) => r.text === results[0]!.text) ? results[0]!.text : "Not answered";
     return {
       key: es[es.length - 1]!.callId,
       entry,

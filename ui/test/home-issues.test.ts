@@ -158,12 +158,17 @@ describe("repeated missed calls from one person are one row", () => {
     const bob = rows[0]!;
     expect(text(bob.querySelector(".recent-name"))).toBe("Bob Chen (3) Missed");
     expect(bob.dataset.callId).toBe("m1");
-    expect(text(bob.querySelector(".recent-result"))).toBe("Not answered · Caller hung up");
+    expect(text(bob.querySelector(".recent-result"))).toBe("Not answered");
     const at = (min: number) => formatWhen(NOW - min * 60_000, NOW);
     expect(text(bob.querySelector("time"))).toBe(at(3));
     expect(bob.querySelector("time")?.getAttribute("title")).toBe(`${at(3)}, ${at(9)}, ${at(20)}`);
     // Not folded: an outgoing call in between, a video call, a group call by another caller.
     expect(text(rows[2]?.querySelector(".recent-name"))).toBe("Bob Chen Missed");
+  });
+
+  it("a row says the reason its calls share, else 'Not answered'", () => {
+    const hungUp = missedHistory(NOW).slice(0, 3).map((e) => ({ ...e, result: "cancelled" as const }));
+    expect(recentRows(hungUp, null).map((r) => [r.entries.length, r.result.text])).toEqual([[3, "Caller hung up"]]);
   });
 
   it("a new missed call joins the row, which keeps its nodes", async () => {
