@@ -53,6 +53,7 @@ const SCENES: Record<string, () => Scene> = {
   "home-reconnecting": () => ({ settings: SETTINGS, snapshot: conn(RECONNECTING) }),
   "home-offline": () => ({ settings: SETTINGS, snapshot: conn(DISCONNECTED) }),
   "home-empty": () => ({ settings: SETTINGS, snapshot: conn(CONNECTED), empty: true }),
+  "home-history-error": () => ({ settings: SETTINGS, snapshot: conn({ state: "connecting" }), history: () => { throw { kind: "notConnected", message: "not connected (connecting)" }; } }),
   "home-missed": () => ({ settings: SETTINGS, snapshot: conn(CONNECTED), history: () => missedHistory(NOW), seenAt: NOW - 30 * 60_000 }),
   banner: () => {
     const kind = params.get("outcome") ?? "declined";
