@@ -46,15 +46,15 @@ export function canCall(s: Snapshot): boolean {
   return s.connection.state === "connected";
 }
 
-const OFFLINE_CALLS = "You're offline — you can call once Beckon reconnects.";
+const CALL_WHEN_BACK = "you can call once Beckon reconnects";
 
 function connectionNote(s: Snapshot): TemplateResult | typeof nothing {
   const c = s.connection;
   if (c.state === "connected") return nothing;
   // One text node for each sentence, so it is kerned as one run.
   if (c.state === "disconnected")
-    return html`<p class="note note-bad" id="dial-offline" role="status">${`You're offline${c.reason ? ` (${c.reason})` : ""} — you can call once Beckon reconnects. Check the server in `}<button type="button" class="link" data-action="edit-settings">Settings</button>.</p>`;
-  return html`<p class="note note-warn" id="dial-offline" role="status">${`${c.state === "reconnecting" ? `Reconnecting to the server (attempt ${c.attempt})…` : "Connecting to the server…"} ${OFFLINE_CALLS}`}</p>`;
+    return html`<p class="note note-bad" id="dial-offline" role="status">${`You're offline${c.reason ? ` (${c.reason})` : ""} — ${CALL_WHEN_BACK}. Check the server in `}<button type="button" class="link" data-action="edit-settings">Settings</button>.</p>`;
+  return html`<p class="note note-warn" id="dial-offline" role="status">${`${c.state === "reconnecting" ? `Reconnecting to the server (attempt ${c.attempt})…` : "Connecting to the server…"} You're offline — ${CALL_WHEN_BACK}.`}</p>`;
 }
 
 function historyItem(row: RecentRow, now: number, offline: boolean): TemplateResult {
