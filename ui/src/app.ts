@@ -6,6 +6,7 @@ import { render as litRender } from "lit-html";
 import type { Api } from "./api";
 import { checkInvitees } from "./ids";
 import { outcomeBanner } from "./outcome";
+import { canCall } from "./pages/home";
 import { draftFrom, settingsFromDraft, type SettingsDraft } from "./pages/settings";
 import { MediaController, type MediaModule } from "./media/controller";
 import type { HostNotice, HostUpdate } from "./media/host";
@@ -31,7 +32,13 @@ export type AppOptions = {
   /** How long a banner about the user's own doing stays. */
   ownBannerMs?: number;
   toastMs?: number;
+  /** Whether the window has the focus (default: the document's). */
+  hasFocus?: () => boolean;
+  /** Where the missed-call badge keeps when the user last looked (default: localStorage). */
+  storage?: MarkStore | null;
 };
+
+export type MarkStore = Pick<Storage, "getItem" | "setItem">;
 
 export type ToastTone = "info" | "bad";
 
@@ -55,6 +62,11 @@ export class App {
   private bannerTimer: ReturnType<typeof setTimeout> | null = null;
   private lastPage: PageName | null = null;
   private historySeq = 0;
+  private readonly hasFocus: () => boolean;
+  private readonly storage: MarkStore | null;
+  /** The storage key of the user the missed-call mark is kept for, and whether they are looking. */
+  private markKey: string | null = null;
+  private looking = false;
   private updates = 0;
   private disposed = false;
 
@@ -71,6 +83,8 @@ export class App {
     this.ownBannerMs = opts.ownBannerMs ?? 8000;
     this.toastMs = opts.toastMs ?? 6000;
     const doc = this.root.ownerDocument;
+    this.hasFocus = opts.hasFocus ?? (() => doc.hasFocus());
+    this.storage = opts.storage !== undefined ? opts.storage : defaultStorage(doc);
     this.view = doc.createElement("div");
     this.view.className = "view";
     this.toastHost = doc.createElement("div");
@@ -85,6 +99,8 @@ export class App {
     this.root.addEventListener("change", this.onInput);
     this.root.addEventListener(PLAY_BLOCKED_EVENT, this.onPlayBlocked);
     doc.addEventListener("keydown", this.onKeyDown);
+    doc.defaultView?.addEventListener("focus", this.onFocusChange);
+    doc.defaultView?.addEventListener("blur", this.onFocusChange);
   }
 
   /** Subscribes to the host, then asks for the current state. */
@@ -139,6 +155,8 @@ export class App {
     this.root.removeEventListener("input", this.onInput);
     this.root.removeEventListener("change", this.onInput);
     this.root.ownerDocument.removeEventListener("keydown", this.onKeyDown);
+    this.root.ownerDocument.defaultView?.removeEventListener("focus", this.onFocusChange);
+    this.root.ownerDocument.defaultView?.removeEventListener("blur", this.onFocusChange);
   }
 
   get page(): PageName {
@@ -174,6 +192,9 @@ export class App {
       }
     }
     if (!before || before.userId !== u.snapshot.userId) this.refreshHistory();
+    // A load tried while connecting failed (the host has no server to ask), and calls may
+    // have come and gone while offline: the list is asked again each time the link is up.
+    else if (before.connection.state !== "connected" && u.snapshot.connection.state === "connected") this.refreshHistory();
     this.onNotice(u.notice, u);
     this.render();
   }
@@ -276,6 +297,7 @@ export class App {
     const page = this.page;
     if (page === "settings" && !m.draft) m.draft = draftFrom(m.settings);
     m.media = this.media?.view() ?? null;
+    this.trackLook(page);
     // lit patches the existing nodes: within a page, focus, caret and element identity
     // (a <video> with a live srcObject) survive every update.
     litRender(renderWindow(m, this.kind, this.now()), this.view);
@@ -287,6 +309,36 @@ export class App {
     doc.title = windowTitle(m, this.kind, this.now());
     doc.documentElement.dataset.page = page;
     this.sounds.set(this.soundFor(page));
+  }
+
+  /**
+   * The missed-call badge counts calls missed since the user last looked at home: a look
+   * lasts while home shows in the focused window. During a look the badge counts from the
+   * mark before it, so what it announces stays to be seen; when the look ends the mark
+   * moves to that moment. Nothing stored yet (first run): nothing is new.
+   */
+  private trackLook(page: PageName): void {
+    if (this.kind !== "main") return;
+    const userId = this.model.snapshot?.userId;
+    const key = userId ? `beckon.missedSeenAt.${userId}` : null;
+    const looking = key !== null && page === "home" && this.hasFocus();
+    if (key === this.markKey && looking === this.looking) return;
+    const now = this.now();
+    if (this.looking && this.markKey) this.writeMark(this.markKey, now);
+    this.markKey = key;
+    this.looking = looking;
+    if (!key) return;
+    const stored = Number(this.storage?.getItem(key) ?? NaN);
+    this.model.missedSince = Number.isFinite(stored) ? stored : now;
+    if (looking || !Number.isFinite(stored)) this.writeMark(key, now);
+  }
+
+  private writeMark(key: string, at: number): void {
+    try {
+      this.storage?.setItem(key, String(at));
+    } catch {
+      /* storage full or refused: the badge then counts from this session's marks */
+    }
   }
 
   /** Ringtone in the popup while it rings; ringback on the waiting page. */
@@ -360,6 +412,9 @@ export class App {
       this.view.querySelector<HTMLElement>("#dial-ids")?.focus();
       return;
     }
+    // The buttons are disabled while offline; Enter in the ID box still lands here. The
+    // typed IDs stay for when the connection is back (the page says why nothing happens).
+    if (!m.snapshot || !canCall(m.snapshot)) return;
     m.dialError = null;
     this.setBanner(null);
     const ok = await this.run("call", () => this.api.call(users, callType));
@@ -580,6 +635,8 @@ export class App {
     }
   };
 
+  private readonly onFocusChange = (): void => this.render();
+
   private readonly onPlayBlocked = (): void => {
     if (!this.media || this.media.playBlocked) return;
     this.media.playBlocked = true;
@@ -611,6 +668,15 @@ export class App {
       void this.act("cancel-settings");
     }
   };
+}
+
+function defaultStorage(doc: Document): MarkStore | null {
+  try {
+    return doc.defaultView?.localStorage ?? null;
+  } catch {
+    // A document without storage access throws on the property itself.
+    return null;
+  }
 }
 
 export function toMessage(e: unknown): string {

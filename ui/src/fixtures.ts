@@ -192,6 +192,39 @@ export function history(now: number): HistoryEntry[] {
   ];
 }
 
+/**
+ * Bob calling three times unanswered, then calls the host labels by ID (an outgoing call
+ * names a callee only if they answered with a name), a group call, and older ones.
+ */
+export function missedHistory(now: number): HistoryEntry[] {
+  const min = 60_000;
+  const entry = (callId: string, over: Partial<HistoryEntry>): HistoryEntry => ({
+    callId,
+    direction: "incoming",
+    callType: "voice",
+    withIds: ["bob"],
+    withLabel: "Bob Chen",
+    result: "missed",
+    missed: true,
+    busyReject: false,
+    createdAt: now,
+    talkMs: null,
+    ...over,
+  });
+  const out = { direction: "outgoing", missed: false } as const;
+  return [
+    entry("m1", { createdAt: now - 3 * min }),
+    entry("m2", { createdAt: now - 9 * min, result: "cancelled" }),
+    entry("m3", { createdAt: now - 20 * min }),
+    entry("m4", { ...out, withLabel: "bob", result: "noAnswer", createdAt: now - 40 * min }),
+    entry("m5", { callType: "video", createdAt: now - 50 * min }),
+    entry("m6", { withIds: ["erin"], withLabel: "Erin Novak +2", createdAt: now - 70 * min }),
+    entry("m7", { ...out, callType: "video", withIds: ["carol", "dan"], withLabel: "Carol Diaz, dan", result: "answered", talkMs: 300_000, createdAt: now - 95 * min }),
+    entry("m8", { ...out, withIds: ["carol"], withLabel: "carol", result: "noAnswer", createdAt: now - 26 * 60 * min }),
+    entry("m9", { withIds: ["erin"], withLabel: "Erin Novak", result: "answered", missed: false, talkMs: 60_000, createdAt: now - 3 * 24 * 60 * min }),
+  ];
+}
+
 /** Every Outcome kind, for the banners. */
 export const ALL_OUTCOMES: HostOutcome[] = [
   { kind: "declined" },

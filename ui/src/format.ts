@@ -1,11 +1,12 @@
 import type { CallView, Connection, HistoryEntry, Member } from "./types";
 
-/** Up to two initials: "Alice Smith" → "AS", "bob" → "B", "carol_99" → "C". */
+/** Up to two initials: "Alice Smith" → "AS", "bob" → "B", "carol_99" → "C", "Erin Novak +2" → "EN". */
 export function initials(name: string): string {
+  // Words that start with no letter or digit ("+2" of a group call's label) aren't a name's.
   const words = name
     .trim()
     .split(/[\s._-]+/)
-    .filter((w) => w.length > 0);
+    .filter((w) => /^[\p{L}\p{N}]/u.test(w));
   if (words.length === 0) return "?";
   const first = Array.from(words[0] ?? "")[0] ?? "";
   const second = words.length > 1 ? (Array.from(words[words.length - 1] ?? "")[0] ?? "") : "";

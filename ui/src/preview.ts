@@ -6,12 +6,12 @@ import { html, render } from "lit-html";
 import { createApi, EVENT_UPDATE } from "./api";
 import { App } from "./app";
 import { FakeTransport } from "./fake-transport";
-import { ALL_OUTCOMES, CONNECTED, DISCONNECTED, RECONNECTING, SETTINGS, finishedCall, fixtures, history, incomingCall, member, peerView, snapshot } from "./fixtures";
+import { ALL_OUTCOMES, CONNECTED, DISCONNECTED, RECONNECTING, SETTINGS, finishedCall, fixtures, history, incomingCall, member, missedHistory, peerView, snapshot } from "./fixtures";
 import { MediaController, type MediaModule, type MediaView } from "./media/controller";
 import type { HostOutcome as Outcome, HostUpdate as Update } from "./media/host";
 import { installDiagnostics } from "./media/stats";
 import { paintedCamera, staticMedia } from "./preview-media";
-import type { Connection, Settings, Snapshot } from "./types";
+import type { Connection, HistoryEntry, Settings, Snapshot } from "./types";
 
 const params = new URLSearchParams(location.search);
 const page = params.get("page");
@@ -24,6 +24,10 @@ type Scene = {
   edit?: boolean;
   outcome?: Outcome;
   empty?: boolean;
+  /** The history instead of the default one. */
+  history?: () => HistoryEntry[];
+  /** When the missed-call badge last saw home (its localStorage mark). */
+  seenAt?: number;
   /** A fixed media state (null: the default module, which is real WebRTC in a browser). */
   media?: (onChange: () => void) => MediaModule;
   /** Real WebRTC both ways: a second controller in this page plays bob. */
@@ -49,6 +53,8 @@ const SCENES: Record<string, () => Scene> = {
   "home-reconnecting": () => ({ settings: SETTINGS, snapshot: conn(RECONNECTING) }),
   "home-offline": () => ({ settings: SETTINGS, snapshot: conn(DISCONNECTED) }),
   "home-empty": () => ({ settings: SETTINGS, snapshot: conn(CONNECTED), empty: true }),
+  "home-history-error": () => ({ settings: SETTINGS, snapshot: conn({ state: "connecting" }), history: () => { throw { kind: "notConnected", message: "not connected (connecting)" }; } }),
+  "home-missed": () => ({ settings: SETTINGS, snapshot: conn(CONNECTED), history: () => missedHistory(NOW), seenAt: NOW - 30 * 60_000 }),
   banner: () => {
     const kind = params.get("outcome") ?? "declined";
     const outcome: Outcome | undefined =
@@ -149,7 +155,7 @@ async function run(scene: Scene): Promise<void> {
   };
   t.handlers = {
     app_state: () => state,
-    history: () => (scene.empty ? [] : history(NOW)),
+    history: () => (scene.empty ? [] : scene.history ? scene.history() : history(NOW)),
     save_settings: (a) => {
       state = { settings: a?.settings as Settings, snapshot: state.snapshot ?? snapshot() };
     },
@@ -168,6 +174,7 @@ async function run(scene: Scene): Promise<void> {
     accept: () => emit({ notice: { kind: "changed" }, snapshot: fixtures.callingVoice(Date.now()) }),
   };
   if (scene.live) live(t, () => state.snapshot, finish);
+  if (scene.seenAt !== undefined) localStorage.setItem(`beckon.missedSeenAt.${SETTINGS.userId}`, String(scene.seenAt));
   const kind = scene.popup ? "popup" : "main";
   document.documentElement.dataset.window = kind;
   const app = new App({ api: createApi(t), root, kind, ownBannerMs: 600_000, toastMs: 600_000, ...(scene.media ? { createMedia: scene.media } : {}) });

@@ -32,6 +32,8 @@ export type Model = {
   inviteError: string | null;
   history: HistoryEntry[] | null;
   historyError: string | null;
+  /** Missed calls newer than this are counted on home (null: no mark yet). */
+  missedSince: number | null;
   banner: Banner | null;
   busy: string | null;
   /** The media module's state, refreshed before every render (null: this window carries none). */
@@ -56,6 +58,7 @@ export function emptyModel(): Model {
     inviteError: null,
     history: null,
     historyError: null,
+    missedSince: null,
     banner: null,
     busy: null,
     media: null,
@@ -112,6 +115,7 @@ export function renderWindow(m: Model, kind: WindowKind, now: number): TemplateR
         dialError: m.dialError,
         history: m.history,
         historyError: m.historyError,
+        missedSince: m.missedSince,
         banner: m.banner,
         busy: m.busy,
         now,

@@ -1,17 +1,25 @@
 // WCAG 2.2 AA contrast of every colour pair the UI draws, read from the tokens in
 // styles.css: text on its background 4.5:1 (SC 1.4.3); borders that show where a control
 // is, the focus ring and icons on buttons 3:1 (SC 1.4.11). Translucent tokens are laid
-// over what they sit on before measuring.
+// over what they sit on before measuring. Measured twice: with the light tokens, and with
+// the dark theme's (the light ones overridden by its `prefers-color-scheme: dark` block).
+import { readFileSync } from "node:fs";
+import { resolve } from "node:path";
 import { describe, expect, it } from "vitest";
 import { readStyles } from "./helpers";
 
 type Rgba = [number, number, number, number];
 
-function tokens(css: string): Map<string, string> {
-  const root = /:root\s*\{([^}]*)\}/.exec(css)?.[1] ?? "";
-  const out = new Map<string, string>();
-  for (const m of root.matchAll(/(--[\w-]+)\s*:\s*([^;]+);/g)) out.set(m[1]!, m[2]!.trim());
-  return out;
+function declarations(block: string, into = new Map<string, string>()): Map<string, string> {
+  for (const m of block.matchAll(/(--[\w-]+)\s*:\s*([^;]+);/g)) into.set(m[1]!, m[2]!.trim());
+  return into;
+}
+
+/** The light tokens (the first `:root`), and the dark theme's overrides alone. */
+function themes(css: string): { light: Map<string, string>; darkOnly: Map<string, string> } {
+  const light = declarations(/:root\s*\{([^}]*)\}/.exec(css)?.[1] ?? "");
+  const dark = /@media \(prefers-color-scheme: dark\)\s*\{\s*:root\s*\{([^}]*)\}/.exec(css)?.[1] ?? "";
+  return { light, darkOnly: declarations(dark) };
 }
 
 function parse(v: string): Rgba {
@@ -48,12 +56,15 @@ export function ratio(a: Rgba, b: Rgba): number {
 const TEXT = 4.5;
 const NON_TEXT = 3;
 
+type Pair = [string, string[], number, string];
+
 /**
  * [foreground, background (bottom layer first; later layers are laid over it), minimum, where].
- * Names are tokens without the leading "--"; "#fff" is literal white.
+ * Names are tokens without the leading "--"; "#fff" is literal white; "name@0.85" is the
+ * token drawn at that opacity.
  */
-const PAIRS: [string, string[], number, string][] = [
-  // Light pages: home, settings.
+const PAGE_PAIRS: Pair[] = [
+  // Home and settings, which follow the OS theme.
   ["text", ["bg"], TEXT, "body text"],
   ["text", ["surface"], TEXT, "card text"],
   ["text-2", ["surface"], TEXT, "labels"],
@@ -63,7 +74,28 @@ const PAIRS: [string, string[], number, string][] = [
   ["muted", ["bg"], TEXT, "hints on the page"],
   ["placeholder", ["surface"], TEXT, "input placeholder"],
   ["accent", ["surface"], TEXT, "links"],
-  ["#fff", ["accent"], TEXT, "primary button text"],
+  ["on-accent", ["accent"], TEXT, "primary button text"],
+  ["on-accent", ["accent-hover"], TEXT, "primary button text, hovered"],
+  ["accent-hover", ["accent-soft"], TEXT, "secondary button text"],
+  ["accent-hover", ["accent-soft-hover"], TEXT, "secondary button text, hovered"],
+  ["text-2", ["muted-bg"], TEXT, "ghost button and icon buttons, hovered"],
+  ["text", ["muted-bg"], TEXT, "icon buttons, hovered"],
+  ["text", ["bg", "topbar-bg"], TEXT, "top bar name"],
+  ["text-2", ["bg", "topbar-bg"], NON_TEXT, "top bar settings icon"],
+  ["text", ["surface-2"], TEXT, "history names on a hovered row"],
+  ["bad-fg", ["surface-2"], TEXT, "missed-call names on a hovered row"],
+  ["ok-fg", ["surface"], TEXT, "call in progress in the history"],
+  ["accent", ["surface-2"], NON_TEXT, "call-back icon on a hovered row"],
+  ["banner-info-fg", ["info-bg"], TEXT, "info banner title"],
+  ["banner-warn-fg", ["warn-bg"], TEXT, "warning banner title"],
+  ["banner-bad-fg", ["bad-bg"], TEXT, "bad banner title"],
+  ["banner-info-fg@0.85", ["info-bg"], TEXT, "info banner detail"],
+  ["banner-warn-fg@0.85", ["warn-bg"], TEXT, "warning banner detail"],
+  ["banner-bad-fg@0.85", ["bad-bg"], TEXT, "bad banner detail"],
+  ["banner-info-fg", ["info-bg", "banner-icon-bg"], NON_TEXT, "info banner icon"],
+  ["banner-warn-fg", ["warn-bg", "banner-icon-bg"], NON_TEXT, "warning banner icon"],
+  ["banner-bad-fg", ["bad-bg", "banner-icon-bg"], NON_TEXT, "bad banner icon"],
+  ["banner-bad-fg", ["bad-bg", "banner-hover"], NON_TEXT, "banner dismiss icon, hovered"],
   ["bad-fg", ["surface"], TEXT, "field errors"],
   ["ok-fg", ["ok-bg"], TEXT, "ok pill"],
   ["warn-fg", ["warn-bg"], TEXT, "warn pill / note"],
@@ -76,6 +108,9 @@ const PAIRS: [string, string[], number, string][] = [
   ["focus-ring", ["bg"], NON_TEXT, "focus ring on the page"],
   ["#fff", ["toast-bg"], TEXT, "toast"],
   ["#fff", ["toast-bad-bg"], TEXT, "error toast"],
+];
+
+const STAGE_PAIRS: Pair[] = [
   // The dark call stage; its glow is the lightest spot behind anything.
   ["#fff", ["stage-bg", "stage-glow"], TEXT, "stage titles"],
   ["stage-text-2", ["stage-bg"], TEXT, "control labels"],
@@ -93,23 +128,56 @@ const PAIRS: [string, string[], number, string][] = [
   ["#fff", ["stage-bg", "stage-glow", "glass"], NON_TEXT, "icons on glass buttons"],
 ];
 
-describe("colour contrast (WCAG 2.2 AA)", () => {
-  const t = tokens(readStyles());
-  const colour = (name: string): Rgba => {
-    if (name.startsWith("#")) return parse(name);
-    const v = t.get(`--${name}`);
-    if (!v) throw new Error(`no token --${name} in :root`);
-    return parse(v);
-  };
+const { light, darkOnly } = themes(readStyles());
+const THEMES: [string, Map<string, string>][] = [
+  ["light", light],
+  ["dark", new Map([...light, ...darkOnly])],
+];
 
+const token = (name: string) => name.replace(/@.*$/, "");
+
+describe("colour contrast (WCAG 2.2 AA)", () => {
   it("the ratio is computed as WCAG defines it", () => {
     expect(ratio([0, 0, 0, 1], [255, 255, 255, 1])).toBeCloseTo(21, 5);
     expect(ratio(parse("#767676"), parse("#ffffff"))).toBeCloseTo(4.54, 2);
   });
 
-  it.each(PAIRS)("%s on %j: at least %d:1 (%s)", (fg, layers, min) => {
-    const bg = layers.map(colour).reduce((under, top) => over(top, under));
-    const r = ratio(over(colour(fg), bg), bg);
-    expect(r).toBeGreaterThanOrEqual(min);
+  it("the dark theme sets every token the pages draw with (none falls back to a light one)", () => {
+    const used = new Set(PAGE_PAIRS.flatMap(([fg, bgs]) => [fg, ...bgs]).filter((n) => !n.startsWith("#")).map(token));
+    // The error toast is dark red with white text in both themes.
+    expect([...used].filter((n) => !darkOnly.has(`--${n}`))).toEqual(["toast-bad-bg"]);
+  });
+
+  it("the home and settings rules take their colours from tokens, so the dark theme reaches them", () => {
+    const root = resolve(__dirname, "../src/styles");
+    const literal = /#[0-9a-f]{3,8}\b|rgba?\(|hsla?\(/i;
+    const found: string[] = [];
+    for (const file of ["shell.css", "blocks.css", "pages.css"]) {
+      for (const rule of readFileSync(resolve(root, file), "utf8").matchAll(/([^{}]+)\{([^}]*)\}/g)) {
+        const selector = rule[1]!.replace(/\/\*[\s\S]*?\*\//g, "").trim();
+        // The brand mark and the avatars look the same in both themes; shadows aren't colours to read.
+        if (/brand-mark|avatar/.test(selector)) continue;
+        for (const d of rule[2]!.matchAll(/([\w-]+)\s*:\s*([^;]+);/g))
+          if (d[1] !== "box-shadow" && literal.test(d[2]!)) found.push(`${file}: ${selector} { ${d[1]}: ${d[2]} }`);
+      }
+    }
+    expect(found).toEqual([]);
+  });
+
+  describe.each(THEMES)("%s theme", (_theme, t) => {
+    const colour = (name: string): Rgba => {
+      if (name.startsWith("#")) return parse(name);
+      const v = t.get(`--${token(name)}`);
+      if (!v) throw new Error(`no token --${token(name)} in :root`);
+      const c = parse(v);
+      const alpha = /@([\d.]+)$/.exec(name);
+      return alpha ? [c[0], c[1], c[2], c[3] * Number(alpha[1])] : c;
+    };
+
+    it.each([...PAGE_PAIRS, ...STAGE_PAIRS])("%s on %j: at least %d:1 (%s)", (fg, layers, min) => {
+      const bg = layers.map(colour).reduce((under, top) => over(top, under));
+      const r = ratio(over(colour(fg), bg), bg);
+      expect(r).toBeGreaterThanOrEqual(min);
+    });
   });
 });

@@ -12,6 +12,7 @@ describe("format", () => {
     expect(initials("Alice Martin")).toBe("AM");
     expect(initials("bob")).toBe("B");
     expect(initials("carol_diaz")).toBe("CD");
+    expect(initials("Erin Novak +2")).toBe("EN");
     expect(initials("")).toBe("?");
   });
 

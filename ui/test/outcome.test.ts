@@ -62,14 +62,14 @@ describe("finished-outcome banners", () => {
     expect(missed.redial).toEqual({ users: ["bob"], callType: "voice" });
     expect(missed.tone).toBe("bad");
     const el = mount(
-      renderHome({ snapshot: snapshot(), dialText: "", dialError: null, history: [], historyError: null, banner: missed, busy: null, now: NOW }),
+      renderHome({ snapshot: snapshot(), dialText: "", dialError: null, history: [], historyError: null, missedSince: null, banner: missed, busy: null, now: NOW }),
     );
     expect(el.querySelector(".banner")?.getAttribute("data-outcome")).toBe("missed");
     expect(el.querySelector(".banner")?.getAttribute("role")).toBe("alert");
     expect(text(el.querySelector('.banner [data-action="call-back"]'))).toBe("Call back");
     const declined = outcomeBanner({ kind: "declined" }, finishedCall({ kind: "declined" }, NOW), NOW);
     const el2 = mount(
-      renderHome({ snapshot: snapshot(), dialText: "", dialError: null, history: [], historyError: null, banner: declined, busy: null, now: NOW }),
+      renderHome({ snapshot: snapshot(), dialText: "", dialError: null, history: [], historyError: null, missedSince: null, banner: declined, busy: null, now: NOW }),
     );
     expect(text(el2.querySelector('.banner [data-action="call-back"]'))).toBe("Call again");
     expect(el2.querySelector('.banner [data-action="dismiss-banner"]')?.getAttribute("aria-label")).toBe("Dismiss");

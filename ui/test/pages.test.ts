@@ -38,6 +38,7 @@ function home(over: Partial<HomeView> = {}): HTMLElement {
       dialError: null,
       history: history(NOW),
       historyError: null,
+      missedSince: null,
       banner: null,
       busy: null,
       now: NOW,
