@@ -46,8 +46,10 @@ pub const HARD_MAX_FRAME_BYTES: usize = 256 * 1024;
 pub const REQUESTS_PER_SEC: u32 = 50;
 pub const REQUEST_BURST: u32 = 100;
 /// Requests refused for rate, with no quiet second between them, before the server closes
-/// the connection (`sessionClosed{flooding}`, close code 1008).
-pub const MAX_RATE_LIMITED_REFUSALS: u32 = 200;
+/// the connection (`sessionClosed{flooding}`, close code 1008). A client that honours
+/// `rateLimited` stops long before this; each refusal costs the server an answer, so a
+/// flooder is cut after a few.
+pub const MAX_RATE_LIMITED_REFUSALS: u32 = 20;
 /// Frames, and bytes, queued for one connection; a reader slower than this is disconnected
 /// (`sessionClosed{slowConsumer}`, close code 1008) rather than let server memory grow.
 pub const OUTBOUND_QUEUE_FRAMES: usize = 256;

@@ -94,14 +94,16 @@ async fn a_burst_over_the_limit_is_rate_limited_then_recovers() {
     let mut ws = raw_connect(&s).await;
     raw_login(&mut ws, "flooder", "f-1").await;
 
-    let answers = burst(&mut ws, 100, 150).await;
+    // Over the allowance by half the refusals a connection may collect before it is cut.
+    let n = u64::from(REQUEST_BURST + MAX_RATE_LIMITED_REFUSALS / 2);
+    let answers = burst(&mut ws, 100, n).await;
     let served = answers.iter().filter(|ok| **ok).count();
     let limited = answers.len() - served;
     assert!(
         served >= REQUEST_BURST as usize - 1,
         "the burst allowance is {REQUEST_BURST}: only {served} served"
     );
-    assert!(limited >= 1, "150 at once must hit the limit: {answers:?}");
+    assert!(limited >= 1, "{n} at once must hit the limit: {answers:?}");
     // The allowance is spent from the front: the first ones are served.
     assert!(answers[..REQUEST_BURST as usize - 1].iter().all(|ok| *ok));
 
@@ -222,8 +224,9 @@ async fn a_sustained_flood_is_cut_off() {
     if let Ok(code) = flood.close {
         assert_eq!(code, Some(1008));
     }
+    // The refusals themselves may not all get out: what is queued when the cut comes is
+    // dropped with the connection. Their count is bounded either way.
     assert!(flood.trailing_refusals() <= MAX_RATE_LIMITED_REFUSALS as usize);
-    assert!(flood.answers.iter().filter(|ok| !**ok).count() > 0);
 
     // The flooder's session is gone: an invitation finds it offline.
     let caller = s.user("caller").await;

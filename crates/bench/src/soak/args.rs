@@ -45,6 +45,12 @@ pub struct SoakArgs {
     /// are soaked too.
     #[arg(long, default_value_t = 50, value_parser = clap::value_parser!(u8).range(1..=250))]
     pub abuse_hosts: u8,
+    /// The abusers' CPU priority. `idle` (Linux SCHED_IDLE) lets the bench's own frame
+    /// making run only on CPU time nobody else wants: real abusers bring their own CPU,
+    /// and on a small machine the generator would otherwise preempt the server and the
+    /// pair and be measured as the server's tail. `normal` measures that competition.
+    #[arg(long, value_enum, default_value_t = AbuserPriority::Idle)]
+    pub abuser_priority: AbuserPriority,
     /// Slowloris connections: three quarters trickle an HTTP upgrade request a byte at a
     /// time, the rest upgrade and never log in (half of those send heartbeats).
     #[arg(long, default_value_t = 200, value_parser = clap::value_parser!(u32).range(0..=1000))]
@@ -94,4 +100,10 @@ impl SoakArgs {
     pub fn abusive_connections(&self) -> u64 {
         u64::from(self.fuzz + self.flood + self.slowloris + self.query)
     }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum AbuserPriority {
+    Idle,
+    Normal,
 }

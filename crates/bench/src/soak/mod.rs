@@ -22,6 +22,7 @@ use anyhow::{anyhow, bail, Context, Result};
 use tokio::sync::watch;
 use tokio::task::JoinSet;
 
+use args::AbuserPriority;
 pub use args::SoakArgs;
 use memory::{Phase, Sampler};
 use table::{Healthy, Memory, Report};
@@ -137,7 +138,8 @@ async fn soak(args: &SoakArgs, server: &mut Server) -> Result<()> {
 
     let hosts = tally::use_hosts(args.abuse_hosts);
     println!(
-        "during: {} s of abuse from {}: {} fuzz, {} flood, {} slowloris, {} query connections",
+        "during: {} s of abuse from {}: {} fuzz, {} flood, {} slowloris, {} query connections \
+         (abusers at {:?} CPU priority)",
         args.duration,
         match hosts {
             [one] => one.to_string(),
@@ -147,7 +149,8 @@ async fn soak(args: &SoakArgs, server: &mut Server) -> Result<()> {
         args.fuzz,
         args.flood,
         args.slowloris,
-        args.query
+        args.query,
+        args.abuser_priority
     );
     let cpu_before = cpu_at_start.until_now(pid);
     sampler.set_phase(Phase::During);
@@ -254,8 +257,31 @@ fn spawn_abusers(
         .context("starting the abusers' runtime")?;
     std::thread::Builder::new()
         .name("soak-abusers".into())
-        .spawn(move || runtime.block_on(run_abusers(args, addr, seed, stop)))
+        .spawn(move || {
+            if args.abuser_priority == AbuserPriority::Idle {
+                lower_this_thread();
+            }
+            runtime.block_on(run_abusers(args, addr, seed, stop))
+        })
         .context("starting the abusers' thread")
+}
+
+/// Puts the calling thread in SCHED_IDLE: it runs only when a core would otherwise idle.
+#[cfg(target_os = "linux")]
+fn lower_this_thread() {
+    let param = libc::sched_param { sched_priority: 0 };
+    // SAFETY: pid 0 names the calling thread; `param` is a valid sched_param.
+    if unsafe { libc::sched_setscheduler(0, libc::SCHED_IDLE, &param) } != 0 {
+        eprintln!(
+            "soak: cannot lower the abusers' priority ({}); they compete for CPU",
+            std::io::Error::last_os_error()
+        );
+    }
+}
+
+#[cfg(not(target_os = "linux"))]
+fn lower_this_thread() {
+    eprintln!("soak: idle priority is Linux-only; the abusers compete for CPU");
 }
 
 async fn run_abusers(
