@@ -4,6 +4,8 @@
 
 use beckon_client::manager::Notice;
 use beckon_client::{Connection, Outcome, Phase, Snapshot, Update};
+use std::sync::Arc;
+
 use tauri::{AppHandle, Emitter, Manager, Runtime};
 use tokio::sync::broadcast::{self, error::RecvError};
 
@@ -11,7 +13,7 @@ use crate::state::{AppState, HostEvent};
 use crate::{notify, popup, tray};
 
 pub async fn run<R: Runtime>(app: AppHandle<R>, mut events: broadcast::Receiver<HostEvent>) {
-    let mut ringing: Option<String> = None;
+    let mut ringing = Ring::default();
     let mut phase = Phase::Free;
     loop {
         let event = match events.recv().await {
@@ -46,12 +48,7 @@ fn brings_main_forward(before: Phase, now: Phase) -> bool {
 
 /// The tray's line before the first update of a new sign-in.
 pub async fn announce_current<R: Runtime>(app: &AppHandle<R>) {
-    if let Some(s) = app
-        .state::<std::sync::Arc<AppState>>()
-        .view()
-        .await
-        .snapshot
-    {
+    if let Some(s) = app.state::<Arc<AppState>>().view().await.snapshot {
         announce(app, &s);
     }
 }
@@ -76,18 +73,29 @@ pub fn announce<R: Runtime>(app: &AppHandle<R>, s: &Snapshot) {
     );
 }
 
+/// The call ringing now, and its notification if one was shown.
+#[derive(Default)]
+struct Ring {
+    call_id: Option<String>,
+    notification: Option<notify::Ringing>,
+}
+
 /// Opens the popup when a call starts ringing and closes it when it stops, whatever the
-/// reason (answered, declined, cancelled, timed out, answered on another device).
-fn follow_ringing<R: Runtime>(app: &AppHandle<R>, update: &Update, ringing: &mut Option<String>) {
+/// reason (answered, declined, cancelled, timed out, answered on another device); the
+/// notification follows the popup.
+fn follow_ringing<R: Runtime>(app: &AppHandle<R>, update: &Update, ringing: &mut Ring) {
     let now = match (&update.snapshot.phase, &update.snapshot.call) {
         (Phase::Incoming, Some(call)) => call.call_id.clone(),
         _ => None,
     };
-    if now == *ringing {
+    if now == ringing.call_id {
         return;
     }
+    if let Some(n) = ringing.notification.take() {
+        n.withdraw();
+    }
     match (&now, &update.snapshot.call) {
-        (Some(_), Some(call)) => {
+        (Some(call_id), Some(call)) => {
             popup::show(app);
             let main_focused = app
                 .get_webview_window("main")
@@ -98,15 +106,37 @@ fn follow_ringing<R: Runtime>(app: &AppHandle<R>, update: &Update, ringing: &mut
                     beckon_client::CallType::Video => "video",
                     beckon_client::CallType::Voice => "voice",
                 };
-                notify::send(
+                let (app, call_id) = (app.clone(), call_id.clone());
+                ringing.notification = Some(notify::Ringing::show(
                     format!("Incoming {kind} call"),
                     format!("{} ({}) is calling", call.caller_name, call.caller_id),
-                );
+                    move |action| on_ring_action(app, call_id, action),
+                ));
             }
         }
         _ => popup::close(app),
     }
-    *ringing = now;
+    ringing.call_id = now;
+}
+
+/// Accept and Decline act on the call the notification was for, not whatever rings now.
+fn on_ring_action<R: Runtime>(app: AppHandle<R>, call_id: String, action: notify::RingAction) {
+    if action == notify::RingAction::Open {
+        popup::show(&app);
+        return;
+    }
+    tauri::async_runtime::spawn(async move {
+        let Ok(manager) = app.state::<Arc<AppState>>().manager().await else {
+            return;
+        };
+        let done = match action {
+            notify::RingAction::Accept => manager.accept_call(&call_id).await,
+            _ => manager.decline_call(&call_id).await,
+        };
+        if let Err(e) = done {
+            tracing::info!(error = %e, ?action, "the notification's action came too late");
+        }
+    });
 }
 
 fn notify_missed(update: &Update) {

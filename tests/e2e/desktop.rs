@@ -1,7 +1,8 @@
 //! The desktop the apps run on, private to one test run: an X display (Xvfb picks a free
 //! number itself), a D-Bus session bus (what `dbus-run-session` gives a command), a
 //! notification daemon (dunst) on that bus, and dbus-monitor recording every
-//! `Notify` call, so a test can assert which notifications the apps sent.
+//! `Notify` and `CloseNotification` call, so a test can assert which notifications the
+//! apps sent and withdrew.
 
 use std::io::{BufRead, BufReader, Read};
 use std::path::Path;
@@ -19,6 +20,8 @@ pub struct Notification {
     pub app: String,
     pub summary: String,
     pub body: String,
+    /// Action keys and labels, in pairs, as sent.
+    pub actions: Vec<String>,
 }
 
 pub struct Desktop {
@@ -81,6 +84,7 @@ impl Desktop {
                     "--address",
                     &bus_address,
                     "interface='org.freedesktop.Notifications',member='Notify'",
+                    "interface='org.freedesktop.Notifications',member='CloseNotification'",
                 ])
                 .stdout(Stdio::piped())
                 .stderr(log_file(logs, "dbus-monitor.log")?),
@@ -121,6 +125,33 @@ impl Desktop {
     /// Every notification sent on this desktop so far, oldest first.
     pub fn notifications(&self) -> Vec<Notification> {
         parse_notifications(&self.transcript.lock().unwrap())
+    }
+
+    /// How many notifications the apps have withdrawn so far.
+    pub fn withdrawn(&self) -> usize {
+        self.transcript
+            .lock()
+            .unwrap()
+            .split("method call ")
+            .filter(|block| {
+                block
+                    .lines()
+                    .next()
+                    .is_some_and(|h| h.contains("member=CloseNotification"))
+            })
+            .count()
+    }
+
+    /// Waits until more than `seen` notifications have been withdrawn.
+    pub async fn wait_withdrawn(&self, seen: usize, within: Duration) -> Result<()> {
+        let deadline = Instant::now() + within;
+        while self.withdrawn() <= seen {
+            if Instant::now() > deadline {
+                bail!("no notification was withdrawn within {within:?}");
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        Ok(())
     }
 
     /// Waits for a notification whose summary is `summary`, sent after `seen` earlier ones.
@@ -170,17 +201,32 @@ fn parse_notifications(transcript: &str) -> Vec<Notification> {
                 .is_some_and(|h| h.contains("member=Notify"))
         })
         .filter_map(|block| {
-            let strings: Vec<String> = block
-                .lines()
-                .skip(1)
-                .filter_map(|l| l.trim().strip_prefix("string \""))
-                .map(|s| s.strip_suffix('"').unwrap_or(s).to_owned())
+            let string = |l: &str| {
+                l.trim()
+                    .strip_prefix("string \"")
+                    .map(|s| s.strip_suffix('"').unwrap_or(s).to_owned())
+            };
+            // Arguments are indented three spaces, what they contain further.
+            let args: Vec<&str> = block.lines().skip(1).collect();
+            let top: Vec<String> = args
+                .iter()
+                .filter(|l| l.starts_with("   ") && !l.starts_with("    "))
+                .filter_map(|l| string(l))
                 .collect();
-            match strings.as_slice() {
+            // The first array is the actions; the second, the hints.
+            let actions = args
+                .iter()
+                .skip_while(|l| l.trim_end() != "   array [")
+                .skip(1)
+                .take_while(|l| l.trim_end() != "   ]")
+                .filter_map(|l| string(l))
+                .collect();
+            match top.as_slice() {
                 [app, _icon, summary, body, ..] => Some(Notification {
                     app: app.clone(),
                     summary: summary.clone(),
                     body: body.clone(),
+                    actions,
                 }),
                 _ => None,
             }

@@ -102,6 +102,11 @@ async fn call_accept_busy_hang_up(w: &World) -> Result<()> {
         n.app == "Beckon" && n.body.contains("Alice Martin (alice)"),
         "incoming notification: {n:?}"
     );
+    ensure!(
+        n.actions == ["accept", "Accept", "decline", "Decline"],
+        "the incoming notification offers Accept and Decline: {n:?}"
+    );
+    let withdrawn = w.desktop.withdrawn();
 
     // The main window shows the call too, for a user who is looking at it.
     w.bob.to_main().await?;
@@ -111,6 +116,10 @@ async fn call_accept_busy_hang_up(w: &World) -> Result<()> {
     w.bob.to_popup().await?;
     w.bob.click_closing("[data-action=accept]").await?;
     w.bob.wait_popup_closed().await?;
+    // Answered: the notification that it rings is taken down.
+    w.desktop
+        .wait_withdrawn(withdrawn, Duration::from_secs(5))
+        .await?;
     w.bob.wait_page("calling").await?;
     w.alice.wait_page("calling").await?;
     // Debian's WebKitGTK has no WebRTC: the page says so and offers browser mode.
