@@ -58,7 +58,7 @@ enum Shown {
     #[default]
     Pending,
     #[cfg(all(unix, not(target_os = "macos")))]
-    Up(notify_rust::NotificationHandle),
+    Up(Box<notify_rust::NotificationHandle>),
     Withdrawn,
 }
 
@@ -126,7 +126,7 @@ fn show_ringing(
             handle.close();
             return;
         }
-        *state = Shown::Up(handle);
+        *state = Shown::Up(Box::new(handle));
     }
     // Returns when the user acts or the notification closes (withdrawn, or dismissed).
     let listened = notify_rust::handle_action(id, |response| {
