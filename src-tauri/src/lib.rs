@@ -10,6 +10,7 @@ mod commands;
 mod error;
 mod headless;
 mod host;
+mod last_online;
 mod notify;
 mod permissions;
 mod popup;

@@ -5,13 +5,13 @@
 
 use std::path::PathBuf;
 
-use beckon_client::{CallManager, ClientConfig, MachineConfig, Snapshot, Update};
+use beckon_client::{CallManager, ClientConfig, Connection, MachineConfig, Snapshot, Update};
 use serde::Serialize;
 use tokio::sync::{broadcast, Mutex};
 
 use crate::error::CommandError;
 use crate::settings::{self, Settings};
-use crate::sign_in;
+use crate::{last_online, sign_in};
 
 /// Events kept for a listener that fell behind. Each update carries the whole snapshot,
 /// so one that misses some still draws the right page; only one-off notices are lost.
@@ -108,13 +108,29 @@ impl AppState {
         let config = ClientConfig::new(&settings.server_url, &settings.user_id)
             .user_name(&settings.user_name)
             .token(settings.token.clone())
-            .device_id(device_id);
+            .device_id(device_id)
+            .catch_up_since(last_online::read(&self.config_dir, &settings.user_id));
         let (manager, mut updates) = CallManager::start(config, machine_config());
         let events = self.events.clone();
+        let (dir, user) = (self.config_dir.clone(), settings.user_id.clone());
         inner.forward = Some(tokio::spawn(async move {
-            while let Some(update) = updates.next().await {
-                // No listener yet is fine: a window asks for the state when it opens.
-                let _ = events.send(HostEvent::Update(Box::new(update)));
+            let mut online = false;
+            let mut tick = tokio::time::interval(last_online::EVERY);
+            loop {
+                tokio::select! {
+                    update = updates.next() => {
+                        let Some(update) = update else { break };
+                        let now = update.snapshot.connection == Connection::Connected;
+                        // Going online and dropping off are both moments it was online.
+                        if now != online {
+                            last_online::write(&dir, &user);
+                            online = now;
+                        }
+                        // No listener yet is fine: a window asks for the state when it opens.
+                        let _ = events.send(HostEvent::Update(Box::new(update)));
+                    }
+                    _ = tick.tick(), if online => last_online::write(&dir, &user),
+                }
             }
         }));
         inner.manager = Some(manager);
@@ -142,6 +158,11 @@ impl AppState {
     /// On quit: hang-ups on their way are let through, then the connection closes.
     pub async fn shut_down(&self) {
         let inner = self.inner.lock().await;
+        if let (Some(m), Some(s)) = (&inner.manager, &inner.settings) {
+            if m.snapshot().connection == Connection::Connected {
+                last_online::write(&self.config_dir, &s.user_id);
+            }
+        }
         if let Some(m) = &inner.manager {
             m.shutdown().await;
         }

@@ -279,3 +279,47 @@ async fn a_dead_route_is_noticed_by_the_heartbeat_and_redialled() {
     wait_event(&mut b, "reconnected", is_connected).await;
     bob.query_call_list(1, 0).await.unwrap();
 }
+
+#[tokio::test]
+async fn a_client_started_with_catch_up_since_hears_of_calls_missed_while_it_was_not_running() {
+    let server = TestServer::start().await;
+    let (alice, _a) = client(&server.url(), "alice", "a1").await;
+    // Bob's app ran until now, then quit.
+    let (bob, _b) = client(&server.url(), "bob", "b1").await;
+    bob.logout().await;
+    let last_online = server_now(&alice).await;
+
+    // Called and cancelled while bob's app was not running.
+    let call = alice.call_invite(normal(&["bob"])).await.unwrap();
+    alice.call_cancel(cancel(&call.call_id)).await.unwrap();
+
+    let (_bob, mut b) = beckon_client::Client::connect(
+        config(&server.url(), "bob", "b1").catch_up_since(Some(last_online)),
+    )
+    .await
+    .unwrap();
+    let after = until_marker(&server.url(), &mut b, "bob").await;
+    assert_eq!(count(&after, &call.call_id), (0, 0, 0, 1), "{after:?}");
+
+    // Without it, a started app knows nothing of what happened before it.
+    let (_bob, mut b) = beckon_client::Client::connect(config(&server.url(), "bob", "b2"))
+        .await
+        .unwrap();
+    let after = until_marker(&server.url(), &mut b, "bob").await;
+    assert_eq!(count(&after, &call.call_id), (0, 0, 0, 0), "{after:?}");
+}
+
+/// The server's clock, as the history stamps it: the time of a throwaway call.
+async fn server_now(c: &beckon_client::Client) -> u64 {
+    let probe = c.call_invite(normal(&["nobody-at-all"])).await.unwrap();
+    c.call_cancel(cancel(&probe.call_id)).await.unwrap();
+    probe.create_time
+}
+
+/// A one-to-one call: cancelling it ends it, so the caller is free again.
+fn normal(users: &[&str]) -> CallInvite {
+    CallInvite {
+        mode: CallMode::Normal,
+        ..invite(users, 60)
+    }
+}

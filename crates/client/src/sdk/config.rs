@@ -24,6 +24,13 @@ pub struct ClientConfig {
     pub backoff: Backoff,
     /// Events buffered for the application before the client stops reading the socket.
     pub event_buffer: usize,
+    /// When this user was last known online here (Unix ms, server clock). Calls settled
+    /// since then are reported after the first login as [`Event::MissedWhileAway`], as
+    /// after a reconnect: an application that was not running passes the time it last
+    /// saw the server, so "you missed a call" survives the app being closed.
+    ///
+    /// [`Event::MissedWhileAway`]: super::Event::MissedWhileAway
+    pub catch_up_since: Option<u64>,
 }
 
 impl ClientConfig {
@@ -39,6 +46,7 @@ impl ClientConfig {
             connect_timeout: Duration::from_secs(5),
             backoff: Backoff::default(),
             event_buffer: 256,
+            catch_up_since: None,
         }
     }
 
@@ -54,6 +62,11 @@ impl ClientConfig {
 
     pub fn device_id(mut self, device_id: impl Into<String>) -> Self {
         self.device_id = Some(device_id.into());
+        self
+    }
+
+    pub fn catch_up_since(mut self, since: Option<u64>) -> Self {
+        self.catch_up_since = since;
         self
     }
 }

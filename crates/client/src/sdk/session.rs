@@ -43,7 +43,7 @@ pub(super) async fn run(shared: Arc<Shared>, events: mpsc::Sender<Event>, stop: 
     let mut attempt = 0u32;
     let mut why = String::new();
     // Server-clock time since which this device missed events; `None` once caught up.
-    let mut away_since: Option<u64> = None;
+    let mut away_since: Option<u64> = shared.config.catch_up_since;
     let reason = loop {
         if attempt == 0 {
             out.state(ConnectionState::Connecting).await;
