@@ -281,9 +281,18 @@ async fn group_call(w: &World) -> Result<()> {
     w.alice.click("[data-action=end-call]").await?;
     w.alice.wait_for("[data-outcome=hungUp]").await?;
     w.bob.wait_for("[data-outcome=endedByPeer]").await?;
+    // The banner says who ended it.
+    let banner = w.bob.text("[data-outcome=endedByPeer]").await?;
+    ensure!(
+        banner.contains("Alice Martin ended the call for everyone"),
+        "bob's banner: {banner:?}"
+    );
     let outcome = finished(&mut carol_updates).await?;
     ensure!(
-        outcome == Outcome::EndedByPeer,
+        outcome
+            == Outcome::EndedByPeer {
+                by: Some("alice".into())
+            },
         "carol's group call ended {outcome:?}"
     );
     carol.logout().await;

@@ -235,7 +235,7 @@ export const ALL_OUTCOMES: HostOutcome[] = [
   { kind: "missed" },
   { kind: "answeredElsewhere" },
   { kind: "declinedElsewhere" },
-  { kind: "endedByPeer" },
+  { kind: "endedByPeer", by: "bob" },
   { kind: "connectionLost" },
   { kind: "cancelled" },
   { kind: "rejected" },

@@ -61,12 +61,13 @@ export function outcomeBanner(outcome: HostOutcome, call: CallView, now: number)
       return b(`Answered on another device`, `The ${kind} from ${caller} was picked up on another of your devices.`, "info", false, false);
     case "declinedElsewhere":
       return b(`Declined on another device`, `The ${kind} from ${caller} was declined on another of your devices.`, "info", false, false);
-    case "endedByPeer":
-      // The notice doesn't say who ended a group call (someone ended it for everyone,
-      // or everyone else left), so the banner names nobody rather than everybody.
-      return call.group
-        ? b(`The group call ended`, `The group ${kind} with ${who} ended${talked(call, now)}: it was ended for everyone, or everyone else left.`, "info")
-        : b(`${who} ended the call`, `The ${kind} ended${talked(call, now)}.`, "info");
+    case "endedByPeer": {
+      if (!call.group) return b(`${who} ended the call`, `The ${kind} ended${talked(call, now)}.`, "info");
+      const by = outcome.by === null ? null : (call.peers.find((p) => p.userId === outcome.by)?.name ?? outcome.by);
+      return by === null
+        ? b(`The group call ended`, `Everyone else left the group ${kind}${talked(call, now)}.`, "info")
+        : b(`${by} ended the call for everyone`, `The group ${kind} with ${who} ended${talked(call, now)}.`, "info");
+    }
     case "connectionLost":
       return b(`Call dropped: connection lost`, `Your ${kind} with ${who} ended because the connection to the server was lost${talked(call, now)}.`, "bad");
     case "cancelled":

@@ -128,12 +128,15 @@ describe("defect 6: group calls, leaving vs ending for everyone", () => {
     expect($('[data-action="end-call"]')).toBeNull();
   });
 
-  it("the banner doesn't blame every member when a group call ends", () => {
+  it("the banner names who ended a group call, and blames nobody when everyone else left", () => {
     const call = joinedGroup().call!;
-    const b = outcomeBanner({ kind: "endedByPeer" }, call, NOW);
-    expect(b.title).toBe("The group call ended");
-    expect(b.title).not.toContain("carol");
-    const one = outcomeBanner({ kind: "endedByPeer" }, fixtures.callingVoice(NOW).call!, NOW);
+    const left = outcomeBanner({ kind: "endedByPeer", by: null }, call, NOW);
+    expect(left.title).toBe("The group call ended");
+    expect(left.detail).toContain("Everyone else left");
+    const caller = call.peers.find((p) => p.userId !== "carol") ?? call.peers[0]!;
+    const ended = outcomeBanner({ kind: "endedByPeer", by: caller.userId }, call, NOW);
+    expect(ended.title).toBe(`${caller.name} ended the call for everyone`);
+    const one = outcomeBanner({ kind: "endedByPeer", by: "bob" }, fixtures.callingVoice(NOW).call!, NOW);
     expect(one.title).toBe("Bob Chen ended the call");
   });
 });

@@ -32,9 +32,10 @@ impl Exit {
             Outcome::Busy => Exit::Busy,
             Outcome::NoAnswer | Outcome::Unreachable | Outcome::Missed => Exit::NoAnswer,
             Outcome::Cancelled | Outcome::CancelledByCaller => Exit::Cancelled,
-            Outcome::AnsweredElsewhere | Outcome::EndedByPeer | Outcome::HungUp | Outcome::Left => {
-                Exit::Ok
-            }
+            Outcome::AnsweredElsewhere
+            | Outcome::EndedByPeer { .. }
+            | Outcome::HungUp
+            | Outcome::Left => Exit::Ok,
             Outcome::Failed { .. } | Outcome::MediaFailed { .. } => Exit::Error,
         }
     }
@@ -259,11 +260,18 @@ pub fn finished(outcome: &Outcome, call: &CallView) -> String {
         .started_at
         .map(|s| duration(unix_ms().saturating_sub(s)));
     match (outcome, talked) {
-        (Outcome::EndedByPeer, Some(d)) if call.group => {
+        (Outcome::EndedByPeer { by: Some(by) }, talked) if call.group => {
+            let after = talked.map(|d| format!(" after {d}")).unwrap_or_default();
+            format!(
+                "{} ended the call for everyone{after}.",
+                member_name(call, by)
+            )
+        }
+        (Outcome::EndedByPeer { by: None }, Some(d)) if call.group => {
             format!("Call ended after {d}: everyone else left.")
         }
-        (Outcome::EndedByPeer, Some(d)) => format!("Call ended by {peers} after {d}."),
-        (Outcome::EndedByPeer, None) => format!("Call ended by {peers}."),
+        (Outcome::EndedByPeer { .. }, Some(d)) => format!("Call ended by {peers} after {d}."),
+        (Outcome::EndedByPeer { .. }, None) => format!("Call ended by {peers}."),
         (Outcome::HungUp, Some(d)) => format!("You hung up after {d}."),
         (Outcome::HungUp, None) => "You hung up.".into(),
         (Outcome::Left, Some(d)) => format!("You left the call after {d}."),
@@ -330,6 +338,14 @@ pub fn person(name: &str, id: &str) -> String {
     } else {
         format!("{name} ({id})")
     }
+}
+
+/// A member's name as the call knows it, else the ID.
+fn member_name<'a>(call: &'a CallView, user_id: &'a str) -> &'a str {
+    call.peers
+        .iter()
+        .find(|p| p.user_id == user_id)
+        .map_or(user_id, |p| p.name.as_str())
 }
 
 fn peer_names(call: &CallView) -> String {

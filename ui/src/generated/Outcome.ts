@@ -4,4 +4,4 @@ import type { MediaProblem } from "./MediaProblem";
 /**
  * How a call ended for this user. Each is something a UI says differently.
  */
-export type Outcome = { "kind": "declined" } | { "kind": "busy" } | { "kind": "noAnswer" } | { "kind": "unreachable" } | { "kind": "cancelledByCaller" } | { "kind": "missed" } | { "kind": "answeredElsewhere" } | { "kind": "declinedElsewhere" } | { "kind": "endedByPeer" } | { "kind": "connectionLost" } | { "kind": "cancelled" } | { "kind": "rejected" } | { "kind": "hungUp" } | { "kind": "left" } | { "kind": "failed", message: string, } | { "kind": "mediaFailed", problem: MediaProblem, };
+export type Outcome = { "kind": "declined" } | { "kind": "busy" } | { "kind": "noAnswer" } | { "kind": "unreachable" } | { "kind": "cancelledByCaller" } | { "kind": "missed" } | { "kind": "answeredElsewhere" } | { "kind": "declinedElsewhere" } | { "kind": "endedByPeer", by: string | null, } | { "kind": "connectionLost" } | { "kind": "cancelled" } | { "kind": "rejected" } | { "kind": "hungUp" } | { "kind": "left" } | { "kind": "failed", message: string, } | { "kind": "mediaFailed", problem: MediaProblem, };

@@ -25,7 +25,7 @@ fn the_other_side_leaving_a_one_to_one_call_ends_it_on_the_server() {
         let sent = h.sent.len();
         h.ev(changed("c1", vec![user("bob", state, reason)]));
         assert_eq!(h.m.phase(), Phase::Free);
-        assert_eq!(h.outcome(), Some(Outcome::EndedByPeer));
+        assert_eq!(h.outcome(), Some(Outcome::EndedByPeer { by: None }));
         assert_eq!(
             h.sent[sent..]
                 .iter()
@@ -47,7 +47,7 @@ fn the_other_side_leaving_a_one_to_one_call_ends_it_on_the_server() {
         "c1",
         vec![user("alice", CallUserState::Quit, None)],
     ));
-    assert_eq!(h.outcome(), Some(Outcome::EndedByPeer));
+    assert_eq!(h.outcome(), Some(Outcome::EndedByPeer { by: None }));
     assert_eq!(
         h.last_op().1,
         Op::End {

@@ -259,7 +259,9 @@ impl Machine {
                         Phase::Incoming => Outcome::CancelledByCaller,
                         Phase::Outgoing => self.unanswered_outcome(),
                         _ if e.operated_user_id == self.me => Outcome::HungUp,
-                        _ => Outcome::EndedByPeer,
+                        _ => Outcome::EndedByPeer {
+                            by: Some(e.operated_user_id).filter(|by| !by.is_empty()),
+                        },
                     };
                     self.finish(outcome);
                 } else {
@@ -322,7 +324,7 @@ impl Machine {
                     }
                     self.finish(outcome);
                 }
-                _ if call.ended_while_accepting => self.finish(Outcome::EndedByPeer),
+                _ if call.ended_while_accepting => self.finish(Outcome::EndedByPeer { by: None }),
                 _ => {
                     call.my_state = CallUserState::Accepted;
                     self.start_talking();

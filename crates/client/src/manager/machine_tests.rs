@@ -555,7 +555,13 @@ fn the_other_side_hanging_up_ends_the_call() {
     let (op, _) = h.last_op();
     h.done(op, OpResult::Done);
     h.ev(ended("c1", "alice"));
-    assert_eq!(h.outcome(), Some(Outcome::EndedByPeer));
+    // The banner names who ended it.
+    assert_eq!(
+        h.outcome(),
+        Some(Outcome::EndedByPeer {
+            by: Some("alice".into())
+        })
+    );
 }
 
 #[test]

@@ -129,8 +129,9 @@ pub enum Outcome {
     AnsweredElsewhere,
     /// Incoming: another of your devices declined.
     DeclinedElsewhere,
-    /// The other side hung up, or everyone else left.
-    EndedByPeer,
+    /// The other side hung up, or everyone else left. `by` names who ended it for
+    /// everyone when someone did; `None` when the others left, or the server did not say.
+    EndedByPeer { by: Option<String> },
     /// This device lost its connection for too long to stay in the call.
     ConnectionLost,
     /// You cancelled your outgoing call.

@@ -144,7 +144,7 @@ impl Machine {
         }
         let outcome = match call.phase {
             Phase::Outgoing => self.unanswered_outcome(),
-            Phase::InCall if !call.view.group => Outcome::EndedByPeer,
+            Phase::InCall if !call.view.group => Outcome::EndedByPeer { by: None },
             _ => return false,
         };
         self.end_on_server();
