@@ -237,11 +237,27 @@ describe("waiting page", () => {
     expect(el.querySelector(".stage-avatar.ringing")).not.toBeNull();
   });
 
-  it("offline callee: will ring when they come online", () => {
+  it("a callee who isn't online: may be signed out or a mistyped ID, never a promise to ring", () => {
     const el = mount(renderWaiting({ call: call(fixtures.waitingOffline(NOW)), busy: null, now: NOW }));
-    expect(text(el.querySelector(".stage-status"))).toBe("Offline — will ring when they come online");
+    // The server can't tell an unknown ID from a signed-out user, so the page names both.
+    expect(text(el.querySelector(".stage-status"))).toBe("dan isn't online — they may be signed out, or the ID may be mistyped.");
+    // The host gives an outgoing call no ring deadline: the note leaves the time out.
+    expect(text(el.querySelector('[data-note="not-online"]'))).toBe("It rings if they sign in before the call stops ringing.");
+    expect(el.querySelector('[data-note="not-online"]')?.closest("[aria-live], [role=status]")).toBeNull();
+    expect(text(el)).not.toMatch(/come online|Offline/);
     expect(text(el.querySelector(".stage-kind"))).toBe("Video call");
     expect(el.querySelector(".stage-avatar.ringing")).toBeNull();
+  });
+
+  it("a callee who isn't online, with a ring deadline: the time left to sign in", () => {
+    const c = { ...call(fixtures.waitingOffline(NOW)), ringUntil: NOW + 42_000 };
+    const el = mount(renderWaiting({ call: c, busy: null, now: NOW }));
+    expect(text(el.querySelector('[data-note="not-online"]'))).toBe("It rings if they sign in within 0:42.");
+  });
+
+  it("a callee who is ringing gets no not-online note", () => {
+    const el = mount(renderWaiting({ call: call(fixtures.waitingRinging(NOW)), busy: null, now: NOW }));
+    expect(el.querySelector('[data-note="not-online"]')).toBeNull();
   });
 
   it("before the server answered: Calling…", () => {
@@ -256,8 +272,11 @@ describe("waiting page", () => {
     const row = (id: string) => text(el.querySelector(`.member[data-user="${id}"] .pill`));
     expect(row("bob")).toBe("Ringing");
     expect(row("carol")).toBe("Declined");
-    expect(row("dan")).toBe("Offline — will ring when they come online");
-    expect(text(el.querySelector(".stage-status"))).toBe("Ringing 1 · 1 offline");
+    expect(row("dan")).toBe("Not online");
+    expect(text(el.querySelector(".stage-status"))).toBe("Ringing 1 · 1 not online");
+    expect(text(el.querySelector('[data-note="not-online"]'))).toBe(
+      "dan isn't online — they may be signed out, or the ID may be mistyped. It rings if they sign in before the call stops ringing.",
+    );
   });
 
   it("busy, no answer and cancelling", () => {
@@ -391,7 +410,10 @@ describe("calling page", () => {
     expect(row("carol")).toBe("Ringing");
     expect(row("dan")).toBe("Busy");
     expect(row("erin")).toBe("Left");
-    expect(row("frank")).toBe("Offline — will ring when they come online");
+    expect(row("frank")).toBe("Not online");
+    expect(text(el.querySelector('.members [data-note="not-online"]'))).toBe(
+      "frank isn't online — they may be signed out, or the ID may be mistyped. It rings if they sign in before the call stops ringing.",
+    );
     expect(text(el.querySelector(".stage-duration"))).toBe("12:34");
     expect(el.querySelector<HTMLInputElement>("#invite-ids")?.value).toBe("gus");
     expect(text(el.querySelector('[data-form="invite"] button'))).toBe("Invite more");
