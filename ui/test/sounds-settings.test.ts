@@ -91,6 +91,21 @@ describe("Sounds on the settings page", () => {
     expect(sounds.current).toBe(null);
   });
 
+  it("a store that refuses: says so, and the controls show what is still stored", async () => {
+    const kept = JSON.stringify({ ringtone: "chime", volume: 60 });
+    const storage = { getItem: (k: string) => (k === SOUND_PREFS_KEY ? kept : null), setItem: () => { throw new Error("QuotaExceededError"); } };
+    t = new FakeTransport({ app_state: () => ({ settings: SETTINGS, snapshot: snapshot() }), history: () => history(NOW) });
+    sounds = new FakeSounds();
+    app = new App({ api: createApi(t), root, kind: "main", sounds, now: () => NOW, storage });
+    await app.start();
+    await flush();
+    await app.act("edit-settings");
+    change("#set-volume", (el) => (el.value = "10"));
+    expect(text($(".toast"))).toContain("Couldn't keep the sound settings");
+    expect($<HTMLInputElement>("#set-volume")?.value).toBe("60");
+    expect(app.model.soundPrefs).toEqual({ ringtone: "chime", volume: 60 });
+  });
+
   it("first run has the Sounds card too", async () => {
     t = new FakeTransport({ app_state: () => ({ settings: null, snapshot: null }) });
     sounds = new FakeSounds();
