@@ -11,7 +11,7 @@ import { draftFrom, settingsFromDraft, type SettingsDraft } from "./pages/settin
 import { MediaController, type MediaModule } from "./media/controller";
 import type { HostNotice, HostUpdate } from "./media/host";
 import { play, PLAY_BLOCKED_EVENT } from "./media/src-object";
-import { createSoundPlayer, type SoundKind, type SoundPlayer } from "./sounds";
+import { createSoundPlayer, readSoundPrefs, SOUND_PREFS_KEY, writeSoundPrefs, type RingtoneId, type SoundKind, type SoundPlayer, type SoundPrefs } from "./sounds";
 import type { Unlisten } from "./transport";
 import type { ApiError, AppState, CallType, CommandError, Settings } from "./types";
 import { emptyModel, pageFor, renderWindow, windowTitle, type Model, type PageName, type WindowKind } from "./view";
@@ -34,7 +34,10 @@ export type AppOptions = {
   toastMs?: number;
   /** Whether the window has the focus (default: the document's). */
   hasFocus?: () => boolean;
-  /** Where the missed-call badge keeps when the user last looked (default: localStorage). */
+  /**
+   * Where the missed-call badge keeps when the user last looked, and the sound preferences
+   * (default: localStorage, which both windows share).
+   */
   storage?: MarkStore | null;
 };
 
@@ -74,7 +77,12 @@ export class App {
     this.api = opts.api;
     this.root = opts.root;
     this.kind = opts.kind;
-    this.sounds = opts.sounds ?? createSoundPlayer();
+    const doc = this.root.ownerDocument;
+    this.storage = opts.storage !== undefined ? opts.storage : defaultStorage(doc);
+    this.model.soundPrefs = readSoundPrefs(this.storage);
+    // Read from the store each time a sound starts: the popup may have been open since
+    // before the main window changed them.
+    this.sounds = opts.sounds ?? createSoundPlayer(doc.defaultView ?? undefined, () => (this.storage ? readSoundPrefs(this.storage) : this.model.soundPrefs));
     const onChange = (): void => this.render();
     this.media =
       opts.kind !== "main" ? null : opts.createMedia ? opts.createMedia(onChange) : new MediaController({ api: opts.api, onChange });
@@ -82,9 +90,7 @@ export class App {
     this.historyCount = opts.historyCount ?? 50;
     this.ownBannerMs = opts.ownBannerMs ?? 8000;
     this.toastMs = opts.toastMs ?? 6000;
-    const doc = this.root.ownerDocument;
     this.hasFocus = opts.hasFocus ?? (() => doc.hasFocus());
-    this.storage = opts.storage !== undefined ? opts.storage : defaultStorage(doc);
     this.view = doc.createElement("div");
     this.view.className = "view";
     this.toastHost = doc.createElement("div");
@@ -101,6 +107,7 @@ export class App {
     doc.addEventListener("keydown", this.onKeyDown);
     doc.defaultView?.addEventListener("focus", this.onFocusChange);
     doc.defaultView?.addEventListener("blur", this.onFocusChange);
+    doc.defaultView?.addEventListener("storage", this.onStorage);
   }
 
   /** Subscribes to the host, then asks for the current state. */
@@ -157,6 +164,7 @@ export class App {
     this.root.ownerDocument.removeEventListener("keydown", this.onKeyDown);
     this.root.ownerDocument.defaultView?.removeEventListener("focus", this.onFocusChange);
     this.root.ownerDocument.defaultView?.removeEventListener("blur", this.onFocusChange);
+    this.root.ownerDocument.defaultView?.removeEventListener("storage", this.onStorage);
   }
 
   get page(): PageName {
@@ -296,6 +304,7 @@ export class App {
     const m = this.model;
     const page = this.page;
     if (page === "settings" && !m.draft) m.draft = draftFrom(m.settings);
+    if (page !== "settings") m.soundPreview = false;
     m.media = this.media?.view() ?? null;
     this.trackLook(page);
     // lit patches the existing nodes: within a page, focus, caret and element identity
@@ -341,10 +350,11 @@ export class App {
     }
   }
 
-  /** Ringtone in the popup while it rings; ringback on the waiting page. */
+  /** Ringtone in the popup while it rings (and for the settings page's Play); ringback on the waiting page. */
   soundFor(page: PageName): SoundKind | null {
     const call = this.model.snapshot?.call;
     if (this.kind === "popup") return page === "incoming" && call && !call.working ? "ringtone" : null;
+    if (page === "settings") return this.model.soundPreview ? "ringtone" : null;
     // Ringback stops the moment media flows, whatever the phase says.
     return page === "waiting" && !this.media?.flowing ? "ringback" : null;
   }
@@ -515,6 +525,10 @@ export class App {
         return;
       case "save-settings":
         return this.saveSettings();
+      case "preview-ringtone":
+        m.soundPreview = !m.soundPreview;
+        this.render();
+        return;
       case "retry-history":
         m.historyError = null;
         m.history = null;
@@ -577,6 +591,22 @@ export class App {
     }
   }
 
+  /**
+   * Stores a sound preference and plays by it at once. Not through "Save and sign in": it
+   * is this installation's, not the account's. The popup hears of it by the storage event.
+   */
+  private changeSounds(change: Partial<SoundPrefs>): void {
+    const m = this.model;
+    const next = { ...m.soundPrefs, ...change };
+    if (this.storage && !writeSoundPrefs(this.storage, next)) {
+      this.toast("Couldn't keep the sound settings: this computer refused to store them.", "bad");
+      // The controls go back to what the popup will actually use.
+      m.soundPrefs = readSoundPrefs(this.storage);
+    } else m.soundPrefs = next;
+    this.sounds.refresh();
+    this.render();
+  }
+
   /** Shows a settings problem next to its field (or under the form) and focuses that field. */
   private settingsProblem(message: string, field: keyof SettingsDraft | null): void {
     const m = this.model;
@@ -630,12 +660,26 @@ export class App {
       }
     } else if (field === "inviteText") {
       m.inviteText = el.value;
+    } else if (field === "soundRingtone") {
+      // Both "input" and "change" land here: only a new choice is stored.
+      if (el.checked && el.value !== m.soundPrefs.ringtone) this.changeSounds({ ringtone: el.value as RingtoneId });
+    } else if (field === "soundVolume") {
+      const volume = Number(el.value);
+      if (Number.isFinite(volume) && volume !== m.soundPrefs.volume) this.changeSounds({ volume });
     } else if ((SETTINGS_FIELDS as readonly string[]).includes(field)) {
       m.draft = { ...(m.draft ?? draftFrom(m.settings)), [field]: el.value };
     }
   };
 
   private readonly onFocusChange = (): void => this.render();
+
+  /** Another window (the main one, for the popup) changed the sound preferences. */
+  private readonly onStorage = (ev: StorageEvent): void => {
+    if (ev.key !== SOUND_PREFS_KEY && ev.key !== null) return;
+    this.model.soundPrefs = readSoundPrefs(this.storage);
+    this.sounds.refresh();
+    this.render();
+  };
 
   private readonly onPlayBlocked = (): void => {
     if (!this.media || this.media.playBlocked) return;

@@ -93,11 +93,25 @@ export function callPartyLabel(call: CallView): string {
 
 export type Tone = "ok" | "warn" | "bad" | "muted" | "info";
 
+/**
+ * Why a callee may not be online, said honestly: the server can't tell an ID nobody signs
+ * in with from a user who is signed out, so a mistyped ID looks exactly like an offline user.
+ */
+export function notOnlineWhy(count: number): string {
+  return `they may be signed out, or ${count === 1 ? "the" : "an"} ID may be mistyped`;
+}
+
+/** "bob isn't online — they may be signed out, or the ID may be mistyped." */
+export function notOnlineText(names: string[]): string {
+  return `${joinNames(names)} ${names.length === 1 ? "isn't" : "aren't"} online — ${notOnlineWhy(names.length)}.`;
+}
+
 /** How one member's state reads, from the state and its reason alone. */
 export function memberStatus(m: Member): { text: string; tone: Tone } {
   switch (m.state) {
     case "inviting":
-      return { text: "Offline — will ring when they come online", tone: "muted" };
+      // Short for a pill; the page says why next to it (notOnlineText).
+      return { text: "Not online", tone: "muted" };
     case "received":
       return { text: "Ringing", tone: "info" };
     case "accepted":

@@ -1,4 +1,4 @@
-import { callPartyLabel, formatDuration } from "./format";
+import { callPartyLabel, formatDuration, notOnlineWhy } from "./format";
 import type { HostOutcome } from "./media/host";
 import type { CallView } from "./types";
 
@@ -52,7 +52,7 @@ export function outcomeBanner(outcome: HostOutcome, call: CallView, now: number)
     case "noAnswer":
       return b(`No answer from ${who}`, `Their device rang, but nobody picked up.`, "warn");
     case "unreachable":
-      return b(`${who} couldn't be reached`, "They stayed offline the whole time the call rang.", "warn");
+      return b(`${who} couldn't be reached`, `They weren't online while the call rang: ${notOnlineWhy(call.peers.length)}.`, "warn");
     case "cancelledByCaller":
       return b(`${caller} cancelled the call`, `They hung up before you answered: a missed ${kind}.`, "bad");
     case "missed":

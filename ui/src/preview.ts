@@ -11,6 +11,7 @@ import { MediaController, type MediaModule, type MediaView } from "./media/contr
 import type { HostOutcome as Outcome, HostUpdate as Update } from "./media/host";
 import { installDiagnostics } from "./media/stats";
 import { paintedCamera, staticMedia } from "./preview-media";
+import { SOUND_PREFS_KEY, type SoundPrefs } from "./sounds";
 import type { Connection, HistoryEntry, Settings, Snapshot } from "./types";
 
 const params = new URLSearchParams(location.search);
@@ -33,6 +34,9 @@ type Scene = {
   /** Real WebRTC both ways: a second controller in this page plays bob. */
   live?: boolean;
   swapped?: boolean;
+  /** Stored sound preferences (beckon.sounds), and the Sounds card's Play pressed. */
+  sounds?: SoundPrefs;
+  playing?: boolean;
 };
 
 /** Streams are made when a scene is opened, not for the index. */
@@ -49,6 +53,8 @@ const conn = (c: Connection): Snapshot => snapshot({ connection: c });
 const SCENES: Record<string, () => Scene> = {
   "settings-first": () => ({ settings: null, snapshot: null }),
   settings: () => ({ settings: SETTINGS, snapshot: snapshot(), edit: true }),
+  // `&volume=0`: the silent ring's words.
+  "settings-sounds": () => ({ settings: SETTINGS, snapshot: snapshot(), edit: true, sounds: { ringtone: "chime", volume: Number(params.get("volume") ?? 40) }, playing: true }),
   home: () => ({ settings: SETTINGS, snapshot: conn(CONNECTED) }),
   "home-reconnecting": () => ({ settings: SETTINGS, snapshot: conn(RECONNECTING) }),
   "home-offline": () => ({ settings: SETTINGS, snapshot: conn(DISCONNECTED) }),
@@ -175,6 +181,7 @@ async function run(scene: Scene): Promise<void> {
   };
   if (scene.live) live(t, () => state.snapshot, finish);
   if (scene.seenAt !== undefined) localStorage.setItem(`beckon.missedSeenAt.${SETTINGS.userId}`, String(scene.seenAt));
+  if (scene.sounds) localStorage.setItem(SOUND_PREFS_KEY, JSON.stringify(scene.sounds));
   const kind = scene.popup ? "popup" : "main";
   document.documentElement.dataset.window = kind;
   const app = new App({ api: createApi(t), root, kind, ownBannerMs: 600_000, toastMs: 600_000, ...(scene.media ? { createMedia: scene.media } : {}) });
@@ -184,6 +191,7 @@ async function run(scene: Scene): Promise<void> {
   if (scene.swapped) await app.act("swap-video");
   if (params.has("probe")) void probe(app);
   if (scene.edit) await app.act("edit-settings");
+  if (scene.playing) await app.act("preview-ringtone");
   // `&toast=text`: where toasts land on this page.
   const toast = params.get("toast");
   if (toast !== null) app.toast(toast, "info");

@@ -8,7 +8,22 @@ export interface SoundPlayer {
   /** Switches to this sound (null: silence). Calling it again with the same kind is a no-op. */
   set(kind: SoundKind | null): void;
   readonly current: SoundKind | null;
+  /**
+   * The preferences changed: a playing sound takes the new volume at once, and a ringtone
+   * that is no longer the chosen one starts over as the new one.
+   */
+  refresh(): void;
 }
+
+export type RingtoneId = "trill" | "chime" | "classic";
+
+/** This installation's choice (UI preferences, not account settings). */
+export type SoundPrefs = { ringtone: RingtoneId; volume: number };
+
+export const SOUND_PREFS_KEY = "beckon.sounds";
+
+/** Volume 100 plays the patterns at their own gain, as before there was a choice. */
+export const DEFAULT_SOUND_PREFS: SoundPrefs = { ringtone: "trill", volume: 100 };
 
 type Ctor = new () => AudioContext;
 
@@ -17,11 +32,12 @@ type Burst = { at: number; dur: number; freqs: number[] };
 
 type Pattern = { period: number; gain: number; bursts: Burst[] };
 
-const PATTERNS: Record<SoundKind, Pattern> = {
-  // The North American ringback: 440 + 480 Hz, two seconds on, four off.
-  ringback: { period: 6, gain: 0.07, bursts: [{ at: 0.05, dur: 2, freqs: [440, 480] }] },
+// The North American ringback: 440 + 480 Hz, two seconds on, four off.
+const RINGBACK: Pattern = { period: 6, gain: 0.07, bursts: [{ at: 0.05, dur: 2, freqs: [440, 480] }] };
+
+const RINGTONE_PATTERNS: Record<RingtoneId, Pattern> = {
   // A soft two-note trill, twice, then a pause.
-  ringtone: {
+  trill: {
     period: 3,
     gain: 0.12,
     bursts: [0, 1, 2, 3, 4, 5, 6, 7].map((i) => ({
@@ -30,19 +46,101 @@ const PATTERNS: Record<SoundKind, Pattern> = {
       freqs: i % 2 === 0 ? [784] : [988],
     })),
   },
+  // Three falling notes (E6, C6, G5), the last held, then a pause.
+  chime: {
+    period: 3,
+    gain: 0.12,
+    bursts: [
+      { at: 0.05, dur: 0.28, freqs: [1319] },
+      { at: 0.38, dur: 0.28, freqs: [1047] },
+      { at: 0.71, dur: 0.6, freqs: [784] },
+    ],
+  },
+  // The British double ring: 400 + 450 Hz, on 0.4 s, off 0.2 s, on 0.4 s, then a pause.
+  classic: {
+    period: 3,
+    gain: 0.08,
+    bursts: [
+      { at: 0.05, dur: 0.4, freqs: [400, 450] },
+      { at: 0.65, dur: 0.4, freqs: [400, 450] },
+    ],
+  },
 };
+
+/** The choices the settings page offers, in its order. */
+export const RINGTONES: ReadonlyArray<{ id: RingtoneId; label: string }> = [
+  { id: "trill", label: "Trill" },
+  { id: "chime", label: "Chime" },
+  { id: "classic", label: "Classic" },
+];
+
+/**
+ * The stored preferences, checked: anything unreadable counts as the default. Each field
+ * is checked alone, so a ringtone a later version no longer has keeps the volume.
+ */
+export function parseSoundPrefs(raw: string | null): SoundPrefs {
+  let v: unknown;
+  try {
+    v = raw === null ? null : JSON.parse(raw);
+  } catch {
+    v = null;
+  }
+  const o = v !== null && typeof v === "object" && !Array.isArray(v) ? (v as Record<string, unknown>) : {};
+  const ringtone = RINGTONES.find((t) => t.id === o.ringtone)?.id ?? DEFAULT_SOUND_PREFS.ringtone;
+  const volume =
+    typeof o.volume === "number" && Number.isFinite(o.volume) && o.volume >= 0 && o.volume <= 100
+      ? Math.round(o.volume)
+      : DEFAULT_SOUND_PREFS.volume;
+  return { ringtone, volume };
+}
+
+type PrefsStore = Pick<Storage, "getItem" | "setItem">;
+
+export function readSoundPrefs(store: PrefsStore | null): SoundPrefs {
+  try {
+    return parseSoundPrefs(store?.getItem(SOUND_PREFS_KEY) ?? null);
+  } catch {
+    // A document without storage access throws on reading too.
+    return { ...DEFAULT_SOUND_PREFS };
+  }
+}
+
+/** False when the store refused (full, or no storage access). */
+export function writeSoundPrefs(store: PrefsStore, prefs: SoundPrefs): boolean {
+  try {
+    store.setItem(SOUND_PREFS_KEY, JSON.stringify(prefs));
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** Loudness is heard roughly logarithmically: a squared slider spreads it more evenly than a linear one. */
+function busGain(volume: number): number {
+  const v = Math.min(100, Math.max(0, volume)) / 100;
+  return v * v;
+}
 
 function audioContextCtor(win: unknown): Ctor | null {
   const w = win as { AudioContext?: Ctor; webkitAudioContext?: Ctor } | undefined;
   return w?.AudioContext ?? w?.webkitAudioContext ?? null;
 }
 
-export function createSoundPlayer(win: unknown = typeof window !== "undefined" ? window : undefined): SoundPlayer {
+/**
+ * `prefs` is asked each time a sound starts and on refresh(), so a window that has been
+ * open for hours (the popup) rings with the choice made since in another window.
+ */
+export function createSoundPlayer(
+  win: unknown = typeof window !== "undefined" ? window : undefined,
+  prefs: () => SoundPrefs = () => DEFAULT_SOUND_PREFS,
+): SoundPlayer {
   let ctx: AudioContext | null = null;
   let failed = false;
   let current: SoundKind | null = null;
   let timer: ReturnType<typeof setInterval> | null = null;
   let bus: GainNode | null = null;
+  /** The pattern playing now (to tell whether a refresh must start over). */
+  let playing: Pattern | null = null;
 
   const context = (): AudioContext | null => {
     if (ctx || failed) return ctx;
@@ -93,9 +191,12 @@ export function createSoundPlayer(win: unknown = typeof window !== "undefined" ?
     }
   };
 
+  const patternFor = (kind: SoundKind, p: SoundPrefs): Pattern => (kind === "ringback" ? RINGBACK : RINGTONE_PATTERNS[p.ringtone]);
+
   const stop = (): void => {
     if (timer !== null) clearInterval(timer);
     timer = null;
+    playing = null;
     const b = bus;
     bus = null;
     if (b) {
@@ -114,11 +215,13 @@ export function createSoundPlayer(win: unknown = typeof window !== "undefined" ?
     if (!ac) return;
     try {
       if (ac.state === "suspended") void ac.resume().catch(() => undefined);
+      const p = prefs();
       const out = ac.createGain();
-      out.gain.value = 1;
+      out.gain.value = busGain(p.volume);
       out.connect(ac.destination);
       bus = out;
-      const pattern = PATTERNS[kind];
+      const pattern = patternFor(kind, p);
+      playing = pattern;
       schedule(ac, out, pattern);
       timer = setInterval(() => {
         try {
@@ -141,6 +244,20 @@ export function createSoundPlayer(win: unknown = typeof window !== "undefined" ?
       stop();
       current = kind;
       if (kind) start(kind);
+    },
+    refresh(): void {
+      if (!current || !bus) return;
+      const p = prefs();
+      if (patternFor(current, p) !== playing) {
+        stop();
+        start(current);
+        return;
+      }
+      try {
+        bus.gain.value = busGain(p.volume);
+      } catch {
+        /* ignore */
+      }
     },
   };
 }

@@ -9,6 +9,7 @@ import { renderIncoming, renderNoIncoming } from "./pages/incoming";
 import { renderSettings, type SettingsDraft } from "./pages/settings";
 import { topBar } from "./pages/shell";
 import { renderWaiting } from "./pages/waiting";
+import { DEFAULT_SOUND_PREFS, type SoundPrefs } from "./sounds";
 import type { HistoryEntry, Settings, Snapshot } from "./types";
 
 export type WindowKind = "main" | "popup";
@@ -40,6 +41,10 @@ export type Model = {
   media: MediaView | null;
   /** The local preview is the big video (clicked to swap). */
   videoSwapped: boolean;
+  /** This installation's ringtone and volume, as stored (beckon.sounds). */
+  soundPrefs: SoundPrefs;
+  /** The settings page's Play is on: the ringtone sounds until Stop or leaving the page. */
+  soundPreview: boolean;
 };
 
 export function emptyModel(): Model {
@@ -63,6 +68,8 @@ export function emptyModel(): Model {
     busy: null,
     media: null,
     videoSwapped: false,
+    soundPrefs: { ...DEFAULT_SOUND_PREFS },
+    soundPreview: false,
   };
 }
 
@@ -106,6 +113,8 @@ export function renderWindow(m: Model, kind: WindowKind, now: number): TemplateR
         errorField: m.settingsErrorField,
         notSignedIn: m.settings !== null && s === null,
         canCancel: m.settings !== null && s !== null,
+        sounds: m.soundPrefs,
+        previewing: m.soundPreview,
       });
       break;
     case "home":

@@ -20,6 +20,10 @@ export function text(el: Element | null | undefined): string {
 export class FakeSounds implements SoundPlayer {
   current: SoundKind | null = null;
   log: (SoundKind | null)[] = [];
+  refreshes = 0;
+  refresh(): void {
+    this.refreshes++;
+  }
   set(kind: SoundKind | null): void {
     if (kind === this.current) return;
     this.current = kind;

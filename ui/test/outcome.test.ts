@@ -9,7 +9,7 @@ const EXPECTED: Record<Outcome["kind"], RegExp> = {
   declined: /^bob declined/,
   busy: /^bob is busy/,
   noAnswer: /^No answer from bob/,
-  unreachable: /^bob couldn't be reached .*offline/,
+  unreachable: /^bob couldn't be reached They weren't online while the call rang: they may be signed out, or the ID may be mistyped\./,
   cancelledByCaller: /^Bob Chen cancelled the call They hung up before you answered: a missed call/,
   missed: /^Missed call from Bob Chen You didn't answer/,
   answeredElsewhere: /^Answered on another device/,

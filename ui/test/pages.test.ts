@@ -16,6 +16,7 @@ import { renderHome, type HomeView } from "../src/pages/home";
 import { renderIncoming } from "../src/pages/incoming";
 import { DEFAULT_SERVER_URL, draftFrom, renderSettings, settingsFromDraft } from "../src/pages/settings";
 import { renderWaiting } from "../src/pages/waiting";
+import { DEFAULT_SOUND_PREFS } from "../src/sounds";
 import type { Snapshot } from "../src/types";
 import { emptyModel, pageFor, renderWindow, type Model } from "../src/view";
 import { FakeStream, FakeTrack } from "./fake-webrtc";
@@ -54,7 +55,7 @@ function model(over: Partial<Model>): Model {
 describe("settings page", () => {
   it("first run: empty profile, default server URL, Sign in, no Cancel", () => {
     const el = mount(
-      renderSettings({ mode: "first", draft: draftFrom(null), saving: false, error: null, errorField: null, notSignedIn: false, canCancel: false }),
+      renderSettings({ mode: "first", draft: draftFrom(null), saving: false, error: null, errorField: null, notSignedIn: false, canCancel: false, sounds: DEFAULT_SOUND_PREFS, previewing: false }),
     );
     expect(text(el.querySelector("h1"))).toBe("Welcome to Beckon");
     expect(el.querySelector<HTMLInputElement>("#set-server")?.value).toBe("ws://127.0.0.1:7070/ws");
@@ -64,9 +65,8 @@ describe("settings page", () => {
     expect(text(el.querySelector('label[for="set-token"]'))).toContain("optional");
     expect(text(el.querySelector('button[type="submit"]'))).toBe("Sign in");
     expect(el.querySelector('[data-action="cancel-settings"]')).toBeNull();
-    // Every input has a label.
-    for (const input of Array.from(el.querySelectorAll("input")))
-      expect(el.querySelector(`label[for="${input.id}"]`)).not.toBeNull();
+    // Every input has a label (its own <label for>, or the <label> around it).
+    for (const input of Array.from(el.querySelectorAll("input"))) expect(input.labels?.length).toBeGreaterThan(0);
   });
 
   it("edit: filled from the saved settings, Save and Cancel", () => {
@@ -79,6 +79,8 @@ describe("settings page", () => {
         errorField: null,
         notSignedIn: false,
         canCancel: true,
+        sounds: DEFAULT_SOUND_PREFS,
+        previewing: false,
       }),
     );
     expect(text(el.querySelector("h1"))).toBe("Settings");
@@ -91,7 +93,7 @@ describe("settings page", () => {
 
   it("saving and error states", () => {
     const el = mount(
-      renderSettings({ mode: "edit", draft: draftFrom(SETTINGS), saving: true, error: "login refused", errorField: null, notSignedIn: true, canCancel: false }),
+      renderSettings({ mode: "edit", draft: draftFrom(SETTINGS), saving: true, error: "login refused", errorField: null, notSignedIn: true, canCancel: false, sounds: DEFAULT_SOUND_PREFS, previewing: false }),
     );
     const submit = el.querySelector<HTMLButtonElement>('button[type="submit"]');
     expect(submit?.disabled).toBe(true);
@@ -110,6 +112,8 @@ describe("settings page", () => {
         errorField: "token",
         notSignedIn: false,
         canCancel: false,
+        sounds: DEFAULT_SOUND_PREFS,
+        previewing: false,
       }),
     );
     const token = el.querySelector<HTMLInputElement>("#set-token");
@@ -131,6 +135,33 @@ describe("settings page", () => {
     expect(settingsFromDraft({ serverUrl: ` ${DEFAULT_SERVER_URL} `, userId: "bob", userName: "", token: " " })).toEqual({
       settings: { serverUrl: DEFAULT_SERVER_URL, userId: "bob", userName: "bob", token: null },
     });
+  });
+
+  it.each(["first", "edit"] as const)("%s: a Sounds card apart from the form, every control labelled, applied without saving", (mode) => {
+    const view = { mode, draft: draftFrom(mode === "first" ? null : SETTINGS), saving: false, error: null, errorField: null, notSignedIn: false, canCancel: mode === "edit" };
+    const el = mount(renderSettings({ ...view, sounds: { ringtone: "chime", volume: 40 }, previewing: false }));
+    const card = el.querySelector<HTMLElement>(".sounds-card");
+    expect(card).not.toBeNull();
+    // Outside the form: "Save and sign in" never carries them.
+    expect(card?.closest("form")).toBeNull();
+    expect(text(card?.querySelector("h2"))).toBe("Sounds");
+    expect(text(card)).toMatch(/apply at once and need no saving/);
+    const radios = Array.from(card!.querySelectorAll<HTMLInputElement>('input[type="radio"]'));
+    expect(radios.map((r) => text(r.labels?.[0]))).toEqual(["Trill", "Chime", "Classic"]);
+    expect(radios.filter((r) => r.checked).map((r) => r.value)).toEqual(["chime"]);
+    expect(text(card?.querySelector("legend"))).toBe("Ringtone");
+    const slider = card?.querySelector<HTMLInputElement>('input[type="range"]');
+    expect(text(slider?.labels?.[0])).toBe("Ring volume");
+    expect([slider?.min, slider?.max, slider?.value]).toEqual(["0", "100", "40"]);
+    expect(slider?.getAttribute("aria-valuetext")).toBe("40 %");
+    const play = card?.querySelector<HTMLButtonElement>('[data-action="preview-ringtone"]');
+    expect(text(play)).toBe("Play");
+    expect(play?.getAttribute("aria-label")).toBe("Play the ringtone");
+
+    const silent = mount(renderSettings({ ...view, sounds: { ringtone: "trill", volume: 0 }, previewing: true }));
+    expect(silent.querySelector('input[type="range"]')?.getAttribute("aria-valuetext")).toBe("0 %, silent");
+    expect(text(silent.querySelector("#set-volume-hint"))).toMatch(/^Silent/);
+    expect(text(silent.querySelector('[data-action="preview-ringtone"]'))).toBe("Stop");
   });
 
   it("the main window shows settings on first run, when not signed in, and while editing", () => {
@@ -237,11 +268,27 @@ describe("waiting page", () => {
     expect(el.querySelector(".stage-avatar.ringing")).not.toBeNull();
   });
 
-  it("offline callee: will ring when they come online", () => {
+  it("a callee who isn't online: may be signed out or a mistyped ID, never a promise to ring", () => {
     const el = mount(renderWaiting({ call: call(fixtures.waitingOffline(NOW)), busy: null, now: NOW }));
-    expect(text(el.querySelector(".stage-status"))).toBe("Offline — will ring when they come online");
+    // The server can't tell an unknown ID from a signed-out user, so the page names both.
+    expect(text(el.querySelector(".stage-status"))).toBe("dan isn't online — they may be signed out, or the ID may be mistyped.");
+    // The host gives an outgoing call no ring deadline: the note leaves the time out.
+    expect(text(el.querySelector('[data-note="not-online"]'))).toBe("It rings if they sign in before the call stops ringing.");
+    expect(el.querySelector('[data-note="not-online"]')?.closest("[aria-live], [role=status]")).toBeNull();
+    expect(text(el)).not.toMatch(/come online|Offline/);
     expect(text(el.querySelector(".stage-kind"))).toBe("Video call");
     expect(el.querySelector(".stage-avatar.ringing")).toBeNull();
+  });
+
+  it("a callee who isn't online, with a ring deadline: the time left to sign in", () => {
+    const c = { ...call(fixtures.waitingOffline(NOW)), ringUntil: NOW + 42_000 };
+    const el = mount(renderWaiting({ call: c, busy: null, now: NOW }));
+    expect(text(el.querySelector('[data-note="not-online"]'))).toBe("It rings if they sign in within 0:42.");
+  });
+
+  it("a callee who is ringing gets no not-online note", () => {
+    const el = mount(renderWaiting({ call: call(fixtures.waitingRinging(NOW)), busy: null, now: NOW }));
+    expect(el.querySelector('[data-note="not-online"]')).toBeNull();
   });
 
   it("before the server answered: Calling…", () => {
@@ -256,8 +303,11 @@ describe("waiting page", () => {
     const row = (id: string) => text(el.querySelector(`.member[data-user="${id}"] .pill`));
     expect(row("bob")).toBe("Ringing");
     expect(row("carol")).toBe("Declined");
-    expect(row("dan")).toBe("Offline — will ring when they come online");
-    expect(text(el.querySelector(".stage-status"))).toBe("Ringing 1 · 1 offline");
+    expect(row("dan")).toBe("Not online");
+    expect(text(el.querySelector(".stage-status"))).toBe("Ringing 1 · 1 not online");
+    expect(text(el.querySelector('[data-note="not-online"]'))).toBe(
+      "dan isn't online — they may be signed out, or the ID may be mistyped. It rings if they sign in before the call stops ringing.",
+    );
   });
 
   it("busy, no answer and cancelling", () => {
@@ -391,7 +441,10 @@ describe("calling page", () => {
     expect(row("carol")).toBe("Ringing");
     expect(row("dan")).toBe("Busy");
     expect(row("erin")).toBe("Left");
-    expect(row("frank")).toBe("Offline — will ring when they come online");
+    expect(row("frank")).toBe("Not online");
+    expect(text(el.querySelector('.members [data-note="not-online"]'))).toBe(
+      "frank isn't online — they may be signed out, or the ID may be mistyped. It rings if they sign in before the call stops ringing.",
+    );
     expect(text(el.querySelector(".stage-duration"))).toBe("12:34");
     expect(el.querySelector<HTMLInputElement>("#invite-ids")?.value).toBe("gus");
     expect(text(el.querySelector('[data-form="invite"] button'))).toBe("Invite more");

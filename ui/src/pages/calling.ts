@@ -7,7 +7,7 @@ import type { MediaView } from "../media/controller";
 import type { CallView } from "../types";
 import { mediaNotes, mediaStatus, mediaToggles, remoteAudio, videoTiles } from "./media-parts";
 import { since } from "./shell";
-import { avatarGroup, memberRow } from "./waiting";
+import { avatarGroup, memberRow, notOnlineNote } from "./waiting";
 
 export type CallingView = {
   call: CallView;
@@ -74,6 +74,7 @@ export function renderCalling(v: CallingView): TemplateResult {
         ? html`<section class="members" aria-label="People in this call">
             <h2 class="members-title">${icon("users", "icon-sm")}In this call</h2>
             <ul class="member-list">${repeat(c.peers, (p) => p.userId, memberRow)}</ul>
+            ${notOnlineNote(c, v.now, true)}
           </section>`
         : nothing}
     </div>

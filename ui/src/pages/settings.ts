@@ -1,6 +1,8 @@
 import { html, nothing, type TemplateResult } from "lit-html";
 import { live } from "lit-html/directives/live.js";
+import { icon } from "../icons";
 import { idProblem } from "../ids";
+import { RINGTONES, type SoundPrefs } from "../sounds";
 import type { Settings } from "../types";
 
 export const DEFAULT_SERVER_URL = "ws://127.0.0.1:7070/ws";
@@ -20,6 +22,9 @@ export type SettingsView = {
   notSignedIn: boolean;
   /** There is a home to go back to. */
   canCancel: boolean;
+  /** This installation's sound preferences, and whether Play is on. */
+  sounds: SoundPrefs;
+  previewing: boolean;
 };
 
 export function draftFrom(settings: Settings | null): SettingsDraft {
@@ -69,6 +74,44 @@ function field(
     ${opts.error ? html`<p class="field-error" id="${errorId}" role="alert">${opts.error}</p>` : nothing}
     ${opts.hint ? html`<p class="hint" id="${hintId}">${opts.hint}</p>` : nothing}
   </div>`;
+}
+
+/**
+ * Its own card, outside the form: these apply as they change and belong to this
+ * installation, so "Save and sign in" has nothing to do with them.
+ */
+function soundsCard(p: SoundPrefs, previewing: boolean): TemplateResult {
+  const level = `${p.volume} %`;
+  return html`<section class="card settings-card sounds-card" aria-labelledby="sounds-title" aria-describedby="sounds-lead">
+    <div class="settings-head">
+      <h2 id="sounds-title">Sounds</h2>
+      <p class="lead" id="sounds-lead">How Beckon rings on this computer. Changes apply at once and need no saving: they aren't part of your account.</p>
+    </div>
+    <fieldset class="field choices">
+      <legend>Ringtone</legend>
+      <div class="choice-row">
+        ${RINGTONES.map(
+          (t) => html`<label class="choice"><input type="radio" name="ringtone" value="${t.id}" data-field="soundRingtone" .checked=${live(p.ringtone === t.id)} />${t.label}</label>`,
+        )}
+      </div>
+    </fieldset>
+    <div class="field">
+      <label for="set-volume">Ring volume</label>
+      <div class="volume-row">
+        ${icon("volume", "icon-sm volume-icon")}
+        <input id="set-volume" type="range" min="0" max="100" step="5" data-field="soundVolume" .value=${live(String(p.volume))}
+          aria-valuetext="${p.volume === 0 ? `${level}, silent` : level}" aria-describedby="set-volume-hint" />
+        <span class="volume-value" aria-hidden="true">${level}</span>
+      </div>
+      <p class="hint" id="set-volume-hint">${p.volume === 0
+        ? "Silent: an incoming call still opens its window, without sound."
+        : "For the ringtone of incoming calls and the tone you hear while calling."}</p>
+    </div>
+    <div class="sound-actions">
+      <button type="button" class="btn btn-small btn-soft" data-action="preview-ringtone"
+        aria-label="${previewing ? "Stop the ringtone" : "Play the ringtone"}">${icon(previewing ? "stop" : "play", "icon-sm")}${previewing ? "Stop" : "Play"}</button>
+    </div>
+  </section>`;
 }
 
 export function renderSettings(v: SettingsView): TemplateResult {
@@ -121,5 +164,6 @@ export function renderSettings(v: SettingsView): TemplateResult {
         </button>
       </div>
     </form>
+    ${soundsCard(v.sounds, v.previewing)}
   </main>`;
 }

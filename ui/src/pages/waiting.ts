@@ -1,6 +1,6 @@
 import { html, nothing, type TemplateResult } from "lit-html";
 import { repeat } from "lit-html/directives/repeat.js";
-import { callPartyLabel, memberStatus } from "../format";
+import { callPartyLabel, formatDuration, memberStatus, notOnlineText } from "../format";
 import { icon } from "../icons";
 import type { MediaView } from "../media/controller";
 import type { CallView, Member } from "../types";
@@ -29,15 +29,36 @@ export function avatarGroup(call: CallView, size: "lg" | "xl", ringing: boolean)
   return html`<div class="stage-avatar stage-avatar-group${ringing ? " ringing" : ""}">${people.map((p) => avatar(p.name, p.userId, "lg"))}${call.peers.length > 3 ? html`<span class="avatar avatar-lg avatar-more" aria-hidden="true">+${String(call.peers.length - 3)}</span>` : nothing}</div>`;
 }
 
+const notOnline = (call: CallView): Member[] => call.peers.filter((p) => p.state === "inviting");
+
 function waitingStatus(call: CallView): string {
   if (call.callId === null) return "Calling…";
-  if (call.peers.length === 1 && call.peers[0]) return memberStatus(call.peers[0]).text;
+  const one = call.peers.length === 1 ? call.peers[0] : undefined;
+  if (one) return one.state === "inviting" ? notOnlineText([one.name || one.userId]) : memberStatus(one).text;
   const ringing = call.peers.filter((p) => p.state === "received").length;
-  const offline = call.peers.filter((p) => p.state === "inviting").length;
+  const away = notOnline(call).length;
   const parts: string[] = [];
   if (ringing) parts.push(`Ringing ${ringing}`);
-  if (offline) parts.push(`${offline} offline`);
+  if (away) parts.push(`${away} not online`);
   return parts.length ? parts.join(" · ") : "Waiting for answers…";
+}
+
+/**
+ * Under the status: who isn't online and why that may be (a 1:1 status line already says
+ * it), then how long the call keeps ringing for them. Not a live region, since the time
+ * changes every second; the status line announces the change itself. The host gives an
+ * outgoing call no ring deadline today (ringUntil is an incoming call's), so the time
+ * shows only once it does.
+ */
+export function notOnlineNote(call: CallView, now: number, named: boolean): TemplateResult | typeof nothing {
+  const away = notOnline(call);
+  if (call.callId === null || away.length === 0) return nothing;
+  const until =
+    call.ringUntil !== null
+      ? `It rings if they sign in within ${formatDuration(call.ringUntil - now)}.`
+      : "It rings if they sign in before the call stops ringing.";
+  const why = named ? `${notOnlineText(away.map((p) => p.name || p.userId))} ` : "";
+  return html`<p class="stage-note" data-note="not-online">${why + until}</p>`;
 }
 
 export function renderWaiting(v: WaitingView): TemplateResult {
@@ -56,6 +77,7 @@ export function renderWaiting(v: WaitingView): TemplateResult {
       <p class="stage-eyebrow">Calling</p>
       <h1 id="stage-title" class="stage-title" title="${who}">${who}</h1>
       <p class="stage-status" role="status" aria-live="polite">${waitingStatus(c)}</p>
+      ${notOnlineNote(c, v.now, c.peers.length > 1)}
       ${v.media === undefined ? nothing : mediaNotes(v.media, v.busy)}
     </div>
     ${c.callType === "video" ? localPreview(v.media ?? null) : nothing}
