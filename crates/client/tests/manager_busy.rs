@@ -76,7 +76,8 @@ async fn a_user_calling_someone_rejects_a_new_call_as_busy_and_the_call_goes_on(
     assert_eq!((by.as_str(), s.phase), ("bob", Phase::InCall));
     wait_phase(&mut bob_up, Phase::InCall).await;
     alice.hang_up().await.unwrap();
-    assert_eq!(outcome(&mut bob_up).await, Outcome::EndedByPeer);
+    let ended = outcome(&mut bob_up).await;
+    assert!(matches!(ended, Outcome::EndedByPeer { .. }), "{ended:?}");
 }
 
 #[tokio::test]
@@ -108,7 +109,8 @@ async fn a_ringing_user_rejects_a_new_call_as_busy_and_can_still_answer_the_firs
     let (by, s) = accepted(&mut alice_up).await;
     assert_eq!((by.as_str(), s.phase), ("bob", Phase::InCall));
     bob.hang_up().await.unwrap();
-    assert_eq!(outcome(&mut alice_up).await, Outcome::EndedByPeer);
+    let ended = outcome(&mut alice_up).await;
+    assert!(matches!(ended, Outcome::EndedByPeer { .. }), "{ended:?}");
     assert_eq!(outcome(&mut bob_up).await, Outcome::HungUp);
 }
 
@@ -124,7 +126,8 @@ async fn a_user_in_a_call_rejects_a_new_call_as_busy_and_the_call_goes_on() {
 
     bob.end().await.unwrap();
     assert_eq!(outcome(&mut bob_up).await, Outcome::HungUp);
-    assert_eq!(outcome(&mut alice_up).await, Outcome::EndedByPeer);
+    let ended = outcome(&mut alice_up).await;
+    assert!(matches!(ended, Outcome::EndedByPeer { .. }), "{ended:?}");
 }
 
 /// Busy is decided by each device's manager: a second, free device of a busy user rings

@@ -65,7 +65,8 @@ async fn a_short_drop_during_a_call_changes_nothing() {
 
     // The server still has bob in the call on the new connection.
     alice.hang_up().await.unwrap();
-    assert_eq!(outcome(&mut bob_up).await, Outcome::EndedByPeer);
+    let ended = outcome(&mut bob_up).await;
+    assert!(matches!(ended, Outcome::EndedByPeer { .. }), "{ended:?}");
 }
 
 #[tokio::test]
@@ -107,7 +108,8 @@ async fn a_call_ended_while_the_peer_was_offline_ends_for_them_on_reconnect() {
     // The outcome after the reconnect is the next one: bob did not end the call earlier.
     assert_eq!(bob.snapshot().phase, Phase::InCall);
     proxy.unblock();
-    assert_eq!(outcome(&mut bob_up).await, Outcome::EndedByPeer);
+    let ended = outcome(&mut bob_up).await;
+    assert!(matches!(ended, Outcome::EndedByPeer { .. }), "{ended:?}");
 }
 
 #[tokio::test]
@@ -180,5 +182,6 @@ async fn a_call_accepted_while_the_caller_was_offline_is_in_call_for_the_caller_
     let (by, s) = accepted(&mut alice_up).await;
     assert_eq!((by.as_str(), s.phase), ("bob", Phase::InCall));
     alice.hang_up().await.unwrap();
-    assert_eq!(outcome(&mut bob_up).await, Outcome::EndedByPeer);
+    let ended = outcome(&mut bob_up).await;
+    assert!(matches!(ended, Outcome::EndedByPeer { .. }), "{ended:?}");
 }

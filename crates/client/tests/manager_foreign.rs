@@ -56,7 +56,8 @@ async fn foreign_or_broken_extended_data_rings_as_a_voice_call_and_leaves_the_ma
     talk(&alice, &mut alice_up, &bob, &mut bob_up, "bob").await;
     assert_eq!(bob.snapshot().call.unwrap().caller_name, "alice name");
     alice.hang_up().await.unwrap();
-    assert_eq!(outcome(&mut bob_up).await, Outcome::EndedByPeer);
+    let ended = outcome(&mut bob_up).await;
+    assert!(matches!(ended, Outcome::EndedByPeer { .. }), "{ended:?}");
 }
 
 #[tokio::test]
@@ -98,5 +99,6 @@ async fn an_answer_meant_for_a_call_that_stopped_ringing_does_not_pick_up_the_ne
     let (by, s) = accepted(&mut carol_up).await;
     assert_eq!((by.as_str(), s.phase), ("bob", Phase::InCall));
     carol.hang_up().await.unwrap();
-    assert_eq!(outcome(&mut bob_up).await, Outcome::EndedByPeer);
+    let ended = outcome(&mut bob_up).await;
+    assert!(matches!(ended, Outcome::EndedByPeer { .. }), "{ended:?}");
 }

@@ -54,7 +54,8 @@ async fn an_accepted_video_call_puts_both_in_call_with_the_callers_name_and_a_st
 
     alice.hang_up().await.unwrap();
     assert_eq!(outcome(&mut alice_up).await, Outcome::HungUp);
-    assert_eq!(outcome(&mut bob_up).await, Outcome::EndedByPeer);
+    let ended = outcome(&mut bob_up).await;
+    assert!(matches!(ended, Outcome::EndedByPeer { .. }), "{ended:?}");
 }
 
 #[tokio::test]
@@ -110,7 +111,11 @@ async fn the_other_side_quitting_a_one_to_one_call_ends_it_for_the_user() {
 
     bob.call_quit(&id, "").await.unwrap();
     let (out, _, s) = finished(&mut alice_up).await;
-    assert_eq!((out, s.phase), (Outcome::EndedByPeer, Phase::Free));
+    // Bob left rather than ending it: nobody ended it for everyone.
+    assert_eq!(
+        (out, s.phase),
+        (Outcome::EndedByPeer { by: None }, Phase::Free)
+    );
     let info = ended_on_server(&alice, &id).await;
     let me = info.call_user_list.iter().find(|u| u.user_id == "alice");
     assert_eq!(
@@ -236,7 +241,16 @@ async fn a_one_to_one_hang_up_ends_the_call_for_both_at_once() {
     let (out, _, s) = finished(&mut alice_up).await;
     assert_eq!((out, s.phase), (Outcome::HungUp, Phase::Free));
     let (out, _, s) = finished(&mut bob_up).await;
-    assert_eq!((out, s.phase), (Outcome::EndedByPeer, Phase::Free));
+    // Bob is told who ended it.
+    assert_eq!(
+        (out, s.phase),
+        (
+            Outcome::EndedByPeer {
+                by: Some("alice".into())
+            },
+            Phase::Free
+        )
+    );
 
     // Bob was told by the server's end event, so the server's call has ended.
     for m in [&bob, &alice] {
@@ -261,7 +275,11 @@ async fn a_callee_whose_connection_is_lost_ends_the_call_for_the_caller_and_sees
 
     proxy.cut_and_block();
     let (out, call, s) = finished(&mut alice_up).await;
-    assert_eq!((out, s.phase), (Outcome::EndedByPeer, Phase::Free));
+    // Bob's connection was lost: nobody ended it for everyone.
+    assert_eq!(
+        (out, s.phase),
+        (Outcome::EndedByPeer { by: None }, Phase::Free)
+    );
     let bob_member = call.peers.iter().find(|p| p.user_id == "bob").unwrap();
     assert_eq!(bob_member.state, CallUserState::Quit);
     assert_eq!(bob_member.reason, Some(StateReason::ConnectionLost));
@@ -312,7 +330,8 @@ async fn both_devices_of_a_user_ring_and_the_one_not_answering_stops_when_the_ot
 
     // The device in the call hangs up: the caller is told, the other device stays free.
     bob2.hang_up().await.unwrap();
-    assert_eq!(outcome(&mut alice_up).await, Outcome::EndedByPeer);
+    let ended = outcome(&mut alice_up).await;
+    assert!(matches!(ended, Outcome::EndedByPeer { .. }), "{ended:?}");
     assert_eq!(outcome(&mut bob2_up).await, Outcome::HungUp);
     assert_eq!(bob1.snapshot().phase, Phase::Free);
 }
