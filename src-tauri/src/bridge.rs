@@ -97,22 +97,18 @@ fn follow_ringing<R: Runtime>(app: &AppHandle<R>, update: &Update, ringing: &mut
     match (&now, &update.snapshot.call) {
         (Some(call_id), Some(call)) => {
             popup::show(app);
-            let main_focused = app
-                .get_webview_window("main")
-                .and_then(|w| w.is_focused().ok())
-                .unwrap_or(false);
-            if !main_focused {
-                let kind = match call.call_type {
-                    beckon_client::CallType::Video => "video",
-                    beckon_client::CallType::Voice => "voice",
-                };
-                let (app, call_id) = (app.clone(), call_id.clone());
-                ringing.notification = Some(notify::Ringing::show(
-                    format!("Incoming {kind} call"),
-                    format!("{} ({}) is calling", call.caller_name, call.caller_id),
-                    move |action| on_ring_action(app, call_id, action),
-                ));
-            }
+            // Shown whichever window has the focus: it is where the desktop keeps calls
+            // (and, on Linux, answers them), and it goes away when the ringing stops.
+            let kind = match call.call_type {
+                beckon_client::CallType::Video => "video",
+                beckon_client::CallType::Voice => "voice",
+            };
+            let (app, call_id) = (app.clone(), call_id.clone());
+            ringing.notification = Some(notify::Ringing::show(
+                format!("Incoming {kind} call"),
+                format!("{} ({}) is calling", call.caller_name, call.caller_id),
+                move |action| on_ring_action(app, call_id, action),
+            ));
         }
         _ => popup::close(app),
     }
