@@ -64,7 +64,15 @@ pub enum HostCommand {
     },
     /// Desktop only: serve the pages on loopback and open them in the system browser.
     OpenInBrowser,
+    /// The sending window's title, for the task bar and window switcher. A browser tab
+    /// takes the page's own title, so in browser mode this does nothing.
+    SetWindowTitle {
+        title: String,
+    },
 }
+
+/// Longest window title kept; a title is a line, not a document.
+pub const MAX_TITLE_CHARS: usize = 200;
 
 /// Runs one command; the answer is JSON for the page.
 pub async fn execute(state: &AppState, command: HostCommand) -> Result<Value, CommandError> {
@@ -112,6 +120,16 @@ pub async fn execute(state: &AppState, command: HostCommand) -> Result<Value, Co
             CommandErrorKind::NotNow,
             "this page is already open in a browser",
         )),
+        C::SetWindowTitle { .. } => Ok(Value::Null),
+    }
+}
+
+/// A title fit for a window: one line, at most [`MAX_TITLE_CHARS`].
+pub fn window_title(title: &str) -> String {
+    let line = title.lines().next().unwrap_or_default().trim();
+    match line.char_indices().nth(MAX_TITLE_CHARS) {
+        Some((cut, _)) => format!("{}…", &line[..cut]),
+        None => line.to_owned(),
     }
 }
 
@@ -147,8 +165,27 @@ mod tests {
                 problem: MediaProblem::ConnectionLost
             }
         );
+        assert_eq!(
+            parse(json!({"command": "set_window_title", "args": {"title": "In call with Bob"}}))
+                .unwrap(),
+            HostCommand::SetWindowTitle {
+                title: "In call with Bob".into()
+            }
+        );
         assert!(parse(json!({"command": "format_disk"})).is_err());
         assert!(parse(json!({"command": "accept", "args": {}})).is_err());
+    }
+
+    #[test]
+    fn a_window_title_is_one_bounded_line() {
+        assert_eq!(
+            window_title(" In call with Bob — 0:42 "),
+            "In call with Bob — 0:42"
+        );
+        assert_eq!(window_title("two\nlines"), "two");
+        let long = window_title(&"é".repeat(500));
+        assert_eq!(long.chars().count(), MAX_TITLE_CHARS + 1);
+        assert!(long.ends_with('…'));
     }
 }
 

@@ -37,7 +37,14 @@ pub struct Desktop {
 
 impl Desktop {
     pub fn start(logs: &Path) -> Result<Desktop> {
-        for tool in ["Xvfb", "dbus-daemon", "dbus-monitor", "dunst", "import"] {
+        for tool in [
+            "Xvfb",
+            "dbus-daemon",
+            "dbus-monitor",
+            "dunst",
+            "import",
+            "xdotool",
+        ] {
             which(tool).with_context(|| {
                 format!("{tool} is missing: scripts/test installs the desktop packages")
             })?;
@@ -169,6 +176,27 @@ impl Desktop {
             }
             if Instant::now() > deadline {
                 bail!("no notification {summary:?} within {within:?}; sent so far: {all:#?}");
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    /// Waits for a window whose title (what the task bar and window switcher show) matches
+    /// `pattern`, a regular expression as xdotool takes it.
+    pub async fn wait_window_titled(&self, pattern: &str, within: Duration) -> Result<()> {
+        let deadline = Instant::now() + within;
+        loop {
+            let found = Command::new("xdotool")
+                .args(["search", "--name", pattern])
+                .env("DISPLAY", &self.display)
+                .stderr(Stdio::null())
+                .output()
+                .context("cannot run xdotool")?;
+            if found.status.success() && !found.stdout.is_empty() {
+                return Ok(());
+            }
+            if Instant::now() > deadline {
+                bail!("no window titled {pattern:?} within {within:?}");
             }
             tokio::time::sleep(Duration::from_millis(50)).await;
         }

@@ -108,9 +108,13 @@ async fn call_accept_busy_hang_up(w: &World) -> Result<()> {
     );
     let withdrawn = w.desktop.withdrawn();
 
-    // The main window shows the call too, for a user who is looking at it.
+    // The main window shows the call too, for a user who is looking at it; the windows'
+    // titles (task bar, window switcher) say who is calling.
     w.bob.to_main().await?;
     w.bob.wait_page("incoming").await?;
+    w.desktop
+        .wait_window_titled("^Incoming call — Alice Martin$", Duration::from_secs(5))
+        .await?;
     w.bob.shot("incoming").await?;
 
     w.bob.to_popup().await?;
@@ -121,6 +125,13 @@ async fn call_accept_busy_hang_up(w: &World) -> Result<()> {
         .wait_withdrawn(withdrawn, Duration::from_secs(5))
         .await?;
     w.bob.wait_page("calling").await?;
+    // The popup is gone: this is the main window's title.
+    w.desktop
+        .wait_window_titled(
+            "^In call with Alice Martin — 0:[0-9]{2}$",
+            Duration::from_secs(5),
+        )
+        .await?;
     w.alice.wait_page("calling").await?;
     // Debian's WebKitGTK has no WebRTC: the page says so and offers browser mode.
     w.alice

@@ -27,6 +27,8 @@ export interface Api {
   mediaFailed(callId: string, problem: MediaProblem): Promise<void>;
   /** Opens the calls page in the system browser (webviews without WebRTC). */
   openInBrowser(): Promise<void>;
+  /** Titles this window for the task bar and window switcher (a browser tab ignores it). */
+  setWindowTitle(title: string): Promise<void>;
   onUpdate(handler: (update: HostUpdate) => void): Promise<Unlisten>;
   onSettings(handler: (settings: Settings | null) => void): Promise<Unlisten>;
 }
@@ -95,6 +97,7 @@ export function createApi(t: Transport): Api {
     signal: (callId, toUserId, payload) => run<void>("signal", { callId, toUserId, payload }),
     mediaFailed: (callId, problem) => run<void>("media_failed", { callId, problem }),
     openInBrowser: () => run<void>("open_in_browser"),
+    setWindowTitle: (title) => run<void>("set_window_title", { title }),
     onUpdate: (handler) => t.listen<HostUpdate>(EVENT_UPDATE, handler),
     onSettings: (handler) => t.listen<Settings | null>(EVENT_SETTINGS, handler),
   };

@@ -64,6 +64,7 @@ export class App {
   private ticker: ReturnType<typeof setInterval> | null = null;
   private bannerTimer: ReturnType<typeof setTimeout> | null = null;
   private lastPage: PageName | null = null;
+  private lastTitle: string | null = null;
   private historySeq = 0;
   private readonly hasFocus: () => boolean;
   private readonly storage: MarkStore | null;
@@ -315,7 +316,13 @@ export class App {
       this.autofocus(page);
     }
     const doc = this.root.ownerDocument;
-    doc.title = windowTitle(m, this.kind, this.now());
+    const title = windowTitle(m, this.kind, this.now());
+    doc.title = title;
+    if (title !== this.lastTitle) {
+      this.lastTitle = title;
+      // The OS window keeps its own title; a failure only leaves the old one up.
+      this.api.setWindowTitle(title).catch(() => {});
+    }
     doc.documentElement.dataset.page = page;
     this.sounds.set(this.soundFor(page));
   }

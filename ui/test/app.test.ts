@@ -61,11 +61,25 @@ afterEach(() => {
   vi.useRealTimers();
 });
 
+describe("window title", () => {
+  it("the OS window is titled once per change, not on every render", async () => {
+    await start();
+    const titles = () => t.calls.filter((c) => c.command === "set_window_title").map((c) => c.args?.title);
+    expect(titles()).toEqual(["Beckon"]);
+    app.render();
+    expect(titles()).toEqual(["Beckon"]);
+    update(fixtures.incoming(NOW));
+    expect(titles().at(-1)).toMatch(/^Incoming call — /);
+    expect(titles()).toHaveLength(2);
+  });
+});
+
 describe("start-up", () => {
   it("listens first, then asks app_state and history", async () => {
     await start();
-    expect(t.commands()).toEqual(["app_state", "history"]);
-    expect(t.calls[1]?.args).toEqual({ count: 50 });
+    const asked = t.commands().filter((c) => c !== "set_window_title");
+    expect(asked).toEqual(["app_state", "history"]);
+    expect(t.calls.find((c) => c.command === "history")?.args).toEqual({ count: 50 });
     expect(app.page).toBe("home");
     expect(root.querySelectorAll(".recent")).toHaveLength(6);
   });
