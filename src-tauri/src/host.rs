@@ -29,6 +29,7 @@ pub enum HostCommand {
     SaveSettings {
         settings: Settings,
     },
+    SignOut,
     Call {
         users: Vec<String>,
         call_type: CallType,
@@ -83,6 +84,7 @@ pub async fn execute(state: &AppState, command: HostCommand) -> Result<Value, Co
     match command {
         C::AppState => Ok(to_json(&state.view().await)),
         C::SaveSettings { settings } => state.save(settings).await.map(|()| Value::Null),
+        C::SignOut => state.sign_out().await.map(|()| Value::Null),
         C::Call { users, call_type } => done(state.manager().await?.call(users, call_type).await),
         C::Cancel => done(state.manager().await?.cancel().await),
         C::Accept { call_id } => done(state.manager().await?.accept_call(&call_id).await),

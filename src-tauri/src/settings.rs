@@ -183,6 +183,17 @@ pub fn save(dir: &Path, settings: &Settings, device_id: &str) -> Result<(), Sett
     Ok(())
 }
 
+/// Removes the saved settings (and with them the device ID). Already gone is fine.
+pub fn forget(dir: &Path) -> Result<(), SettingsError> {
+    match std::fs::remove_file(dir.join(FILE)) {
+        Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(SettingsError::Io {
+            path: dir.join(FILE),
+            source: e,
+        }),
+        _ => Ok(()),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

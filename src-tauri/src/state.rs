@@ -30,7 +30,8 @@ pub struct AppView {
 #[derive(Debug, Clone)]
 pub enum HostEvent {
     Update(Box<Update>),
-    Settings(Settings),
+    /// `None`: signed out.
+    Settings(Option<Settings>),
 }
 
 impl HostEvent {
@@ -135,7 +136,22 @@ impl AppState {
         }));
         inner.manager = Some(manager);
         inner.settings = Some(settings.clone());
-        let _ = self.events.send(HostEvent::Settings(settings));
+        let _ = self.events.send(HostEvent::Settings(Some(settings)));
+    }
+
+    /// Signs out and forgets the account here: the next start asks for settings again.
+    pub async fn sign_out(&self) -> Result<(), CommandError> {
+        let mut inner = self.inner.lock().await;
+        if let Some(forward) = inner.forward.take() {
+            forward.abort();
+        }
+        if let Some(manager) = inner.manager.take() {
+            manager.logout().await;
+        }
+        inner.settings = None;
+        settings::forget(&self.config_dir)?;
+        let _ = self.events.send(HostEvent::Settings(None));
+        Ok(())
     }
 
     pub async fn manager(&self) -> Result<CallManager, CommandError> {

@@ -108,5 +108,18 @@ async fn settings_that_cannot_sign_in_are_refused_at_their_field_and_not_saved()
     })
     .await
     .expect("connected within 10 s");
+
+    // Signing out forgets the account: the next start asks again.
+    state.sign_out().await.unwrap();
+    assert!(state.view().await.settings.is_none());
+    assert!(state.manager().await.is_err(), "still signed in");
+    assert!(!dir.path().join("settings.json").exists());
+    loop {
+        match events.try_recv() {
+            Ok(HostEvent::Settings(None)) => break,
+            Ok(_) => {}
+            Err(e) => panic!("no signed-out event: {e}"),
+        }
+    }
     state.shut_down().await;
 }

@@ -10,6 +10,8 @@ export const EVENT_SETTINGS = "beckon://settings";
 export interface Api {
   appState(): Promise<AppState>;
   saveSettings(settings: Settings): Promise<void>;
+  /** Signs out and forgets the account on this computer. */
+  signOut(): Promise<void>;
   call(users: string[], callType: CallType): Promise<void>;
   cancel(): Promise<void>;
   accept(callId: string): Promise<void>;
@@ -84,6 +86,7 @@ export function createApi(t: Transport): Api {
   return {
     appState: () => run<AppState>("app_state"),
     saveSettings: (settings) => run<void>("save_settings", { settings }),
+    signOut: () => run<void>("sign_out"),
     call: (users, callType) => run<void>("call", { users, callType }),
     cancel: () => run<void>("cancel"),
     accept: (callId) => run<void>("accept", { callId }),

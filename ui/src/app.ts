@@ -217,6 +217,9 @@ export class App {
     if (s === null) {
       m.editingSettings = false;
       m.draft = draftFrom(null);
+      // Signed out: no call state is left to draw or to carry media for.
+      m.snapshot = null;
+      this.media?.sync(null);
     }
     if (userChanged) {
       m.history = null;
@@ -523,6 +526,9 @@ export class App {
         m.settingsError = null;
         m.settingsErrorField = null;
         this.render();
+        return;
+      case "sign-out":
+        if (await this.run("sign-out", () => this.api.signOut())) this.applySettings(null);
         return;
       case "cancel-settings":
         m.editingSettings = false;

@@ -161,6 +161,19 @@ describe("start-up", () => {
     expect($<HTMLInputElement>("#set-user")?.value).toBe("carol");
   });
 
+  it("Sign out (edit only) forgets the account and lands on first-run settings", async () => {
+    await start();
+    expect(t.commands()).not.toContain("sign_out");
+    root.querySelector<HTMLElement>('[data-action="edit-settings"]')?.click();
+    await flush();
+    root.querySelector<HTMLElement>('[data-action="sign-out"]')?.click();
+    await flush();
+    expect(t.commands()).toContain("sign_out");
+    expect(app.page).toBe("settings");
+    expect($('[data-page="settings"]')?.dataset.mode).toBe("first");
+    expect($('[data-action="sign-out"]')).toBeNull();
+  });
+
   it("settings open from home and Esc goes back", async () => {
     await start();
     $('[data-action="edit-settings"]')?.click();

@@ -156,6 +156,10 @@ export function renderSettings(v: SettingsView): TemplateResult {
       })}
       ${v.error && !v.errorField ? html`<p class="note note-bad" role="alert" id="settings-error">${v.error}</p>` : nothing}
       <div class="form-actions">
+        ${first
+          ? nothing
+          : html`<button type="button" class="btn btn-ghost btn-sign-out" data-action="sign-out" ?disabled=${v.saving}
+              title="Forget this account on this computer; calls to you no longer ring here">Sign out</button>`}
         ${v.canCancel
           ? html`<button type="button" class="btn btn-ghost" data-action="cancel-settings">Cancel</button>`
           : nothing}
