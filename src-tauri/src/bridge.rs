@@ -110,7 +110,7 @@ fn follow_ringing<R: Runtime>(app: &AppHandle<R>, update: &Update, ringing: &mut
                 move |action| on_ring_action(app, call_id, action),
             ));
         }
-        _ => popup::close(app),
+        _ => popup::hide(app),
     }
     ringing.call_id = now;
 }

@@ -84,6 +84,7 @@ pub fn run_app<R: Runtime>(mut builder: Builder<R>, context: Context<R>) {
             app.manage(state.clone());
             app.manage(BrowserPages::default());
             create_main(&handle)?;
+            popup::prepare(&handle);
             tray::create(&handle)?;
             tauri::async_runtime::spawn(bridge::run(handle.clone(), state.subscribe()));
             tauri::async_runtime::spawn(async move {
@@ -93,10 +94,13 @@ pub fn run_app<R: Runtime>(mut builder: Builder<R>, context: Context<R>) {
             Ok(())
         })
         .on_window_event(|window, event| {
-            // Closing the main window keeps Beckon in the tray, able to receive calls.
-            if let (WindowEvent::CloseRequested { api, .. }, "main") = (event, window.label()) {
-                api.prevent_close();
-                let _ = window.hide();
+            // Closing the main window keeps Beckon in the tray, able to receive calls;
+            // closing the popup puts it away until the next call.
+            if let WindowEvent::CloseRequested { api, .. } = event {
+                if matches!(window.label(), "main" | popup::LABEL) {
+                    api.prevent_close();
+                    let _ = window.hide();
+                }
             }
         })
         .build(context)

@@ -1,17 +1,41 @@
 //! The incoming-call popup: its own small always-on-top window, so a call is seen even
 //! when the main window is hidden in the tray or minimized. It shows the same UI bundle
 //! (`#incoming`), which renders the ringing call from the snapshot.
+//!
+//! The window is made hidden at start and only shown and hidden after that: a webview
+//! takes hundreds of milliseconds to start, and a call must not wait for it. Hidden, the
+//! page still follows every update, so it already shows the call when it is shown.
 
 use tauri::{AppHandle, Manager, Runtime, WebviewUrl, WebviewWindowBuilder};
 
 pub const LABEL: &str = "incoming";
 
-pub fn show<R: Runtime>(app: &AppHandle<R>) {
-    if let Some(w) = app.get_webview_window(LABEL) {
-        let _ = w.show();
-        let _ = w.set_focus();
-        return;
+/// Makes the popup, hidden, ready for the first call.
+pub fn prepare<R: Runtime>(app: &AppHandle<R>) {
+    if app.get_webview_window(LABEL).is_none() {
+        build(app, false);
     }
+}
+
+pub fn show<R: Runtime>(app: &AppHandle<R>) {
+    match app.get_webview_window(LABEL) {
+        Some(w) => {
+            let _ = w.center();
+            let _ = w.show();
+            let _ = w.set_focus();
+        }
+        // Closed by the window manager, say: made again, at the cost of a slower start.
+        None => build(app, true),
+    }
+}
+
+pub fn hide<R: Runtime>(app: &AppHandle<R>) {
+    if let Some(w) = app.get_webview_window(LABEL) {
+        let _ = w.hide();
+    }
+}
+
+fn build<R: Runtime>(app: &AppHandle<R>, visible: bool) {
     let builder =
         WebviewWindowBuilder::new(app, LABEL, WebviewUrl::App("index.html#incoming".into()));
     let built = crate::webview_profile::apply(builder)
@@ -22,15 +46,10 @@ pub fn show<R: Runtime>(app: &AppHandle<R>) {
         .skip_taskbar(true)
         .decorations(false)
         .center()
-        .focused(true)
+        .visible(visible)
+        .focused(visible)
         .build();
     if let Err(e) = built {
-        tracing::warn!(error = %e, "cannot open the incoming-call window");
-    }
-}
-
-pub fn close<R: Runtime>(app: &AppHandle<R>) {
-    if let Some(w) = app.get_webview_window(LABEL) {
-        let _ = w.close();
+        tracing::warn!(error = %e, "cannot make the incoming-call window");
     }
 }

@@ -86,15 +86,15 @@ impl App {
         let _ = self.page.wd.close().await;
     }
 
-    /// Clicks a control that closes its own window (the popup's accept and decline), then
-    /// waits for that window to be gone and drives the main window again. The window may
-    /// close before WebKitWebDriver has flushed the click's mouse events; it then answers
-    /// `no such window` for a click that did happen. That answer is accepted only because
-    /// the window is then checked to be really gone; any other error fails as in [`click`].
+    /// Clicks a control that puts its own window away (the popup's accept and decline),
+    /// then waits for that window to be hidden and drives the main window again. The
+    /// window may go before WebKitWebDriver has flushed the click's mouse events; it then
+    /// answers `no such window` for a click that did happen. That answer is accepted only
+    /// because the window is then checked to be really hidden; any other error fails as in
+    /// [`click`].
     ///
     /// [`click`]: App::click
     pub async fn click_closing(&self, css: &str) -> Result<()> {
-        let window = self.wd.window().await?;
         match self
             .on_element(css, |el| async move { el.click().await })
             .await
@@ -105,22 +105,11 @@ impl App {
                     .is_some_and(CmdError::is_no_such_window) => {}
             Err(e) => return Err(e.context(format!("{}: cannot click {css}", self.user))),
         }
-        let deadline = Instant::now() + WAIT;
-        while self.wd.windows().await?.contains(&window) {
-            if Instant::now() > deadline {
-                bail!("{}: clicked {css}, but its window is still open", self.user);
-            }
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-        self.to_main().await
+        self.wait_popup_closed().await
     }
 
-    pub async fn window_count(&self) -> Result<usize> {
-        Ok(self.wd.windows().await?.len())
-    }
-
-    /// Waits for the incoming-call popup window and drives it from now on.
-    pub async fn to_popup(&self) -> Result<()> {
+    /// The popup's window handle: it is made at start, hidden, and kept.
+    async fn popup(&self) -> Result<WindowHandle> {
         let deadline = Instant::now() + WAIT;
         loop {
             let others: Vec<WindowHandle> = self
@@ -131,14 +120,23 @@ impl App {
                 .filter(|h| *h != self.main)
                 .collect();
             if let Some(popup) = others.into_iter().next() {
-                self.wd.switch_to_window(popup).await?;
-                return self.wait_page("incoming").await;
+                return Ok(popup);
             }
             if Instant::now() > deadline {
-                bail!("{}: no incoming-call popup window appeared", self.user);
+                bail!("{}: the app has no incoming-call popup window", self.user);
             }
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
+    }
+
+    /// Waits for the incoming-call popup to be shown with a call, and drives it from now on.
+    pub async fn to_popup(&self) -> Result<()> {
+        let popup = self.popup().await?;
+        self.wd.switch_to_window(popup).await?;
+        self.wait_for("html[data-visibility=visible]")
+            .await
+            .with_context(|| format!("{}: the incoming-call popup was not shown", self.user))?;
+        self.wait_page("incoming").await
     }
 
     /// Drives the main window again.
@@ -146,16 +144,22 @@ impl App {
         Ok(self.wd.switch_to_window(self.main.clone()).await?)
     }
 
-    /// Waits for the popup to close by itself.
+    /// Waits for the popup to be put away by itself, then drives the main window again.
     pub async fn wait_popup_closed(&self) -> Result<()> {
-        let deadline = Instant::now() + WAIT;
-        while self.window_count().await? > 1 {
-            if Instant::now() > deadline {
-                bail!("{}: the incoming-call popup is still open", self.user);
-            }
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-        Ok(())
+        let popup = self.popup().await?;
+        self.wd.switch_to_window(popup).await?;
+        let hidden = self.wait_for("html[data-visibility=hidden]").await;
+        self.to_main().await?;
+        hidden.with_context(|| format!("{}: the incoming-call popup is still shown", self.user))
+    }
+
+    /// Whether the popup is on screen now.
+    pub async fn popup_shown(&self) -> Result<bool> {
+        let popup = self.popup().await?;
+        self.wd.switch_to_window(popup).await?;
+        let shown = self.exists("html[data-visibility=visible]").await;
+        self.to_main().await?;
+        shown
     }
 }
 

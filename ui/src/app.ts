@@ -109,6 +109,36 @@ export class App {
     doc.defaultView?.addEventListener("focus", this.onFocusChange);
     doc.defaultView?.addEventListener("blur", this.onFocusChange);
     doc.defaultView?.addEventListener("storage", this.onStorage);
+    doc.addEventListener("visibilitychange", this.onVisibility);
+    this.onVisibility();
+  }
+
+  /**
+   * When the popup last came into view showing a call: the call's ID and the wall-clock
+   * time of the first frame drawn with it (the popup benchmark reads it over WebDriver).
+   */
+  popupShown: { callId: string; at: number } | null = null;
+
+  /** Whether the window is on screen, as a data attribute tests can wait for. */
+  private readonly onVisibility = (): void => {
+    const doc = this.root.ownerDocument;
+    doc.documentElement.dataset.visibility = doc.visibilityState;
+    this.notePopupShown();
+  };
+
+  private notePopupShown(): void {
+    const doc = this.root.ownerDocument;
+    const call = this.model.snapshot?.call;
+    if (this.kind !== "popup" || doc.visibilityState !== "visible" || this.page !== "incoming" || !call?.callId) return;
+    if (this.popupShown?.callId === call.callId) return;
+    const callId = call.callId;
+    this.popupShown = { callId, at: 0 };
+    const stamp = (): void => {
+      if (this.popupShown?.callId === callId) this.popupShown = { callId, at: Date.now() };
+    };
+    const win = doc.defaultView;
+    if (win?.requestAnimationFrame) win.requestAnimationFrame(stamp);
+    else stamp();
   }
 
   /** Subscribes to the host, then asks for the current state. */
@@ -163,6 +193,7 @@ export class App {
     this.root.removeEventListener("input", this.onInput);
     this.root.removeEventListener("change", this.onInput);
     this.root.ownerDocument.removeEventListener("keydown", this.onKeyDown);
+    this.root.ownerDocument.removeEventListener("visibilitychange", this.onVisibility);
     this.root.ownerDocument.defaultView?.removeEventListener("focus", this.onFocusChange);
     this.root.ownerDocument.defaultView?.removeEventListener("blur", this.onFocusChange);
     this.root.ownerDocument.defaultView?.removeEventListener("storage", this.onStorage);
@@ -321,12 +352,15 @@ export class App {
     const doc = this.root.ownerDocument;
     const title = windowTitle(m, this.kind, this.now());
     doc.title = title;
-    if (title !== this.lastTitle) {
+    // The popup keeps its own title: it is not in the task bar, and a fixed title is how
+    // it is told apart from the main window there.
+    if (this.kind === "main" && title !== this.lastTitle) {
       this.lastTitle = title;
       // The OS window keeps its own title; a failure only leaves the old one up.
       this.api.setWindowTitle(title).catch(() => {});
     }
     doc.documentElement.dataset.page = page;
+    this.notePopupShown();
     this.sounds.set(this.soundFor(page));
   }
 

@@ -511,8 +511,10 @@ describe("incoming popup", () => {
     const el = mount(renderWindow(m, "popup", NOW));
     expect(el.querySelector(".topbar")).toBeNull();
     expect(el.querySelector('[data-page="incoming"]')).not.toBeNull();
+    // Between calls (hidden, or while the next call is drawn) it says nothing at all.
     const idle = mount(renderWindow(model({ settings: SETTINGS, snapshot: snapshot() }), "popup", NOW));
-    expect(text(idle)).toBe("No incoming call");
+    expect(text(idle)).toBe("");
+    expect(idle.querySelector('[data-page="incoming-idle"]')).not.toBeNull();
   });
 
   it("escapes names the server relays, on the call pages too", () => {

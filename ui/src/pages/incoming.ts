@@ -52,8 +52,10 @@ export function renderIncoming(v: IncomingView): TemplateResult {
 }
 
 /** The popup when there is nothing (left) to answer; Rust closes it shortly. */
+/**
+ * The popup between calls, hidden: empty, so that the moment it is shown can never read
+ * "no call" while the call it is shown for is being drawn.
+ */
 export function renderNoIncoming(): TemplateResult {
-  return html`<main class="page incoming incoming-compact incoming-idle" data-page="incoming-idle">
-    <p class="incoming-sub">No incoming call</p>
-  </main>`;
+  return html`<main class="page incoming incoming-compact incoming-idle" data-page="incoming-idle" aria-hidden="true"></main>`;
 }
