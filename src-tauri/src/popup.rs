@@ -2,18 +2,21 @@
 //! when the main window is hidden in the tray or minimized. It shows the same UI bundle
 //! (`#incoming`), which renders the ringing call from the snapshot.
 //!
-//! The window is made hidden at start and only shown and hidden after that: a webview
-//! takes hundreds of milliseconds to start, and a call must not wait for it. Hidden, the
-//! page still follows every update, so it already shows the call when it is shown.
+//! The window is made at start and only shown and hidden after that: a webview takes
+//! hundreds of milliseconds to start, and a call must not wait for it. Hidden, the page
+//! still follows every update, so it already shows the call when it is shown.
 
+use tauri::webview::PageLoadEvent;
 use tauri::{AppHandle, Manager, Runtime, WebviewUrl, WebviewWindowBuilder};
 
 pub const LABEL: &str = "incoming";
 
-/// Makes the popup, hidden, ready for the first call.
+/// Makes the popup ready for the first call. It is mapped once, off screen, until its page
+/// has loaded: a window never mapped makes its first showing pay for realizing the window
+/// and starting the page's rendering (about a second here), and the first call would wait.
 pub fn prepare<R: Runtime>(app: &AppHandle<R>) {
     if app.get_webview_window(LABEL).is_none() {
-        build(app, false);
+        build(app, Showing::OffScreenUntilLoaded);
     }
 }
 
@@ -25,7 +28,7 @@ pub fn show<R: Runtime>(app: &AppHandle<R>) {
             let _ = w.set_focus();
         }
         // Closed by the window manager, say: made again, at the cost of a slower start.
-        None => build(app, true),
+        None => build(app, Showing::Now),
     }
 }
 
@@ -35,21 +38,34 @@ pub fn hide<R: Runtime>(app: &AppHandle<R>) {
     }
 }
 
-fn build<R: Runtime>(app: &AppHandle<R>, visible: bool) {
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Showing {
+    Now,
+    OffScreenUntilLoaded,
+}
+
+fn build<R: Runtime>(app: &AppHandle<R>, showing: Showing) {
     let builder =
         WebviewWindowBuilder::new(app, LABEL, WebviewUrl::App("index.html#incoming".into()));
-    let built = crate::webview_profile::apply(builder)
+    let builder = crate::webview_profile::apply(builder)
         .title("Incoming call — Beckon")
         .inner_size(380.0, 220.0)
         .resizable(false)
         .always_on_top(true)
         .skip_taskbar(true)
-        .decorations(false)
-        .center()
-        .visible(visible)
-        .focused(visible)
-        .build();
-    if let Err(e) = built {
+        .decorations(false);
+    let builder = match showing {
+        Showing::Now => builder.center().focused(true),
+        Showing::OffScreenUntilLoaded => builder
+            .position(-10_000.0, -10_000.0)
+            .focused(false)
+            .on_page_load(|window, load| {
+                if load.event() == PageLoadEvent::Finished {
+                    let _ = window.hide();
+                }
+            }),
+    };
+    if let Err(e) = builder.build() {
         tracing::warn!(error = %e, "cannot make the incoming-call window");
     }
 }

@@ -12,6 +12,7 @@
 //! contains NAME. Screenshots and logs go to `target/tmp/e2e` (or `BECKON_E2E_DIR`).
 
 mod app;
+mod bench;
 mod desktop;
 mod page;
 mod process;
@@ -51,6 +52,10 @@ fn main() -> ExitCode {
         }
         return ExitCode::SUCCESS;
     }
+    if args.iter().any(|a| a == "--bench") {
+        println!("\npopup benchmark (after signing in)");
+        return runner::run_bounded("popup benchmark", BUDGET, run(&[], true));
+    }
     let filters = runner::filters(&args);
     let chosen: Vec<_> = scenarios::ALL
         .iter()
@@ -63,10 +68,10 @@ fn main() -> ExitCode {
     if chosen.is_empty() {
         return ExitCode::SUCCESS;
     }
-    runner::run_bounded("end-to-end", BUDGET, run(&chosen))
+    runner::run_bounded("end-to-end", BUDGET, run(&chosen, false))
 }
 
-async fn run(chosen: &[&(&str, scenarios::Scenario)]) -> Result<()> {
+async fn run(chosen: &[&(&str, scenarios::Scenario)], bench: bool) -> Result<()> {
     let root = std::env::var_os("BECKON_E2E_DIR")
         .map(PathBuf::from)
         .unwrap_or_else(|| Path::new(env!("CARGO_TARGET_TMPDIR")).join("e2e"));
@@ -125,6 +130,9 @@ async fn run(chosen: &[&(&str, scenarios::Scenario)]) -> Result<()> {
                 break;
             }
         }
+    }
+    if bench && result.is_ok() {
+        result = bench::popup(&world).await;
     }
 
     let World {

@@ -325,7 +325,7 @@ async fn dismiss(app: &App) -> Result<()> {
 }
 
 /// A third user on the SDK's call manager, signed in.
-async fn sdk_user(w: &World, id: &str, name: &str) -> Result<(CallManager, Updates)> {
+pub async fn sdk_user(w: &World, id: &str, name: &str) -> Result<(CallManager, Updates)> {
     let config = ClientConfig::new(&w.server_url, id).user_name(name);
     let (manager, mut updates) = CallManager::start(config, MachineConfig::default());
     let online = async {

@@ -114,27 +114,28 @@ export class App {
   }
 
   /**
-   * When the popup last came into view showing a call: the call's ID and the wall-clock
-   * time of the first frame drawn with it (the popup benchmark reads it over WebDriver).
+   * When this window last came into view showing an incoming call: the call's ID and the
+   * wall-clock time of the first frame drawn with it (the popup benchmark reads it over
+   * WebDriver, for the popup and, as its floor, for the main window).
    */
-  popupShown: { callId: string; at: number } | null = null;
+  incomingShown: { callId: string; at: number } | null = null;
 
   /** Whether the window is on screen, as a data attribute tests can wait for. */
   private readonly onVisibility = (): void => {
     const doc = this.root.ownerDocument;
     doc.documentElement.dataset.visibility = doc.visibilityState;
-    this.notePopupShown();
+    this.noteIncomingShown();
   };
 
-  private notePopupShown(): void {
+  private noteIncomingShown(): void {
     const doc = this.root.ownerDocument;
     const call = this.model.snapshot?.call;
-    if (this.kind !== "popup" || doc.visibilityState !== "visible" || this.page !== "incoming" || !call?.callId) return;
-    if (this.popupShown?.callId === call.callId) return;
+    if (doc.visibilityState !== "visible" || this.page !== "incoming" || !call?.callId) return;
+    if (this.incomingShown?.callId === call.callId) return;
     const callId = call.callId;
-    this.popupShown = { callId, at: 0 };
+    this.incomingShown = { callId, at: 0 };
     const stamp = (): void => {
-      if (this.popupShown?.callId === callId) this.popupShown = { callId, at: Date.now() };
+      if (this.incomingShown?.callId === callId) this.incomingShown = { callId, at: Date.now() };
     };
     const win = doc.defaultView;
     if (win?.requestAnimationFrame) win.requestAnimationFrame(stamp);
@@ -360,7 +361,7 @@ export class App {
       this.api.setWindowTitle(title).catch(() => {});
     }
     doc.documentElement.dataset.page = page;
-    this.notePopupShown();
+    this.noteIncomingShown();
     this.sounds.set(this.soundFor(page));
   }
 

@@ -14,7 +14,7 @@ if (root) {
   const app = new App({ api: createApi(transport), root, kind });
   // End-to-end tests read the call's media over WebDriver (see media/stats.ts).
   if (app.media) installDiagnostics(window, app.media);
-  // The popup benchmark reads when the popup came into view with its call.
-  if (kind === "popup") (window as unknown as { beckonPopup: () => unknown }).beckonPopup = () => app.popupShown;
+  // The popup benchmark reads when each window came into view with an incoming call.
+  (window as unknown as { beckonIncomingShown: () => unknown }).beckonIncomingShown = () => app.incomingShown;
   void app.start();
 }
