@@ -30,6 +30,10 @@ pub enum HostCommand {
         settings: Settings,
     },
     SignOut,
+    /// While on, invitations are declined as busy without ringing.
+    SetDoNotDisturb {
+        on: bool,
+    },
     Call {
         users: Vec<String>,
         call_type: CallType,
@@ -85,6 +89,7 @@ pub async fn execute(state: &AppState, command: HostCommand) -> Result<Value, Co
         C::AppState => Ok(to_json(&state.view().await)),
         C::SaveSettings { settings } => state.save(settings).await.map(|()| Value::Null),
         C::SignOut => state.sign_out().await.map(|()| Value::Null),
+        C::SetDoNotDisturb { on } => state.set_do_not_disturb(on).await.map(|()| Value::Null),
         C::Call { users, call_type } => done(state.manager().await?.call(users, call_type).await),
         C::Cancel => done(state.manager().await?.cancel().await),
         C::Accept { call_id } => done(state.manager().await?.accept_call(&call_id).await),

@@ -7,6 +7,7 @@
 mod bridge;
 mod browser;
 mod commands;
+mod dnd;
 mod error;
 mod headless;
 mod host;

@@ -10,8 +10,9 @@ use serde::Serialize;
 use tokio::sync::{broadcast, Mutex};
 
 use crate::error::CommandError;
+use crate::error::CommandErrorKind;
 use crate::settings::{self, Settings};
-use crate::{last_online, sign_in};
+use crate::{dnd, last_online, sign_in};
 
 /// Events kept for a listener that fell behind. Each update carries the whole snapshot,
 /// so one that misses some still draws the right page; only one-off notices are lost.
@@ -111,7 +112,11 @@ impl AppState {
             .token(settings.token.clone())
             .device_id(device_id)
             .catch_up_since(last_online::read(&self.config_dir, &settings.user_id));
-        let (manager, mut updates) = CallManager::start(config, machine_config());
+        let machine = MachineConfig {
+            do_not_disturb: dnd::is_on(&self.config_dir),
+            ..machine_config()
+        };
+        let (manager, mut updates) = CallManager::start(config, machine);
         let events = self.events.clone();
         let (dir, user) = (self.config_dir.clone(), settings.user_id.clone());
         inner.forward = Some(tokio::spawn(async move {
@@ -137,6 +142,14 @@ impl AppState {
         inner.manager = Some(manager);
         inner.settings = Some(settings.clone());
         let _ = self.events.send(HostEvent::Settings(Some(settings)));
+    }
+
+    /// Do not disturb on or off, kept for the next start.
+    pub async fn set_do_not_disturb(&self, on: bool) -> Result<(), CommandError> {
+        dnd::set(&self.config_dir, on)
+            .map_err(|e| CommandError::new(CommandErrorKind::Io, e.to_string()))?;
+        self.manager().await?.set_do_not_disturb(on).await?;
+        Ok(())
     }
 
     /// Signs out and forgets the account here: the next start asks for settings again.

@@ -12,6 +12,8 @@ export interface Api {
   saveSettings(settings: Settings): Promise<void>;
   /** Signs out and forgets the account on this computer. */
   signOut(): Promise<void>;
+  /** While on, calls to this user are declined as busy, without ringing. */
+  setDoNotDisturb(on: boolean): Promise<void>;
   call(users: string[], callType: CallType): Promise<void>;
   cancel(): Promise<void>;
   accept(callId: string): Promise<void>;
@@ -87,6 +89,7 @@ export function createApi(t: Transport): Api {
     appState: () => run<AppState>("app_state"),
     saveSettings: (settings) => run<void>("save_settings", { settings }),
     signOut: () => run<void>("sign_out"),
+    setDoNotDisturb: (on) => run<void>("set_do_not_disturb", { on }),
     call: (users, callType) => run<void>("call", { users, callType }),
     cancel: () => run<void>("cancel"),
     accept: (callId) => run<void>("accept", { callId }),

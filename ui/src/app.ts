@@ -562,6 +562,9 @@ export class App {
         m.settingsErrorField = null;
         this.render();
         return;
+      case "toggle-dnd":
+        await this.run("toggle-dnd", () => this.api.setDoNotDisturb(!(m.snapshot?.doNotDisturb ?? false)));
+        return;
       case "sign-out":
         if (await this.run("sign-out", () => this.api.signOut())) this.applySettings(null);
         return;

@@ -20,7 +20,7 @@ export function member(userId: string, name: string, state: Member["state"], rea
 }
 
 export function snapshot(over: Partial<Snapshot> = {}): Snapshot {
-  return { userId: "alice", userName: "Alice Martin", phase: "free", call: null, connection: CONNECTED, ...over };
+  return { userId: "alice", userName: "Alice Martin", phase: "free", call: null, connection: CONNECTED, doNotDisturb: false, ...over };
 }
 
 export function outgoingCall(now: number, peers: Member[], over: Partial<CallView> = {}): CallView {

@@ -56,6 +56,7 @@ const SCENES: Record<string, () => Scene> = {
   // `&volume=0`: the silent ring's words.
   "settings-sounds": () => ({ settings: SETTINGS, snapshot: snapshot(), edit: true, sounds: { ringtone: "chime", volume: Number(params.get("volume") ?? 40) }, playing: true }),
   home: () => ({ settings: SETTINGS, snapshot: conn(CONNECTED) }),
+  "home-dnd": () => ({ settings: SETTINGS, snapshot: { ...conn(CONNECTED), doNotDisturb: true } }),
   "home-reconnecting": () => ({ settings: SETTINGS, snapshot: conn(RECONNECTING) }),
   "home-offline": () => ({ settings: SETTINGS, snapshot: conn(DISCONNECTED) }),
   "home-empty": () => ({ settings: SETTINGS, snapshot: conn(CONNECTED), empty: true }),

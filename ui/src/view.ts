@@ -153,7 +153,7 @@ export function renderWindow(m: Model, kind: WindowKind, now: number): TemplateR
   }
   const onCallPage = page === "waiting" || page === "calling" || page === "incoming";
   return html`<div class="shell${onCallPage ? " shell-dark" : ""}">
-    ${topBar({ connection: s?.connection ?? null, showSettings: page === "home" })}
+    ${topBar({ connection: s?.connection ?? null, showSettings: page === "home", doNotDisturb: s?.doNotDisturb })}
     ${body}
   </div>`;
 }

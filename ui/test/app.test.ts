@@ -161,6 +161,21 @@ describe("start-up", () => {
     expect($<HTMLInputElement>("#set-user")?.value).toBe("carol");
   });
 
+  it("do not disturb: the home toggle asks the host and shows what the snapshot says", async () => {
+    await start();
+    const toggle = () => $<HTMLButtonElement>('[data-action="toggle-dnd"]');
+    expect(toggle()?.getAttribute("aria-pressed")).toBe("false");
+    toggle()?.click();
+    await flush();
+    expect(t.calls.find((c) => c.command === "set_do_not_disturb")?.args).toEqual({ on: true });
+    update(snapshot({ doNotDisturb: true }));
+    expect(toggle()?.getAttribute("aria-pressed")).toBe("true");
+    expect(text(toggle())).toBe("Do not disturb");
+    // Off home it is a line, not a control.
+    update(fixtures.waitingRinging(NOW));
+    expect(toggle()).toBeNull();
+  });
+
   it("Sign out (edit only) forgets the account and lands on first-run settings", async () => {
     await start();
     expect(t.commands()).not.toContain("sign_out");

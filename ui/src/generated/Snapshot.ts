@@ -3,4 +3,8 @@ import type { CallView } from "./CallView";
 import type { Connection } from "./Connection";
 import type { Phase } from "./Phase";
 
-export type Snapshot = { userId: string, userName: string, phase: Phase, call: CallView | null, connection: Connection, };
+export type Snapshot = { userId: string, userName: string, phase: Phase, call: CallView | null, connection: Connection, 
+/**
+ * Invitations are declined as busy without ringing.
+ */
+doNotDisturb: boolean, };

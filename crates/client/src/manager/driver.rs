@@ -168,6 +168,11 @@ impl CallManager {
         self.act(Intent::End).await
     }
 
+    /// Do not disturb on or off: while on, invitations are declined as busy without ringing.
+    pub async fn set_do_not_disturb(&self, on: bool) -> Result<(), ActionError> {
+        self.act(Intent::DoNotDisturb { on }).await
+    }
+
     /// Ends the current call because its media could not be carried.
     pub async fn media_failed(
         &self,

@@ -100,6 +100,7 @@ impl Machine {
             phase: self.phase(),
             call: self.call.as_ref().map(|c| c.view.clone()),
             connection: self.connection.clone(),
+            do_not_disturb: self.cfg.do_not_disturb,
         }
     }
 
@@ -137,6 +138,11 @@ impl Machine {
             }
         }
         match (intent, phase) {
+            // Any time: it decides only how the next invitations are met.
+            (Intent::DoNotDisturb { on }, _) => {
+                self.cfg.do_not_disturb = on;
+                self.emit(Notice::Changed);
+            }
             (Intent::Call { users, call_type }, Phase::Free) => {
                 let users = self.clean_users(users)?;
                 self.start_outgoing(users, call_type, now);
@@ -201,7 +207,7 @@ impl Machine {
                 if self.is_current(&info.call_id) {
                     // Already ringing or in it: a repeat, or the invitation to a call this
                     // user was invited back into.
-                } else if self.phase().is_busy() {
+                } else if self.phase().is_busy() || self.cfg.do_not_disturb {
                     let (call_type, name) = extras::decode(&info.extended_data);
                     self.send(Op::Reject {
                         call_id: info.call_id.clone(),

@@ -340,6 +340,31 @@ fn events_that_overtake_the_invite_answer_are_applied_after_it() {
 }
 
 #[test]
+fn do_not_disturb_declines_as_busy_without_ringing_until_turned_off() {
+    let mut h = H::new();
+    h.intent(Intent::DoNotDisturb { on: true }).unwrap();
+    assert!(h.m.snapshot().do_not_disturb);
+    h.ev(Event::InvitationReceived(invitation("c1", "carol", VIDEO)));
+    assert_eq!(h.m.phase(), Phase::Free, "it must not ring");
+    assert_eq!(
+        h.last_op().1,
+        Op::Reject {
+            call_id: "c1".into(),
+            reason: RejectReason::Busy
+        }
+    );
+    assert!(matches!(
+        &h.updates.last().unwrap().notice,
+        Notice::RejectedBusy { caller_id, .. } if caller_id == "carol"
+    ));
+
+    h.intent(Intent::DoNotDisturb { on: false }).unwrap();
+    assert!(!h.m.snapshot().do_not_disturb);
+    h.ev(Event::InvitationReceived(invitation("c2", "carol", VIDEO)));
+    assert_eq!(h.m.phase(), Phase::Incoming);
+}
+
+#[test]
 fn busy_auto_reject_in_every_busy_phase() {
     for phase in [Phase::Outgoing, Phase::Incoming, Phase::InCall] {
         let mut h = H::new();

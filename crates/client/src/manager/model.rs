@@ -102,6 +102,8 @@ pub struct Snapshot {
     pub phase: Phase,
     pub call: Option<CallView>,
     pub connection: Connection,
+    /// Invitations are declined as busy without ringing.
+    pub do_not_disturb: bool,
 }
 
 /// How a call ended for this user. Each is something a UI says differently.

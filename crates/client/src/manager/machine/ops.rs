@@ -92,6 +92,10 @@ pub enum Intent {
         call_id: String,
         problem: MediaProblem,
     },
+    /// Do not disturb: while on, every invitation is declined as busy, as during a call.
+    DoNotDisturb {
+        on: bool,
+    },
 }
 
 #[derive(Debug, Clone)]
@@ -100,6 +104,8 @@ pub struct MachineConfig {
     pub invite_timeout: u32,
     /// Slack before a local deadline overrides a server event that never came.
     pub grace_ms: u64,
+    /// Do not disturb from the start (see [`Intent::DoNotDisturb`]).
+    pub do_not_disturb: bool,
 }
 
 impl Default for MachineConfig {
@@ -107,6 +113,7 @@ impl Default for MachineConfig {
         MachineConfig {
             invite_timeout: 60,
             grace_ms: 5_000,
+            do_not_disturb: false,
         }
     }
 }
