@@ -69,6 +69,13 @@ pub enum HostCommand {
     },
     /// Desktop only: serve the pages on loopback and open them in the system browser.
     OpenInBrowser,
+    /// Desktop only: whether the app starts when the user signs in to the computer
+    /// (`null` in browser mode, where there is no such setting).
+    StartAtLogin,
+    /// Desktop only: start the app (in the tray) when the user signs in to the computer.
+    SetStartAtLogin {
+        on: bool,
+    },
     /// The sending window's title, for the task bar and window switcher. A browser tab
     /// takes the page's own title, so in browser mode this does nothing.
     SetWindowTitle {
@@ -127,7 +134,11 @@ pub async fn execute(state: &AppState, command: HostCommand) -> Result<Value, Co
             CommandErrorKind::NotNow,
             "this page is already open in a browser",
         )),
-        C::SetWindowTitle { .. } => Ok(Value::Null),
+        C::SetWindowTitle { .. } | C::StartAtLogin => Ok(Value::Null),
+        C::SetStartAtLogin { .. } => Err(CommandError::new(
+            CommandErrorKind::NotNow,
+            "starting at login is set in the desktop app",
+        )),
     }
 }
 

@@ -63,6 +63,9 @@ pub fn run() -> Result<(), HeadlessError> {
     Ok(())
 }
 
+/// The argument the login item starts the app with.
+const START_IN_TRAY: &str = "--in-tray";
+
 /// The browser-mode server of a desktop app, started the first time a window asks.
 #[derive(Default)]
 struct BrowserPages(OnceCell<PageUrl>);
@@ -77,6 +80,12 @@ pub fn run_app<R: Runtime>(mut builder: Builder<R>, context: Context<R>) {
         }));
     }
     let app = builder
+        .plugin(
+            tauri_plugin_autostart::Builder::new()
+                .app_name("Beckon")
+                .arg(START_IN_TRAY)
+                .build(),
+        )
         .invoke_handler(tauri::generate_handler![commands::host])
         .on_permission_request(permissions::on_request)
         .setup(|app| {
@@ -85,6 +94,12 @@ pub fn run_app<R: Runtime>(mut builder: Builder<R>, context: Context<R>) {
             app.manage(state.clone());
             app.manage(BrowserPages::default());
             create_main(&handle)?;
+            // Started with the computer: ready for calls in the tray, no window in the way.
+            if std::env::args().any(|a| a == START_IN_TRAY) {
+                if let Some(main) = handle.get_webview_window("main") {
+                    main.hide()?;
+                }
+            }
             popup::prepare(&handle);
             tray::create(&handle)?;
             tauri::async_runtime::spawn(bridge::run(handle.clone(), state.subscribe()));

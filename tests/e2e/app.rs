@@ -19,6 +19,9 @@ use crate::process::Proc;
 pub struct App {
     page: Page,
     main: WindowHandle,
+    /// The app's own home directory: what it writes there (its login item) is its own,
+    /// and nothing of the machine's user leaks in.
+    pub home: tempfile::TempDir,
     _config: tempfile::TempDir,
     _driver: Proc,
 }
@@ -38,6 +41,9 @@ impl App {
         let config = tempfile::Builder::new()
             .prefix(&format!("beckon-e2e-{}-", l.user))
             .tempdir()?;
+        let home = tempfile::Builder::new()
+            .prefix(&format!("beckon-e2e-home-{}-", l.user))
+            .tempdir()?;
         let (port, native_port) = (free_port()?, free_port()?);
         let log = log_file(l.logs, &format!("{}.log", l.user))?;
         let mut cmd = Command::new(driver_bin);
@@ -46,6 +52,7 @@ impl App {
             .env("DISPLAY", &l.desktop.display)
             .env("DBUS_SESSION_BUS_ADDRESS", &l.desktop.bus)
             .env("BECKON_CONFIG_DIR", config.path())
+            .env("HOME", home.path())
             .env("BECKON_LOG", "info,beckon_client=debug")
             .stdout(log.try_clone()?)
             .stderr(log);
@@ -76,6 +83,7 @@ impl App {
                 shots: l.shots.to_owned(),
             },
             main,
+            home,
             _config: config,
             _driver: driver,
         })

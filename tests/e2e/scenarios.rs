@@ -63,7 +63,44 @@ async fn sign_in(w: &World) -> Result<()> {
         app.wait_page("home").await?;
         app.wait_for("[data-conn=connected]").await?;
     }
-    w.alice.shot("home-first").await
+    w.alice.shot("home-first").await?;
+    start_at_login(&w.alice).await
+}
+
+/// The settings' "Start Beckon when I sign in" makes the desktop's login item (XDG
+/// autostart here), which starts the app in the tray, and unticking removes it.
+async fn start_at_login(app: &App) -> Result<()> {
+    let item = app.home.path().join(".config/autostart/Beckon.desktop");
+    app.click("[data-action=edit-settings]").await?;
+    app.wait_for("[data-field=startAtLogin]").await?;
+    ensure!(!item.exists(), "a login item before asking for one");
+    app.click("[data-field=startAtLogin]").await?;
+    wait_file(&item, true).await?;
+    let entry = std::fs::read_to_string(&item)?;
+    ensure!(
+        entry.contains("--in-tray"),
+        "the login item starts the app in the tray: {entry}"
+    );
+    app.shot("settings-start-at-login").await?;
+    app.click("[data-field=startAtLogin]").await?;
+    wait_file(&item, false).await?;
+    app.click("[data-action=cancel-settings]").await?;
+    app.wait_page("home").await
+}
+
+async fn wait_file(path: &std::path::Path, present: bool) -> Result<()> {
+    let deadline = std::time::Instant::now() + Duration::from_secs(5);
+    while path.exists() != present {
+        if std::time::Instant::now() > deadline {
+            bail!(
+                "{} is {} after 5 s",
+                path.display(),
+                if present { "missing" } else { "still there" }
+            );
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    Ok(())
 }
 
 /// Alice calls bob from the home page; returns once bob's popup is up and driven.

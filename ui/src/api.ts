@@ -14,6 +14,9 @@ export interface Api {
   signOut(): Promise<void>;
   /** While on, calls to this user are declined as busy, without ringing. */
   setDoNotDisturb(on: boolean): Promise<void>;
+  /** Whether the app starts when the user signs in to the computer; null in a browser. */
+  startAtLogin(): Promise<boolean | null>;
+  setStartAtLogin(on: boolean): Promise<void>;
   call(users: string[], callType: CallType): Promise<void>;
   cancel(): Promise<void>;
   accept(callId: string): Promise<void>;
@@ -90,6 +93,8 @@ export function createApi(t: Transport): Api {
     saveSettings: (settings) => run<void>("save_settings", { settings }),
     signOut: () => run<void>("sign_out"),
     setDoNotDisturb: (on) => run<void>("set_do_not_disturb", { on }),
+    startAtLogin: () => run<boolean | null>("start_at_login"),
+    setStartAtLogin: (on) => run<void>("set_start_at_login", { on }),
     call: (users, callType) => run<void>("call", { users, callType }),
     cancel: () => run<void>("cancel"),
     accept: (callId) => run<void>("accept", { callId }),

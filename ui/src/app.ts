@@ -347,6 +347,7 @@ export class App {
     // (a <video> with a live srcObject) survive every update.
     litRender(renderWindow(m, this.kind, this.now()), this.view);
     if (page !== this.lastPage) {
+      if (page === "settings" && this.kind === "main") void this.refreshStartAtLogin();
       this.lastPage = page;
       this.autofocus(page);
     }
@@ -658,6 +659,22 @@ export class App {
     this.render();
   }
 
+  /** Asks the host how the app starts; a host that cannot say leaves the card out. */
+  private async refreshStartAtLogin(): Promise<void> {
+    try {
+      this.model.startAtLogin = await this.api.startAtLogin();
+    } catch {
+      this.model.startAtLogin = null;
+    }
+    this.render();
+  }
+
+  private async changeStartAtLogin(on: boolean): Promise<void> {
+    await this.run("start-at-login", () => this.api.setStartAtLogin(on));
+    // What the system now says, whether or not the change went through.
+    await this.refreshStartAtLogin();
+  }
+
   /** Shows a settings problem next to its field (or under the form) and focuses that field. */
   private settingsProblem(message: string, field: keyof SettingsDraft | null): void {
     const m = this.model;
@@ -717,6 +734,8 @@ export class App {
     } else if (field === "soundVolume") {
       const volume = Number(el.value);
       if (Number.isFinite(volume) && volume !== m.soundPrefs.volume) this.changeSounds({ volume });
+    } else if (field === "startAtLogin") {
+      if (el.checked !== m.startAtLogin) void this.changeStartAtLogin(el.checked);
     } else if ((SETTINGS_FIELDS as readonly string[]).includes(field)) {
       m.draft = { ...(m.draft ?? draftFrom(m.settings)), [field]: el.value };
     }

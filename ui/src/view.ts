@@ -45,6 +45,8 @@ export type Model = {
   soundPrefs: SoundPrefs;
   /** The settings page's Play is on: the ringtone sounds until Stop or leaving the page. */
   soundPreview: boolean;
+  /** Whether the app starts with the computer, as the host last said; null: not a setting here. */
+  startAtLogin: boolean | null;
 };
 
 export function emptyModel(): Model {
@@ -70,6 +72,7 @@ export function emptyModel(): Model {
     videoSwapped: false,
     soundPrefs: { ...DEFAULT_SOUND_PREFS },
     soundPreview: false,
+    startAtLogin: null,
   };
 }
 
@@ -115,6 +118,7 @@ export function renderWindow(m: Model, kind: WindowKind, now: number): TemplateR
         canCancel: m.settings !== null && s !== null,
         sounds: m.soundPrefs,
         previewing: m.soundPreview,
+        startAtLogin: m.startAtLogin,
       });
       break;
     case "home":

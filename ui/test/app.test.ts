@@ -176,6 +176,33 @@ describe("start-up", () => {
     expect(toggle()).toBeNull();
   });
 
+  it("start at login: the settings card shows what the host says and changes it", async () => {
+    await start();
+    let on = true;
+    t.handlers.start_at_login = () => on;
+    t.handlers.set_start_at_login = (a) => {
+      on = a?.on as boolean;
+    };
+    root.querySelector<HTMLElement>('[data-action="edit-settings"]')?.click();
+    await flush();
+    const box = () => $<HTMLInputElement>('[data-field="startAtLogin"]');
+    expect(box()?.checked).toBe(true);
+    box()!.checked = false;
+    box()!.dispatchEvent(new Event("change", { bubbles: true }));
+    await flush();
+    expect(t.calls.find((c) => c.command === "set_start_at_login")?.args).toEqual({ on: false });
+    expect(box()?.checked).toBe(false);
+  });
+
+  it("start at login: no card where the host has no such setting (a browser)", async () => {
+    await start();
+    t.handlers.start_at_login = () => null;
+    root.querySelector<HTMLElement>('[data-action="edit-settings"]')?.click();
+    await flush();
+    expect(t.commands()).toContain("start_at_login");
+    expect($('[data-field="startAtLogin"]')).toBeNull();
+  });
+
   it("Sign out (edit only) forgets the account and lands on first-run settings", async () => {
     await start();
     expect(t.commands()).not.toContain("sign_out");

@@ -25,6 +25,8 @@ export type SettingsView = {
   /** This installation's sound preferences, and whether Play is on. */
   sounds: SoundPrefs;
   previewing: boolean;
+  /** Whether the app starts with the computer; null where that is not a setting (a browser). */
+  startAtLogin?: boolean | null;
 };
 
 export function draftFrom(settings: Settings | null): SettingsDraft {
@@ -114,6 +116,18 @@ function soundsCard(p: SoundPrefs, previewing: boolean): TemplateResult {
   </section>`;
 }
 
+/** Desktop only: how the app starts. Applied at once, like the sounds. */
+function startCard(on: boolean): TemplateResult {
+  return html`<section class="card settings-card start-card" aria-labelledby="start-title">
+    <div class="settings-head"><h2 id="start-title">On this computer</h2></div>
+    <label class="check">
+      <input type="checkbox" data-field="startAtLogin" .checked=${live(on)} aria-describedby="start-hint" />
+      Start Beckon when I sign in to this computer
+    </label>
+    <p class="hint" id="start-hint">It starts in the tray, ready to ring, without opening a window.</p>
+  </section>`;
+}
+
 export function renderSettings(v: SettingsView): TemplateResult {
   const first = v.mode === "first";
   const errorAt = (name: keyof SettingsDraft) => (v.errorField === name ? v.error : null);
@@ -169,5 +183,6 @@ export function renderSettings(v: SettingsView): TemplateResult {
       </div>
     </form>
     ${soundsCard(v.sounds, v.previewing)}
+    ${v.startAtLogin == null ? nothing : startCard(v.startAtLogin)}
   </main>`;
 }
