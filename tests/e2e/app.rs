@@ -7,7 +7,6 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context, Result};
-use fantoccini::error::CmdError;
 use fantoccini::wd::WindowHandle;
 use fantoccini::ClientBuilder;
 use hyper_util::client::legacy::connect::HttpConnector;
@@ -95,23 +94,24 @@ impl App {
     }
 
     /// Clicks a control that puts its own window away (the popup's accept and decline),
-    /// then waits for that window to be hidden and drives the main window again. The
-    /// window may go before WebKitWebDriver has flushed the click's mouse events; it then
-    /// answers `no such window` for a click that did happen. That answer is accepted only
-    /// because the window is then checked to be really hidden; any other error fails as in
-    /// [`click`].
+    /// then waits for that window to be hidden and drives the main window again. The click
+    /// is the element's own `click()`, run as a script: WebKitWebDriver's native click
+    /// waits until the window has processed its mouse events, and a window hidden by the
+    /// click never does, so a native click could wait forever. The handler that runs is the
+    /// one a mouse click runs; [`click`] stays native for everything else.
     ///
     /// [`click`]: App::click
     pub async fn click_closing(&self, css: &str) -> Result<()> {
-        match self
-            .on_element(css, |el| async move { el.click().await })
+        let clicked = self
+            .wd
+            .execute(
+                "const el = document.querySelector(arguments[0]); if (el) el.click(); return !!el;",
+                vec![css.into()],
+            )
             .await
-        {
-            Ok(()) => {}
-            Err(e)
-                if e.downcast_ref::<CmdError>()
-                    .is_some_and(CmdError::is_no_such_window) => {}
-            Err(e) => return Err(e.context(format!("{}: cannot click {css}", self.user))),
+            .with_context(|| format!("{}: cannot click {css}", self.user))?;
+        if clicked != serde_json::Value::Bool(true) {
+            bail!("{}: nothing to click at {css}", self.user);
         }
         self.wait_popup_closed().await
     }
