@@ -7,6 +7,8 @@ mod driver;
 mod extras;
 mod history;
 #[cfg(test)]
+mod incoming_tests;
+#[cfg(test)]
 mod lifetime_tests;
 mod machine;
 #[cfg(test)]
