@@ -1,53 +1,23 @@
 //! Do not disturb: a caller hears busy and nothing rings; it survives a restart.
 
-use std::time::Duration;
+mod common;
 
-use beckon_app::{AppState, HostEvent, Settings};
+use beckon_app::AppState;
 use beckon_client::manager::Notice;
 use beckon_client::{CallManager, CallType, ClientConfig, Connection, MachineConfig, Outcome};
 use beckon_testkit::TestServer;
-use tokio::sync::broadcast;
-
-const WAIT: Duration = Duration::from_secs(10);
-
-async fn until(
-    events: &mut broadcast::Receiver<HostEvent>,
-    what: &str,
-    ok: impl Fn(&beckon_client::Update) -> bool,
-) {
-    tokio::time::timeout(WAIT, async {
-        loop {
-            if let Ok(HostEvent::Update(u)) = events.recv().await {
-                if ok(&u) {
-                    return;
-                }
-            }
-        }
-    })
-    .await
-    .unwrap_or_else(|_| panic!("no {what} within {WAIT:?}"));
-}
+use common::{bob_signed_in, until, WAIT};
 
 #[tokio::test]
 async fn callers_hear_busy_nothing_rings_and_it_survives_a_restart() {
     let server = TestServer::start().await;
     let dir = tempfile::tempdir().unwrap();
-    let bob = AppState::new(dir.path().to_owned());
-    let mut events = bob.subscribe();
-    bob.save(Settings {
-        server_url: server.url(),
-        user_id: "bob".into(),
-        user_name: "Bob Stone".into(),
-        token: None,
-    })
-    .await
-    .unwrap();
-    until(&mut events, "connection", |u| {
-        u.snapshot.connection == Connection::Connected
+    let (bob, mut events) = bob_signed_in(dir.path(), server.url()).await;
+    bob.set_do_not_disturb(true).await.unwrap();
+    until(&mut events, "do not disturb", |u| {
+        u.snapshot.do_not_disturb.then_some(())
     })
     .await;
-    bob.set_do_not_disturb(true).await.unwrap();
-    until(&mut events, "do not disturb", |u| u.snapshot.do_not_disturb).await;
 
     let (alice, mut alice_up) = CallManager::start(
         ClientConfig::new(server.url(), "alice"),
@@ -79,7 +49,7 @@ async fn callers_hear_busy_nothing_rings_and_it_survives_a_restart() {
     assert_eq!(outcome, Outcome::Busy);
     // Bob was told (his recent calls refresh), and never rang.
     until(&mut events, "declined-as-busy notice", |u| {
-        matches!(u.notice, Notice::RejectedBusy { .. })
+        matches!(u.notice, Notice::RejectedBusy { .. }).then_some(())
     })
     .await;
     assert!(bob.view().await.snapshot.unwrap().call.is_none());

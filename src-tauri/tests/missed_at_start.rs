@@ -1,54 +1,22 @@
 //! A call missed while the app was not running is told at the next start, the way a call
 //! missed while offline is: the app remembers when it last saw the server.
 
-use std::time::Duration;
+mod common;
 
-use beckon_app::{AppState, HostEvent, Settings};
+use beckon_app::AppState;
 use beckon_client::manager::Notice;
-use beckon_client::{CallType, Connection};
+use beckon_client::CallType;
 use beckon_protocol::{CallCancel, CallInvite, CallMode};
 use beckon_testkit::TestServer;
-use tokio::sync::broadcast;
-
-const WAIT: Duration = Duration::from_secs(10);
-
-async fn until<T>(
-    events: &mut broadcast::Receiver<HostEvent>,
-    what: &str,
-    mut pick: impl FnMut(&beckon_client::Update) -> Option<T>,
-) -> T {
-    tokio::time::timeout(WAIT, async {
-        loop {
-            if let Ok(HostEvent::Update(u)) = events.recv().await {
-                if let Some(t) = pick(&u) {
-                    return t;
-                }
-            }
-        }
-    })
-    .await
-    .unwrap_or_else(|_| panic!("no {what} within {WAIT:?}"))
-}
+use common::{bob_signed_in, until};
 
 #[tokio::test]
 async fn a_call_missed_while_the_app_was_closed_is_told_at_the_next_start() {
     let server = TestServer::start().await;
     let dir = tempfile::tempdir().unwrap();
-    let connected =
-        |u: &beckon_client::Update| (u.snapshot.connection == Connection::Connected).then_some(());
 
     // Bob's app runs, signs in, and quits.
-    let app = AppState::new(dir.path().to_owned());
-    let mut events = app.subscribe();
-    app.save(Settings {
-        server_url: server.url(),
-        user_id: "bob".into(),
-        user_name: "Bob Stone".into(),
-        token: None,
-    })
-    .await
-    .unwrap();
-    until(&mut events, "connection", connected).await;
+    let (app, _events) = bob_signed_in(dir.path(), server.url()).await;
     app.shut_down().await;
     drop(app);
 
