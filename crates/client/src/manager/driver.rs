@@ -203,8 +203,11 @@ impl CallManager {
             .map_err(|_| ActionError::Stopped)
     }
 
-    /// Recent calls, newest first.
+    /// Recent calls, newest first, once the requests already on their way have landed:
+    /// a call the user was just told is over may still have its `callEnd` in flight, and
+    /// a list asked for then would show it going on.
     pub async fn history(&self, count: u32) -> Result<Vec<CallInfo>, Error> {
+        self.flush().await;
         Ok(self.client.query_call_list(count, 0).await?.call_list)
     }
 
