@@ -281,10 +281,16 @@ export function mediaView(over: Partial<MediaView> = {}): MediaView {
     notes: [],
     peers: [],
     playBlocked: false,
+    localLevel: 0,
+    speaking: null,
+    videoHeldBack: false,
+    sharing: false,
+    canShare: true,
+    devices: { microphone: [], camera: [], speaker: [], chosen: { microphone: null, camera: null, speaker: null }, canChooseSpeaker: true },
     ...over,
   };
 }
 
 export function peerView(userId: string, stream: MediaStream, over: Partial<PeerView> = {}): PeerView {
-  return { userId, health: "connected", stream, hasVideo: false, remoteSending: { audio: true, video: false }, ...over };
+  return { userId, health: "connected", stream, hasVideo: false, remoteSending: { audio: true, video: false }, level: 0, quality: null, ...over };
 }

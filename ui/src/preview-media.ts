@@ -1,7 +1,7 @@
 // Dev-only: media for the preview harness. A static media module that shows a fixed
 // MediaView (its toggles flip) and canvas-painted "cameras".
 import { mediaView } from "./fixtures";
-import type { MediaModule, MediaView } from "./media/controller";
+import type { DeviceKind, MediaModule, MediaView } from "./media/controller";
 import type { MediaStats } from "./media/stats";
 
 export class StaticMedia implements MediaModule {
@@ -23,6 +23,15 @@ export class StaticMedia implements MediaModule {
   }
   async toggleCamera(): Promise<void> {
     this.current = { ...this.current, cameraOn: !this.current.cameraOn };
+    this.onChange();
+  }
+  async toggleScreenShare(): Promise<void> {
+    this.current = { ...this.current, sharing: !this.current.sharing };
+    this.onChange();
+  }
+  async chooseDevice(kind: DeviceKind, deviceId: string | null): Promise<void> {
+    const d = this.current.devices;
+    this.current = { ...this.current, devices: { ...d, chosen: { ...d.chosen, [kind]: deviceId } } };
     this.onChange();
   }
   view(): MediaView {

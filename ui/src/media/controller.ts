@@ -28,13 +28,41 @@ export type MediaOptions = {
   doc?: Document;
 };
 
+/** How a connection is doing, from its `getStats` (see media/quality.ts). */
+export type Quality = {
+  /** The plain word the page shows. */
+  level: "good" | "weak" | "poor";
+  rttMs: number | null;
+  /** Of the packets expected over the last few seconds, both directions' worst. */
+  lossPct: number | null;
+  /** What arrives from this peer, audio and video together. */
+  inKbps: number | null;
+};
+
 export type PeerView = {
   userId: string;
-  health: PeerHealth;
+  /** "failed": in a group call, this one connection gave up (the call goes on; retried). */
+  health: PeerHealth | "failed";
   stream: MediaStream;
   /** A live, unmuted remote video track the other side says it sends. */
   hasVideo: boolean;
   remoteSending: SendingState | null;
+  /** Their voice as it arrives, 0..1. */
+  level: number;
+  quality: Quality | null;
+};
+
+export type DeviceKind = "microphone" | "camera" | "speaker";
+export type DeviceOption = { deviceId: string; label: string };
+
+/** The devices the system has and the user's choice of each (null: the system default). */
+export type Devices = {
+  microphone: DeviceOption[];
+  camera: DeviceOption[];
+  speaker: DeviceOption[];
+  chosen: Record<DeviceKind, string | null>;
+  /** The engine can send sound to a chosen speaker (`setSinkId`). */
+  canChooseSpeaker: boolean;
 };
 
 export type MediaView = {
@@ -51,6 +79,17 @@ export type MediaView = {
   peers: PeerView[];
   /** The page's elements could not start playing by themselves (autoplay policy). */
   playBlocked: boolean;
+  /** Your own voice as the microphone hears it, 0..1 (0 when muted). */
+  localLevel: number;
+  /** Who is talking loudest now, if anyone is (this user's own ID for you). */
+  speaking: string | null;
+  /** The call already has as many cameras on as a mesh carries: yours stays off. */
+  videoHeldBack: boolean;
+  /** Your screen is being shared (it replaces your camera while it is). */
+  sharing: boolean;
+  /** The engine can share a screen (getDisplayMedia). */
+  canShare: boolean;
+  devices: Devices;
 };
 
 /** What the App drives; the preview harness swaps in a static one. */
@@ -63,6 +102,10 @@ export interface MediaModule {
   acceptFailed(): void;
   toggleMute(): void;
   toggleCamera(): Promise<void>;
+  /** Share the screen, or stop sharing it. */
+  toggleScreenShare(): Promise<void>;
+  /** Use this device from now on, in this call and the next ones. */
+  chooseDevice(kind: DeviceKind, deviceId: string | null): Promise<void>;
   view(): MediaView;
   stats(): Promise<MediaStats>;
   dispose(): void;
@@ -434,6 +477,10 @@ export class MediaController implements MediaModule {
     this.local = new this.env.MediaStream(tracks);
   }
 
+  async toggleScreenShare(): Promise<void> {}
+
+  async chooseDevice(_kind: DeviceKind, _deviceId: string | null): Promise<void> {}
+
   // ---- for the pages and the tests ---------------------------------------------------
 
   /** Media reaches the user from at least one peer: ringback can stop. */
@@ -459,8 +506,16 @@ export class MediaController implements MediaModule {
         hasVideo:
           p.remoteSending?.video !== false && p.remoteStream.getVideoTracks().some((t) => t.readyState === "live" && !t.muted),
         remoteSending: p.remoteSending,
+        level: 0,
+        quality: null,
       })),
       playBlocked: this.playBlocked,
+      localLevel: 0,
+      speaking: null,
+      videoHeldBack: false,
+      sharing: false,
+      canShare: false,
+      devices: { microphone: [], camera: [], speaker: [], chosen: { microphone: null, camera: null, speaker: null }, canChooseSpeaker: false },
     };
   }
 
