@@ -38,7 +38,7 @@ export class StaticMedia implements MediaModule {
     return { ...this.current, playBlocked: this.playBlocked || this.current.playBlocked };
   }
   async stats(): Promise<MediaStats> {
-    return { supported: this.current.supported, callId: null, openPeers: 0, closedPeers: 0, localTracks: [], localTracksEnded: true, capturedTracks: 0, notes: [], capture: { started: null, settled: null }, recentLog: [], peers: [] };
+    return { supported: this.current.supported, callId: null, openPeers: 0, closedPeers: 0, localTracks: [], localTracksEnded: true, capturedTracks: 0, notes: [], capture: { started: null, settled: null }, recentLog: [], peers: [], failedPeers: [], speaking: null, localLevel: 0, sharing: false, devices: this.current.devices };
   }
   dispose(): void {}
 }

@@ -37,29 +37,33 @@ async function tryGet(env: MediaEnv, c: MediaStreamConstraints): Promise<MediaSt
 const failed = (x: MediaStream | CaptureFailure): x is CaptureFailure =>
   typeof (x as CaptureFailure).kind === "string" && typeof (x as CaptureFailure).message === "string";
 
+/** Which device of each kind to capture (see DeviceList.constraint): any by default. */
+export type Wanted = { audio: MediaTrackConstraints | true; video: MediaTrackConstraints | true };
+const ANY: Wanted = { audio: true, video: true };
+
 /**
  * One prompt in the common case. A denied permission is not asked again (the second
  * prompt would only annoy, and Chromium answers it from the first anyway).
  */
-export async function capture(env: MediaEnv, video: boolean): Promise<Captured> {
-  const first = await tryGet(env, video ? { audio: true, video: true } : { audio: true });
+export async function capture(env: MediaEnv, video: boolean, want: Wanted = ANY): Promise<Captured> {
+  const first = await tryGet(env, video ? { audio: want.audio, video: want.video } : { audio: want.audio });
   if (!failed(first)) return { stream: first, notes: [] };
   if (first.kind === "denied") return { stream: null, notes: [{ kind: "denied", video, reason: first }] };
   if (!video) return { stream: null, notes: [{ kind: "noMicrophone", reason: first }] };
   // Video call: which device is missing? Microphone first, as a voice call is still a call.
-  const audio = await tryGet(env, { audio: true });
+  const audio = await tryGet(env, { audio: want.audio });
   if (!failed(audio)) return { stream: audio, notes: [{ kind: "noCamera", reason: first }] };
-  const cam = await tryGet(env, { video: true });
+  const cam = await tryGet(env, { video: want.video });
   if (!failed(cam)) return { stream: cam, notes: [{ kind: "noMicrophone", reason: audio }] };
   return { stream: null, notes: [{ kind: "noMicrophone", reason: audio }, { kind: "noCamera", reason: cam }] };
 }
 
-/** Camera back on: a fresh video track, or why not. */
-export async function captureCamera(env: MediaEnv): Promise<MediaStreamTrack | CaptureFailure> {
-  const s = await tryGet(env, { video: true });
+/** One fresh track of a kind (camera back on, another microphone chosen), or why not. */
+export async function captureOne(env: MediaEnv, kind: "audio" | "video", want: MediaTrackConstraints | true = true): Promise<MediaStreamTrack | CaptureFailure> {
+  const s = await tryGet(env, { [kind]: want });
   if (failed(s)) return s;
-  const t = s.getVideoTracks()[0];
-  return t ?? { kind: "notFound", message: "no video track" };
+  const t = kind === "audio" ? s.getAudioTracks()[0] : s.getVideoTracks()[0];
+  return t ?? { kind: "notFound", message: `no ${kind} track` };
 }
 
 /** The sentence the calling page shows for a note. */

@@ -4,18 +4,22 @@
 // render `view()` and never touch a peer connection.
 import type { Api } from "../api";
 import type { CallType, Snapshot } from "../types";
-import { capture, captureCamera, type DeviceNote } from "./capture";
+import { DeviceList } from "./devices";
 import { browserEnv, type MediaEnv } from "./env";
 import type { IceConfig, MediaProblem, Signal } from "./host";
-import { parsePayload, type Payload, type SendingState } from "./payload";
-import { isPolite, Peer, type PeerHealth, type TrackKind } from "./peer";
+import { LocalMedia } from "./local";
+import { parsePayload, type Payload } from "./payload";
+import { isPolite, Peer, type TrackKind } from "./peer";
+import { PeerSamples, SAMPLE_EVERY_MS, SpeakerTracker, totals } from "./quality";
 import { collectStats, type MediaStats } from "./stats";
 import { MEDIA_TIMING, type MediaTiming } from "./timing";
-
+import type { DeviceKind, MediaModule, MediaView, PeerView } from "./view";
 
 /** Log lines kept for stats(). */
 const RECENT_LOG = 50;
 export type MediaApi = Pick<Api, "iceConfig" | "signal" | "mediaFailed">;
+
+export type { DeviceKind, DeviceOption, Devices, MediaModule, MediaView, PeerView, Quality } from "./view";
 
 export type MediaOptions = {
   api: MediaApi;
@@ -26,90 +30,15 @@ export type MediaOptions = {
   log?: (message: string, detail?: unknown) => void;
   /** Where stats() looks for the remote <video> elements. */
   doc?: Document;
+  /** Where the chosen devices are kept (default: localStorage). */
+  storage?: Pick<Storage, "getItem" | "setItem"> | null;
 };
 
-/** How a connection is doing, from its `getStats` (see media/quality.ts). */
-export type Quality = {
-  /** The plain word the page shows. */
-  level: "good" | "weak" | "poor";
-  rttMs: number | null;
-  /** Of the packets expected over the last few seconds, both directions' worst. */
-  lossPct: number | null;
-  /** What arrives from this peer, audio and video together. */
-  inKbps: number | null;
-};
-
-export type PeerView = {
-  userId: string;
-  /** "failed": in a group call, this one connection gave up (the call goes on; retried). */
-  health: PeerHealth | "failed";
-  stream: MediaStream;
-  /** A live, unmuted remote video track the other side says it sends. */
-  hasVideo: boolean;
-  remoteSending: SendingState | null;
-  /** Their voice as it arrives, 0..1. */
-  level: number;
-  quality: Quality | null;
-};
-
-export type DeviceKind = "microphone" | "camera" | "speaker";
-export type DeviceOption = { deviceId: string; label: string };
-
-/** The devices the system has and the user's choice of each (null: the system default). */
-export type Devices = {
-  microphone: DeviceOption[];
-  camera: DeviceOption[];
-  speaker: DeviceOption[];
-  chosen: Record<DeviceKind, string | null>;
-  /** The engine can send sound to a chosen speaker (`setSinkId`). */
-  canChooseSpeaker: boolean;
-};
-
-export type MediaView = {
-  supported: boolean;
-  /** Capture has been asked for and not answered (the permission prompt may be up). */
-  capturing: boolean;
-  local: MediaStream | null;
-  hasMic: boolean;
-  micOn: boolean;
-  cameraOn: boolean;
-  /** Turning the camera back on is under way. */
-  cameraBusy: boolean;
-  notes: DeviceNote[];
-  peers: PeerView[];
-  /** The page's elements could not start playing by themselves (autoplay policy). */
-  playBlocked: boolean;
-  /** Your own voice as the microphone hears it, 0..1 (0 when muted). */
-  localLevel: number;
-  /** Who is talking loudest now, if anyone is (this user's own ID for you). */
-  speaking: string | null;
-  /** The call already has as many cameras on as a mesh carries: yours stays off. */
-  videoHeldBack: boolean;
-  /** Your screen is being shared (it replaces your camera while it is). */
-  sharing: boolean;
-  /** The engine can share a screen (getDisplayMedia). */
-  canShare: boolean;
-  devices: Devices;
-};
-
-/** What the App drives; the preview harness swaps in a static one. */
-export interface MediaModule {
-  readonly flowing: boolean;
-  playBlocked: boolean;
-  sync(s: Snapshot | null): void;
-  onSignal(sig: Signal): void;
-  accept(callId: string): void;
-  acceptFailed(): void;
-  toggleMute(): void;
-  toggleCamera(): Promise<void>;
-  /** Share the screen, or stop sharing it. */
-  toggleScreenShare(): Promise<void>;
-  /** Use this device from now on, in this call and the next ones. */
-  chooseDevice(kind: DeviceKind, deviceId: string | null): Promise<void>;
-  view(): MediaView;
-  stats(): Promise<MediaStats>;
-  dispose(): void;
-}
+/**
+ * Cameras a mesh call carries: each sender uploads one stream per other member, so past
+ * four the uploads and the decoders of a laptop give out before the network does.
+ */
+export const MAX_VIDEO_SENDERS = 4;
 
 /** Signals that arrive before their peer connection exists wait here, this many at most. */
 const MAX_PENDING = 200;
@@ -127,14 +56,16 @@ export class MediaController implements MediaModule {
   private snapshot: Snapshot | null = null;
   private session: Session | null = null;
   private gen = 0;
-  private local: MediaStream | null = null;
-  /** Every track captured in the current (or last) call, to prove they all ended. */
-  private captured: MediaStreamTrack[] = [];
-  private notes: DeviceNote[] = [];
-  private micOn = true;
-  private cameraWanted = true;
-  private cameraBusy = false;
+  private readonly local: LocalMedia;
+  private readonly devices: DeviceList;
   private readonly peers = new Map<string, Peer>();
+  /** A group call's connections that gave up, kept for their tile until retried. */
+  private readonly broken = new Map<string, { peer: Peer; retryAt: number }>();
+  private readonly samples = new Map<string, PeerSamples>();
+  private readonly speaker = new SpeakerTracker();
+  private localLevel = 0;
+  private speaking: string | null = null;
+  private sampler: ReturnType<typeof setInterval> | null = null;
   private readonly creating = new Set<string>();
   private pending: Signal[] = [];
   private ice: Promise<IceConfig | null> | null = null;
@@ -166,6 +97,15 @@ export class MediaController implements MediaModule {
     };
     this.doc = opts.doc ?? (typeof document !== "undefined" ? document : undefined);
     this.supported = this.env.RTCPeerConnection !== undefined;
+    this.devices = new DeviceList(this.env, opts.storage === undefined ? defaultStorage() : opts.storage, () => this.onDevices());
+    this.local = new LocalMedia({
+      env: this.env,
+      devices: this.devices,
+      peers: () => this.peers.values(),
+      onChange: () => this.onChange(),
+      log: this.log,
+    });
+    if (this.supported) this.devices.watch();
   }
 
   // ---- driven by the host ------------------------------------------------------------
@@ -233,29 +173,20 @@ export class MediaController implements MediaModule {
     const gen = ++this.gen;
     const video = callType === "video";
     this.session = { gen, video, settled: false };
-    this.micOn = true;
-    this.cameraWanted = video;
-    this.notes = [];
-    this.captured = [];
     this.playBlocked = false;
     this.ice = null;
     void this.iceConfig();
     this.captureMarks = { started: Date.now(), settled: null };
-    void capture(this.env, video).then((c) => {
-      const tracks = c.stream?.getTracks() ?? [];
-      if (this.session?.gen !== gen) {
-        for (const t of tracks) t.stop();
-        return;
-      }
+    // A member joining a call that already carries its cameras starts with its own off.
+    const camera = video && this.acceptedOthers() < MAX_VIDEO_SENDERS;
+    void this.local.start(camera).then((current) => {
+      if (!current || this.session?.gen !== gen) return;
       this.session.settled = true;
       this.captureMarks.settled = Date.now();
-      this.local = c.stream;
-      this.captured = tracks.slice();
-      this.notes = c.notes;
-      for (const t of this.local?.getAudioTracks() ?? []) t.enabled = this.micOn;
       for (const peer of this.peers.values()) this.attach(peer);
       this.onChange();
     });
+    this.sampler = setInterval(() => void this.sample(), SAMPLE_EVERY_MS);
     this.onChange();
   }
 
@@ -268,15 +199,21 @@ export class MediaController implements MediaModule {
       this.closedPeers++;
     }
     this.peers.clear();
+    this.broken.clear();
+    this.samples.clear();
     this.creating.clear();
     this.pending = [];
-    for (const t of this.captured) t.stop();
-    for (const t of this.local?.getTracks() ?? []) t.stop();
-    this.local = null;
-    this.notes = [];
-    this.cameraBusy = false;
+    this.local.stop();
+    if (this.sampler !== null) clearInterval(this.sampler);
+    this.sampler = null;
+    this.localLevel = 0;
+    this.speaking = null;
     this.callIdOfPeers = null;
     this.onChange();
+  }
+
+  private acceptedOthers(): number {
+    return this.snapshot?.call?.peers.filter((p) => p.state === "accepted").length ?? 0;
   }
 
   /** The TURN credentials expire: a fresh config when the cached one is about to. */
@@ -320,9 +257,16 @@ export class MediaController implements MediaModule {
     }
     this.callIdOfPeers = call.callId;
     for (const peer of Array.from(this.peers.values())) if (!wanted.includes(peer.userId)) this.closePeer(peer);
+    for (const id of Array.from(this.broken.keys())) if (!wanted.includes(id)) this.broken.delete(id);
     for (const id of accepted) this.peers.get(id)?.release();
     this.pending = this.pending.filter((p) => p.callId === call.callId);
-    for (const id of wanted) if (!this.peers.has(id) && !this.creating.has(id)) void this.createPeer(call.callId!, id);
+    const now = Date.now();
+    for (const id of wanted) {
+      if (this.peers.has(id) || this.creating.has(id) || (this.broken.get(id)?.retryAt ?? 0) > now) continue;
+      this.broken.delete(id);
+      void this.createPeer(call.callId!, id);
+    }
+    this.capVideo();
   }
 
   /**
@@ -348,6 +292,7 @@ export class MediaController implements MediaModule {
     peer.close();
     this.closedPeers++;
     this.peers.delete(peer.userId);
+    this.samples.delete(peer.userId);
     this.onChange();
   }
 
@@ -376,8 +321,11 @@ export class MediaController implements MediaModule {
       sendKinds: session.video ? ["audio", "video"] : ["audio"],
       timing: this.timing,
       send: (payload: Payload) => this.sendInOrder(callId, userId, payload),
-      onChange: () => this.onChange(),
-      onFailed: (problem) => this.fail(callId, problem),
+      onChange: () => {
+        this.capVideo();
+        this.onChange();
+      },
+      onFailed: (problem) => this.fail(callId, peer, problem),
       log: (m, d) => this.log(`${userId}: ${m}`, d),
     });
     this.peers.set(userId, peer);
@@ -390,15 +338,25 @@ export class MediaController implements MediaModule {
 
   private attach(peer: Peer): void {
     const kinds: TrackKind[] = this.session?.video ? ["audio", "video"] : ["audio"];
-    peer.attach(this.local, kinds);
-    peer.announce(this.sending());
+    peer.attach(this.local.stream, kinds);
+    if (this.local.screen) void peer.replaceTrack("video", this.local.screen).catch((e: unknown) => this.log("replaceTrack", e));
+    peer.announce(this.local.sending());
   }
 
   /**
-   * One failed connection ends a 1:1 call for this user. (A group call would drop just
-   * that peer; that waits for group media.)
+   * One failed connection ends a 1:1 call for this user: there is nobody else to talk to.
+   * In a group call only that connection goes: its tile says so, and both sides make a
+   * fresh one a little later (ICE restarts already failed on this one).
    */
-  private fail(callId: string, problem: MediaProblem): void {
+  private fail(callId: string, peer: Peer, problem: MediaProblem): void {
+    if (this.snapshot?.call?.group && this.peers.get(peer.userId) === peer) {
+      this.log(`connection to ${peer.userId} failed (${problem}); the call goes on`);
+      this.closePeer(peer);
+      const retryAt = Date.now() + this.timing.groupRetryMs;
+      this.broken.set(peer.userId, { peer, retryAt });
+      setTimeout(() => this.sync(this.snapshot), this.timing.groupRetryMs);
+      return;
+    }
     if (this.failedCallId === callId) return;
     this.failedCallId = callId;
     this.log(`media failed: ${problem}`);
@@ -408,78 +366,115 @@ export class MediaController implements MediaModule {
 
   // ---- the user's toggles ------------------------------------------------------------
 
-  private sending(): SendingState {
-    const live = (k: TrackKind) => (this.local?.getTracks() ?? []).some((t) => t.kind === k && t.readyState === "live");
-    return { audio: this.micOn && live("audio"), video: this.cameraWanted && live("video") };
-  }
-
   private announce(): void {
-    const s = this.sending();
+    const s = this.local.sending();
     for (const p of this.peers.values()) p.announce(s);
   }
 
-  /**
-   * Mute is `track.enabled = false`: the sender then sends silence, so nothing the mic
-   * hears leaves the machine, unmuting is instant (no new capture, no renegotiation) and
-   * RTP keeps flowing, so the other side's connection watch sees no gap.
-   */
   toggleMute(): void {
-    this.micOn = !this.micOn;
-    for (const t of this.local?.getAudioTracks() ?? []) t.enabled = this.micOn;
+    this.local.toggleMute();
     this.announce();
     this.onChange();
+  }
+
+  /** Cameras on in this call: the other members' (as they announce) and this side's. */
+  private videoSenders(): string[] {
+    const me = this.snapshot?.userId ?? "";
+    const ids = Array.from(this.peers.values(), (p) => (p.remoteSending?.video ? p.userId : null)).filter((x): x is string => x !== null);
+    if (this.local.sending().video) ids.push(me);
+    return ids;
+  }
+
+  /** The call already carries its cameras (not counting this side's). */
+  private videoFull(): boolean {
+    const me = this.snapshot?.userId ?? "";
+    return this.videoSenders().filter((id) => id !== me).length >= MAX_VIDEO_SENDERS;
+  }
+
+  /**
+   * Members who turned their cameras on at the same moment can go past the cap; each side
+   * then sees the same senders, and all but the first four (the caller, then by user ID)
+   * turn theirs off, so every side lands on the same four without talking.
+   */
+  private capVideo(): void {
+    const s = this.snapshot;
+    if (!s?.call?.group || !this.local.cameraOn || this.local.screen) return;
+    const callerId = s.call.callerId;
+    const senders = this.videoSenders().sort((a, b) => (a === callerId ? -1 : b === callerId ? 1 : a < b ? -1 : a > b ? 1 : 0));
+    if (senders.indexOf(s.userId) < MAX_VIDEO_SENDERS) return;
+    this.log(`${senders.length} cameras on: this one goes off`);
+    void this.local.cameraOff().then(() => {
+      this.announce();
+      this.onChange();
+    });
   }
 
   /**
    * Camera off stops the track (the camera light goes off) and sends nothing in its
-   * place; camera on captures a new track and swaps it in with replaceTrack.
+   * place; camera on captures a new track and swaps it in with replaceTrack, unless the
+   * call already carries as many cameras as it can.
    */
   async toggleCamera(): Promise<void> {
     const session = this.session;
-    if (!session?.settled || this.cameraBusy) return;
-    if (this.cameraWanted && this.local?.getVideoTracks().length) {
-      this.cameraWanted = false;
-      for (const t of this.local.getVideoTracks()) t.stop();
-      this.replaceLocal(this.local.getAudioTracks());
-      await Promise.all(Array.from(this.peers.values(), (p) => p.replaceTrack("video", null).catch((e: unknown) => this.log("replaceTrack", e))));
-      this.announce();
-      this.onChange();
-      return;
-    }
-    this.cameraBusy = true;
-    this.onChange();
-    const got = await captureCamera(this.env);
-    this.cameraBusy = false;
-    if (this.session !== session) {
-      if ("stop" in got) got.stop();
-      return;
-    }
-    if (!("stop" in got)) {
-      this.notes = [...this.notes.filter((n) => n.kind !== "cameraFailed"), { kind: "cameraFailed", reason: got }];
-      this.onChange();
-      return;
-    }
-    this.notes = this.notes.filter((n) => n.kind !== "cameraFailed" && n.kind !== "noCamera");
-    this.cameraWanted = true;
-    this.replaceLocal([...(this.local?.getAudioTracks() ?? []), got]);
-    this.captured.push(got);
-    await Promise.all(Array.from(this.peers.values(), (p) => p.replaceTrack("video", got).catch((e: unknown) => this.log("replaceTrack", e))));
+    if (!session?.settled || this.local.cameraBusy) return;
+    if (this.local.cameraOn) await this.local.cameraOff();
+    else if (this.videoFull()) return this.onChange();
+    else await this.local.cameraOnAgain();
+    if (this.session !== session) return;
     this.announce();
     this.onChange();
   }
 
-  /**
-   * A new stream object rather than add/removeTrack on the old one: the preview's
-   * srcObject() then sees a change and re-binds, which every webview handles, where a
-   * track added to a playing stream is not always picked up.
-   */
-  private replaceLocal(tracks: MediaStreamTrack[]): void {
-    this.local = new this.env.MediaStream(tracks);
+  async toggleScreenShare(): Promise<void> {
+    const session = this.session;
+    if (!session?.settled) return;
+    if (this.local.screen) await this.local.stopSharing();
+    else await this.local.shareScreen();
+    if (this.session !== session) return;
+    this.announce();
+    this.onChange();
   }
 
-  async toggleScreenShare(): Promise<void> {}
+  async chooseDevice(kind: DeviceKind, deviceId: string | null): Promise<void> {
+    this.devices.choose(kind, deviceId);
+    if (kind !== "speaker" && this.session?.settled) await this.local.switchDevice(kind === "microphone" ? "audio" : "video");
+    this.onChange();
+  }
 
-  async chooseDevice(_kind: DeviceKind, _deviceId: string | null): Promise<void> {}
+  /** A device plugged in or out: the one in use may have to change. */
+  private onDevices(): void {
+    if (this.session?.settled) {
+      for (const kind of ["audio", "video"] as const) if (this.local.stale(kind)) void this.local.switchDevice(kind).then(() => this.onChange());
+    }
+    this.onChange();
+  }
+
+  /** Levels, the speaker and each connection's quality, from the engine's own stats. */
+  private async sample(): Promise<void> {
+    const session = this.session;
+    const peers = Array.from(this.peers.values()).filter((p) => p.health === "connected" || p.health === "reconnecting");
+    const at = Date.now();
+    const got = await Promise.all(peers.map(async (p) => ({ p, r: await p.pc.getStats().catch(() => null) })));
+    if (this.session !== session) return;
+    const levels = new Map<string, number>();
+    let local = 0;
+    for (const { p, r } of got) {
+      if (!r) continue;
+      const reports: (Record<string, unknown> & { id: string; type: string })[] = [];
+      r.forEach((v: Record<string, unknown> & { id: string; type: string }) => reports.push(v));
+      const t = totals(reports, at);
+      const samples = this.samples.get(p.userId) ?? new PeerSamples();
+      this.samples.set(p.userId, samples);
+      samples.add(t);
+      levels.set(p.userId, samples.level);
+      local = Math.max(local, t.localLevel ?? 0);
+    }
+    this.localLevel = this.local.micOn ? local : 0;
+    const me = this.snapshot?.userId;
+    if (me) levels.set(me, this.localLevel);
+    this.speaking = this.speaker.update(levels, at);
+    this.onChange();
+  }
 
   // ---- for the pages and the tests ---------------------------------------------------
 
@@ -488,34 +483,43 @@ export class MediaController implements MediaModule {
     return Array.from(this.peers.values()).some((p) => p.health === "connected");
   }
 
+  private peerView(p: Peer, failed: boolean): PeerView {
+    const samples = this.samples.get(p.userId);
+    return {
+      userId: p.userId,
+      health: failed ? "failed" : p.health,
+      stream: p.remoteStream,
+      hasVideo: !failed && p.remoteSending?.video !== false && p.remoteStream.getVideoTracks().some((t) => t.readyState === "live" && !t.muted),
+      remoteSending: p.remoteSending,
+      level: samples?.level ?? 0,
+      quality: samples?.quality ?? null,
+    };
+  }
+
   view(): MediaView {
-    const local = this.local;
+    const l = this.local;
+    const local = l.stream;
+    const cameraOn = l.cameraOn;
     return {
       supported: this.supported,
       capturing: this.session !== null && !this.session.settled,
       local,
       hasMic: (local?.getAudioTracks().length ?? 0) > 0,
-      micOn: this.micOn,
-      cameraOn: this.cameraWanted && (local?.getVideoTracks().some((t) => t.readyState === "live") ?? false),
-      cameraBusy: this.cameraBusy,
-      notes: this.notes,
-      peers: Array.from(this.peers.values(), (p) => ({
-        userId: p.userId,
-        health: p.health,
-        stream: p.remoteStream,
-        hasVideo:
-          p.remoteSending?.video !== false && p.remoteStream.getVideoTracks().some((t) => t.readyState === "live" && !t.muted),
-        remoteSending: p.remoteSending,
-        level: 0,
-        quality: null,
-      })),
+      micOn: l.micOn,
+      cameraOn,
+      cameraBusy: l.cameraBusy,
+      notes: l.notes,
+      peers: [
+        ...Array.from(this.peers.values(), (p) => this.peerView(p, false)),
+        ...Array.from(this.broken.values(), (b) => this.peerView(b.peer, true)),
+      ],
       playBlocked: this.playBlocked,
-      localLevel: 0,
-      speaking: null,
-      videoHeldBack: false,
-      sharing: false,
-      canShare: false,
-      devices: { microphone: [], camera: [], speaker: [], chosen: { microphone: null, camera: null, speaker: null }, canChooseSpeaker: false },
+      localLevel: this.localLevel,
+      speaking: this.speaking,
+      videoHeldBack: (this.session?.video ?? false) && !cameraOn && this.videoFull(),
+      sharing: l.screen !== null,
+      canShare: this.supported && this.env.getDisplayMedia !== undefined,
+      devices: this.devices.view(this.env.canChooseSpeaker ?? false),
     };
   }
 
@@ -524,10 +528,11 @@ export class MediaController implements MediaModule {
       supported: this.supported,
       callId: this.snapshot?.call?.callId ?? null,
       peers: Array.from(this.peers.values()),
-      local: this.local,
-      captured: this.captured,
+      local: this.local.stream,
+      captured: this.local.captured,
       closedPeers: this.closedPeers,
-      notes: this.notes.map((n) => n.kind),
+      notes: this.local.notes.map((n) => n.kind),
+      view: this.view(),
       capture: { ...this.captureMarks },
       recentLog: [...this.recentLog],
       doc: this.doc,
@@ -536,5 +541,14 @@ export class MediaController implements MediaModule {
 
   dispose(): void {
     if (this.session) this.end();
+    this.devices.dispose();
+  }
+}
+
+function defaultStorage(): Pick<Storage, "getItem" | "setItem"> | null {
+  try {
+    return typeof localStorage !== "undefined" ? localStorage : null;
+  } catch {
+    return null;
   }
 }

@@ -21,9 +21,14 @@
 //     outboundVideo: { framesEncoded } | null,
 //     remoteVideo: { videoWidth, videoHeight } | null,   // the page's <video data-remote-video=userId>
 //     marks: { created, attached, "sent-offer", "got-answer", connected, … },  // Unix ms, first time each
-//   }]
+//     level, quality: { level: "good" | "weak" | "poor", rttMs, lossPct, inKbps } | null,  // as the page shows them
+//   }],
+//   failedPeers: string[],           // a group call's connections that gave up (retried)
+//   speaking: string | null, localLevel: number, sharing: boolean,
+//   devices: { microphone: [{ deviceId, label }], camera: [...], speaker: [...], chosen: {...} },
 // }
 import type { Peer } from "./peer";
+import type { Devices, MediaView, Quality } from "./view";
 
 export type PeerStats = {
   userId: string;
@@ -41,6 +46,8 @@ export type PeerStats = {
   remoteVideo: { videoWidth: number; videoHeight: number } | null;
   /** When each set-up step first happened, Unix ms: created, attached, sent-offer, got-answer, connected… */
   marks: Record<string, number>;
+  level: number;
+  quality: Quality | null;
 };
 
 export type MediaStats = {
@@ -57,6 +64,11 @@ export type MediaStats = {
   /** The media module's last log lines (what went wrong, when something did). */
   recentLog: string[];
   peers: PeerStats[];
+  failedPeers: string[];
+  speaking: string | null;
+  localLevel: number;
+  sharing: boolean;
+  devices: Devices;
 };
 
 export type StatsInput = {
@@ -70,6 +82,8 @@ export type StatsInput = {
   capture: MediaStats["capture"];
   recentLog: string[];
   doc: Document | undefined;
+  /** What the page shows, for the levels, quality and devices. */
+  view: MediaView;
 };
 
 type Report = Record<string, unknown> & { id: string; type: string };
@@ -94,7 +108,7 @@ function selectedPair(reports: Map<string, Report>): PeerStats["selectedPair"] {
   return { local: str(local?.candidateType), remote: str(remote?.candidateType) };
 }
 
-async function peerStats(p: Peer, doc: Document | undefined): Promise<PeerStats> {
+async function peerStats(p: Peer, doc: Document | undefined, view: MediaView): Promise<PeerStats> {
   const reports = new Map<string, Report>();
   try {
     const r = await p.pc.getStats();
@@ -108,6 +122,7 @@ async function peerStats(p: Peer, doc: Document | undefined): Promise<PeerStats>
   const iv = find("inbound-rtp", "video");
   const oa = find("outbound-rtp", "audio");
   const ov = find("outbound-rtp", "video");
+  const shown = view.peers.find((v) => v.userId === p.userId && v.health !== "failed");
   const el = doc ? Array.from(doc.querySelectorAll<HTMLVideoElement>("video[data-remote-video]")).find((v) => v.dataset.remoteVideo === p.userId) : undefined;
   return {
     userId: p.userId,
@@ -124,6 +139,8 @@ async function peerStats(p: Peer, doc: Document | undefined): Promise<PeerStats>
     outboundVideo: ov ? { framesEncoded: num(ov.framesEncoded) ?? 0 } : null,
     remoteVideo: el ? { videoWidth: el.videoWidth, videoHeight: el.videoHeight } : null,
     marks: { ...p.marks },
+    level: shown?.level ?? 0,
+    quality: shown?.quality ?? null,
   };
 }
 
@@ -140,7 +157,12 @@ export async function collectStats(i: StatsInput): Promise<MediaStats> {
     notes: i.notes,
     capture: i.capture,
     recentLog: i.recentLog,
-    peers: await Promise.all(i.peers.map((p) => peerStats(p, i.doc))),
+    peers: await Promise.all(i.peers.map((p) => peerStats(p, i.doc, i.view))),
+    failedPeers: i.view.peers.filter((p) => p.health === "failed").map((p) => p.userId),
+    speaking: i.view.speaking,
+    localLevel: i.view.localLevel,
+    sharing: i.view.sharing,
+    devices: i.view.devices,
   };
 }
 
