@@ -17,6 +17,7 @@
 
 mod bench;
 mod chromium;
+mod group;
 // Shared with tests/e2e, which uses more of it.
 #[allow(dead_code)]
 #[path = "../e2e/page.rs"]

@@ -35,6 +35,12 @@ pub const ALL: &[(&str, Scenario)] = &[
     ("killed_browser_ends_the_call", |d| {
         Box::pin(on(d, Net::Direct, "killed", killed_browser))
     }),
+    (
+        "group_of_three_then_four_and_one_leaves",
+        crate::group::three_then_four,
+    ),
+    ("microphone_switched_mid_call", crate::group::microphone_switch),
+    ("screen_shared_and_stopped", crate::group::screen_share),
 ];
 
 /// Starts a stack, runs `body` on it, keeps screenshots of both pages if it fails, stops it.

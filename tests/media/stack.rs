@@ -75,6 +75,8 @@ const TURN_SECRET: &str = "media-test-secret";
 pub struct Stack {
     pub alice: Side,
     pub bob: Side,
+    /// Group calls' other members, in the order asked for.
+    pub more: Vec<Side>,
     /// What the server hands out (the bench's floor uses the same).
     pub ice: IceSettings,
     _coturn: Option<Coturn>,
@@ -84,8 +86,15 @@ pub struct Stack {
     _data: tempfile::TempDir,
 }
 
+/// The members a group scenario adds to alice and bob: user ID, name, tone.
+pub type Extra = (&'static str, &'static str, f32);
+
 impl Stack {
     pub async fn start(net: Net, dirs: &Dirs) -> Result<Stack> {
+        Stack::start_with(net, dirs, &[]).await
+    }
+
+    pub async fn start_with(net: Net, dirs: &Dirs, extra: &[Extra]) -> Result<Stack> {
         let (coturn, ice) = match net {
             Net::Direct => (None, IceSettings::default()),
             Net::Relay | Net::RelayWrongSecret => {
@@ -151,9 +160,14 @@ impl Stack {
         // One after the other: two app or browser start-ups at once only slow both.
         let alice = start("alice", "Alice Martin", 440.0).await?;
         let bob = start("bob", "Bob Stone", 660.0).await?;
+        let mut more = Vec::new();
+        for (id, name, tone) in extra {
+            more.push(start(id, name, *tone).await?);
+        }
         Ok(Stack {
             alice,
             bob,
+            more,
             ice,
             _coturn: coturn,
             stop: Some(stop),
@@ -163,8 +177,13 @@ impl Stack {
         })
     }
 
+    /// Everyone: alice, bob, then the others.
+    pub fn sides(&self) -> impl Iterator<Item = &Side> {
+        [&self.alice, &self.bob].into_iter().chain(self.more.iter())
+    }
+
     pub async fn stop(mut self) {
-        for side in [&self.alice, &self.bob] {
+        for side in self.sides() {
             let _ = side.page.wd.clone().close().await;
         }
         if let Some(stop) = self.stop.take() {

@@ -14,8 +14,12 @@ export class FakeTrack extends EventTarget {
   constructor(
     readonly kind: "audio" | "video",
     readonly label = `fake ${kind}`,
+    readonly deviceId = "default",
   ) {
     super();
+  }
+  getSettings(): MediaTrackSettings {
+    return { deviceId: this.deviceId };
   }
   stop(): void {
     this.readyState = "ended";
@@ -301,13 +305,50 @@ export class FakePC {
 
 export type Devices = { audio: boolean; video: boolean; deny?: boolean; failVideo?: string };
 
+/** A device the fake system has plugged in. */
+export type FakeDevice = { kind: MediaDeviceKind; deviceId: string; label: string };
+
 /** getUserMedia over pretend devices; records every request and every track it made. */
 export class FakeDevices {
   readonly requests: MediaStreamConstraints[] = [];
   readonly made: FakeTrack[] = [];
   /** While set, requests wait for release(). */
   hold: Promise<void> | null = null;
+  /** What enumerateDevices lists; plug and unplug by editing it and calling changed(). */
+  plugged: FakeDevice[] = [];
+  private listeners: (() => void)[] = [];
+  readonly screens: FakeTrack[] = [];
+  refuseScreen = false;
   constructor(public devices: Devices = { audio: true, video: true }) {}
+
+  enumerateDevices = async (): Promise<MediaDeviceInfo[]> => this.plugged.map((d) => ({ ...d, groupId: "g", toJSON: () => d }) as MediaDeviceInfo);
+
+  onDeviceChange = (cb: () => void): (() => void) => {
+    this.listeners.push(cb);
+    return () => (this.listeners = this.listeners.filter((l) => l !== cb));
+  };
+
+  changed(): void {
+    for (const l of this.listeners) l();
+  }
+
+  getDisplayMedia = async (): Promise<MediaStream> => {
+    if (this.refuseScreen) throw domError("NotAllowedError", "Permission denied by user");
+    const t = new FakeTrack("video", "screen:0:0", "screen:0:0");
+    this.screens.push(t);
+    return new FakeStream([t]) as unknown as MediaStream;
+  };
+
+  /** The device a constraint asks for: its exact deviceId, or the first plugged one of the kind. */
+  private pick(c: boolean | MediaTrackConstraints | undefined, kind: MediaDeviceKind): FakeDevice | undefined {
+    const exact = typeof c === "object" && c.deviceId && typeof c.deviceId === "object" && "exact" in c.deviceId ? String(c.deviceId.exact) : null;
+    if (exact !== null) {
+      const d = this.plugged.find((x) => x.kind === kind && x.deviceId === exact);
+      if (!d) throw domError("OverconstrainedError", "no such device");
+      return d;
+    }
+    return undefined;
+  }
 
   getUserMedia = async (c: MediaStreamConstraints): Promise<MediaStream> => {
     this.requests.push(c);
@@ -317,8 +358,10 @@ export class FakeDevices {
     if (c.video && d.failVideo) throw domError(d.failVideo, "Could not start video source");
     if ((c.audio && !d.audio) || (c.video && !d.video)) throw domError("NotFoundError", "Requested device not found");
     const tracks: FakeTrack[] = [];
-    if (c.audio) tracks.push(new FakeTrack("audio", "Fake microphone"));
-    if (c.video) tracks.push(new FakeTrack("video", "Fake camera"));
+    const mic = this.pick(c.audio, "audioinput");
+    const cam = this.pick(c.video, "videoinput");
+    if (c.audio) tracks.push(new FakeTrack("audio", mic?.label ?? "Fake microphone", mic?.deviceId));
+    if (c.video) tracks.push(new FakeTrack("video", cam?.label ?? "Fake camera", cam?.deviceId));
     this.made.push(...tracks);
     return new FakeStream(tracks) as unknown as MediaStream;
   };
@@ -329,6 +372,10 @@ export function fakeEnv(devices = new FakeDevices(), withRtc = true): MediaEnv {
     RTCPeerConnection: withRtc ? (FakePC as unknown as MediaEnv["RTCPeerConnection"]) : undefined,
     MediaStream: FakeStream as unknown as MediaEnv["MediaStream"],
     getUserMedia: devices.getUserMedia,
+    getDisplayMedia: devices.getDisplayMedia,
+    enumerateDevices: devices.enumerateDevices,
+    onDeviceChange: devices.onDeviceChange,
+    canChooseSpeaker: true,
   };
 }
 

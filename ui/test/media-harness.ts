@@ -27,7 +27,10 @@ export type Side = {
   deliver?: (callId: string, to: string, payload: unknown) => void;
 };
 
-export function side(userId: string, opts: { devices?: FakeDevices; rtc?: boolean; timing?: Partial<MediaTiming> } = {}): Side {
+export function side(
+  userId: string,
+  opts: { devices?: FakeDevices; rtc?: boolean; timing?: Partial<MediaTiming>; storage?: Pick<Storage, "getItem" | "setItem"> | null } = {},
+): Side {
   const devices = opts.devices ?? new FakeDevices();
   const s = { userId, devices, sent: [], logs: [], changes: 0 } as unknown as Side;
   s.api = {
@@ -45,8 +48,20 @@ export function side(userId: string, opts: { devices?: FakeDevices; rtc?: boolea
     onChange: () => s.changes++,
     log: (m) => s.logs.push(m),
     doc: document,
+    storage: opts.storage ?? null,
   });
   return s;
+}
+
+/** The relay among any number of sides: each signal reaches its addressee a macrotask later, as JSON. */
+export function mesh(sides: Side[]): void {
+  for (const from of sides)
+    from.deliver = (callId, toUser, payload) => {
+      const to = sides.find((x) => x.userId === toUser);
+      if (!to) return;
+      const json = JSON.parse(JSON.stringify(payload)) as unknown;
+      setTimeout(() => to.media.onSignal({ callId, fromUserId: from.userId, payload: json }), 0);
+    };
 }
 
 /** The relay: what one side signals reaches the other one a macrotask later, as JSON. */

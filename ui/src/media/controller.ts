@@ -103,6 +103,10 @@ export class MediaController implements MediaModule {
       devices: this.devices,
       peers: () => this.peers.values(),
       onChange: () => this.onChange(),
+      onSendingChanged: () => {
+        this.announce();
+        this.onChange();
+      },
       log: this.log,
     });
     if (this.supported) this.devices.watch();

@@ -14,6 +14,8 @@ export type LocalDeps = {
   /** The call's live peer connections, to hand each new track to. */
   peers: () => Iterable<Peer>;
   onChange: () => void;
+  /** What is sent changed without the user asking here (the browser's own "Stop sharing"). */
+  onSendingChanged: () => void;
   log: (message: string, detail?: unknown) => void;
 };
 
@@ -193,7 +195,7 @@ export class LocalMedia {
     this.screen = track;
     this.captured.push(track);
     track.addEventListener("ended", () => {
-      if (this.screen === track) void this.stopSharing().then(() => this.deps.onChange());
+      if (this.screen === track) void this.stopSharing().then(() => this.deps.onSendingChanged());
     });
     await this.send("video", track);
     return "shared";
