@@ -36,6 +36,10 @@ pub async fn run<R: Runtime>(app: AppHandle<R>, mut events: broadcast::Receiver<
             phase = update.snapshot.phase;
             notify_missed(update);
             announce(&app, &update.snapshot);
+            tray::follow_call(&app, &update.snapshot);
+        }
+        if let HostEvent::Muted(muted) = event {
+            tray::set_muted(&app, muted);
         }
     }
 }

@@ -9,7 +9,7 @@ use serde_json::Value;
 
 use crate::error::{CommandError, CommandErrorKind};
 use crate::settings::Settings;
-use crate::state::AppState;
+use crate::state::{AppState, HostEvent};
 
 /// Most history entries one page asks for.
 const HISTORY_MAX: u32 = 100;
@@ -81,6 +81,11 @@ pub enum HostCommand {
     SetWindowTitle {
         title: String,
     },
+    /// The page that carries the call's media says whether its microphone is muted, so
+    /// the tray's Mute item can say which way it goes.
+    SetMuted {
+        muted: bool,
+    },
 }
 
 /// Longest window title kept; a title is a line, not a document.
@@ -107,9 +112,6 @@ pub async fn execute(state: &AppState, command: HostCommand) -> Result<Value, Co
         C::EndCall => done(state.manager().await?.end().await),
         C::History { count } => {
             let manager = state.manager().await?;
-            // A hang-up reported a moment ago may still be on its way; without this the
-            // call it ended would be listed as still in progress.
-            manager.flush().await;
             let me = manager.client().user_id().to_owned();
             let calls = manager.history(count.clamp(1, HISTORY_MAX)).await?;
             let entries: Vec<_> = calls.iter().map(|c| summarize(c, &me)).collect();
@@ -135,6 +137,10 @@ pub async fn execute(state: &AppState, command: HostCommand) -> Result<Value, Co
             "this page is already open in a browser",
         )),
         C::SetWindowTitle { .. } | C::StartAtLogin => Ok(Value::Null),
+        C::SetMuted { muted } => {
+            state.tell(HostEvent::Muted(muted));
+            Ok(Value::Null)
+        }
         C::SetStartAtLogin { .. } => Err(CommandError::new(
             CommandErrorKind::NotNow,
             "starting at login is set in the desktop app",
@@ -192,6 +198,19 @@ mod tests {
         );
         assert!(parse(json!({"command": "format_disk"})).is_err());
         assert!(parse(json!({"command": "accept", "args": {}})).is_err());
+    }
+
+    #[tokio::test]
+    async fn the_media_page_muting_reaches_every_listener_as_an_event() {
+        let dir = tempfile::tempdir().unwrap();
+        let state = AppState::new(dir.path().to_owned());
+        let mut events = state.subscribe();
+        let command =
+            serde_json::from_value(json!({"command": "set_muted", "args": {"muted": true}}));
+        execute(&state, command.unwrap()).await.unwrap();
+        let event = events.recv().await.unwrap();
+        assert!(matches!(event, HostEvent::Muted(true)), "{event:?}");
+        assert_eq!(event.name(), "beckon://muted");
     }
 
     #[test]

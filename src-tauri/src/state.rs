@@ -33,6 +33,19 @@ pub enum HostEvent {
     Update(Box<Update>),
     /// `None`: signed out.
     Settings(Option<Settings>),
+    /// From outside the page (the tray): what the page that carries the media should do.
+    Control(CallControl),
+    /// The media page's microphone is muted (or not), as it reported.
+    Muted(bool),
+}
+
+/// What the tray asks of the page that carries the call's media: mute lives there, with
+/// the microphone, not in the call manager.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
+pub enum CallControl {
+    ToggleMute,
 }
 
 impl HostEvent {
@@ -41,6 +54,8 @@ impl HostEvent {
         match self {
             HostEvent::Update(_) => "beckon://update",
             HostEvent::Settings(_) => "beckon://settings",
+            HostEvent::Control(_) => "beckon://control",
+            HostEvent::Muted(_) => "beckon://muted",
         }
     }
 
@@ -48,6 +63,8 @@ impl HostEvent {
         let value = match self {
             HostEvent::Update(u) => serde_json::to_value(u),
             HostEvent::Settings(s) => serde_json::to_value(s),
+            HostEvent::Control(c) => serde_json::to_value(c),
+            HostEvent::Muted(m) => serde_json::to_value(m),
         };
         value.unwrap_or(serde_json::Value::Null)
     }
@@ -78,6 +95,11 @@ impl AppState {
     /// Everything the core says from now on.
     pub fn subscribe(&self) -> broadcast::Receiver<HostEvent> {
         self.events.subscribe()
+    }
+
+    /// Passes an event to every listener (nobody listening is fine).
+    pub fn tell(&self, event: HostEvent) {
+        let _ = self.events.send(event);
     }
 
     /// Signs in with the saved settings, if there are any.

@@ -137,7 +137,9 @@ pub fn three_then_four(d: &Dirs) -> Pin<Box<dyn Future<Output = Result<()>> + '_
                 );
             }
             for side in s.sides() {
-                side.page.shot(&format!("group-4-{}", side.page.user)).await?;
+                side.page
+                    .shot(&format!("group-4-{}", side.page.user))
+                    .await?;
             }
 
             // Carol leaves: exactly her connections close, on every side.

@@ -18,6 +18,7 @@
 mod bench;
 mod chromium;
 mod group;
+mod group_bench;
 // Shared with tests/e2e, which uses more of it.
 #[allow(dead_code)]
 #[path = "../e2e/page.rs"]
@@ -39,6 +40,8 @@ use anyhow::{Context, Result};
 
 /// The whole run is bounded: a hang fails CI in minutes rather than at its time limit.
 const BUDGET: Duration = Duration::from_secs(420);
+/// Five calls of up to ten browsers each, started one after the other.
+const GROUP_BENCH_BUDGET: Duration = Duration::from_secs(1200);
 /// Set in the re-executed test inside its network namespace.
 const IN_NAMESPACE: &str = "BECKON_MEDIA_NETNS";
 
@@ -55,19 +58,29 @@ fn main() -> ExitCode {
             println!("media tests run in the host's network ({error})");
         }
     }
-    let bench = args.iter().any(|a| a == "--bench");
+    let bench = if args.iter().any(|a| a == "--bench-group") {
+        Some(Bench::Group)
+    } else if args.iter().any(|a| a == "--bench") {
+        Some(Bench::SetUp)
+    } else {
+        None
+    };
     let filters = runner::filters(&args);
     let chosen: Vec<_> = scenarios::ALL
         .iter()
         .filter(|(name, _)| filters.is_empty() || filters.iter().any(|f| name.contains(f.as_str())))
         .collect();
-    if !bench {
+    if bench.is_none() {
         println!("\nrunning {} media scenarios", chosen.len());
         if chosen.is_empty() {
             return ExitCode::SUCCESS;
         }
     }
-    runner::run_bounded("media", BUDGET, run(&chosen, bench))
+    let budget = match bench {
+        Some(Bench::Group) => GROUP_BENCH_BUDGET,
+        _ => BUDGET,
+    };
+    runner::run_bounded("media", budget, run(&chosen, bench))
 }
 
 #[cfg(not(unix))]
@@ -116,7 +129,14 @@ pub fn which(tool: &str) -> Option<PathBuf> {
     })
 }
 
-async fn run(chosen: &[&(&str, scenarios::Scenario)], bench: bool) -> Result<()> {
+/// `--bench`: call set-up time; `--bench-group`: one member's CPU and upload in mesh calls.
+#[derive(Clone, Copy)]
+enum Bench {
+    SetUp,
+    Group,
+}
+
+async fn run(chosen: &[&(&str, scenarios::Scenario)], bench: Option<Bench>) -> Result<()> {
     let root = std::env::var_os("BECKON_MEDIA_DIR")
         .map(PathBuf::from)
         .unwrap_or_else(|| Path::new(env!("CARGO_TARGET_TMPDIR")).join("media"));
@@ -129,8 +149,10 @@ async fn run(chosen: &[&(&str, scenarios::Scenario)], bench: bool) -> Result<()>
         let _ = std::fs::remove_dir_all(dir);
         std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
     }
-    if bench {
-        return bench::run(&dirs).await;
+    match bench {
+        Some(Bench::SetUp) => return bench::run(&dirs).await,
+        Some(Bench::Group) => return group_bench::run(&dirs).await,
+        None => {}
     }
     let mut result = Ok(());
     for (name, scenario) in chosen.iter().copied() {

@@ -39,7 +39,10 @@ pub const ALL: &[(&str, Scenario)] = &[
         "group_of_three_then_four_and_one_leaves",
         crate::group::three_then_four,
     ),
-    ("microphone_switched_mid_call", crate::group::microphone_switch),
+    (
+        "microphone_switched_mid_call",
+        crate::group::microphone_switch,
+    ),
     ("screen_shared_and_stopped", crate::group::screen_share),
 ];
 

@@ -2,10 +2,11 @@
 // with src-tauri: Rust fns in snake_case, argument keys in camelCase.
 import type { HostUpdate, IceConfig, MediaProblem } from "./media/host";
 import type { Transport, Unlisten } from "./transport";
-import type { ApiError, AppState, CallType, CommandErrorKind, HistoryEntry, Settings, SettingsField } from "./types";
+import type { ApiError, AppState, CallControl, CallType, CommandErrorKind, HistoryEntry, Settings, SettingsField } from "./types";
 
 export const EVENT_UPDATE = "beckon://update";
 export const EVENT_SETTINGS = "beckon://settings";
+export const EVENT_CONTROL = "beckon://control";
 
 export interface Api {
   appState(): Promise<AppState>;
@@ -36,8 +37,12 @@ export interface Api {
   openInBrowser(): Promise<void>;
   /** Titles this window for the task bar and window switcher (a browser tab ignores it). */
   setWindowTitle(title: string): Promise<void>;
+  /** Tells the host whether the microphone is muted (the tray's Mute item follows it). */
+  setMuted(muted: boolean): Promise<void>;
   onUpdate(handler: (update: HostUpdate) => void): Promise<Unlisten>;
   onSettings(handler: (settings: Settings | null) => void): Promise<Unlisten>;
+  /** What the tray asks of the page that carries the call's media. */
+  onControl(handler: (control: CallControl) => void): Promise<Unlisten>;
 }
 
 /** A sentence for each kind the host sends, for a rejection that came without one. */
@@ -110,6 +115,8 @@ export function createApi(t: Transport): Api {
     openInBrowser: () => run<void>("open_in_browser"),
     setWindowTitle: (title) => run<void>("set_window_title", { title }),
     onUpdate: (handler) => t.listen<HostUpdate>(EVENT_UPDATE, handler),
+    setMuted: (muted) => run<void>("set_muted", { muted }),
     onSettings: (handler) => t.listen<Settings | null>(EVENT_SETTINGS, handler),
+    onControl: (handler) => t.listen<CallControl>(EVENT_CONTROL, handler),
   };
 }

@@ -9,6 +9,7 @@ import { outcomeBanner } from "./outcome";
 import { canCall } from "./pages/home";
 import { draftFrom, settingsFromDraft, type SettingsDraft } from "./pages/settings";
 import { MediaController, type MediaModule } from "./media/controller";
+import { TrayLink } from "./tray-link";
 import type { HostNotice, HostUpdate } from "./media/host";
 import { play, PLAY_BLOCKED_EVENT } from "./media/src-object";
 import { createSoundPlayer, readSoundPrefs, SOUND_PREFS_KEY, writeSoundPrefs, type RingtoneId, type SoundKind, type SoundPlayer, type SoundPrefs } from "./sounds";
@@ -51,6 +52,7 @@ export class App {
   readonly model: Model = emptyModel();
   readonly sounds: SoundPlayer;
   readonly media: MediaModule | null;
+  private readonly tray: TrayLink | null;
   private readonly api: Api;
   private readonly root: HTMLElement;
   private readonly kind: WindowKind;
@@ -87,6 +89,7 @@ export class App {
     const onChange = (): void => this.render();
     this.media =
       opts.kind !== "main" ? null : opts.createMedia ? opts.createMedia(onChange) : new MediaController({ api: opts.api, onChange });
+    this.tray = this.media ? new TrayLink(opts.api, this.media) : null;
     this.now = opts.now ?? (() => Date.now());
     this.historyCount = opts.historyCount ?? 50;
     this.ownBannerMs = opts.ownBannerMs ?? 8000;
@@ -148,6 +151,7 @@ export class App {
     try {
       this.unlisteners.push(await this.api.onUpdate((u) => this.applyUpdate(u)));
       this.unlisteners.push(await this.api.onSettings((s) => this.applySettings(s)));
+      if (this.tray) this.unlisteners.push(await this.tray.listen());
     } catch (e) {
       this.toast(`Couldn't subscribe to the app's events: ${toMessage(e)}`, "bad");
     }
@@ -361,6 +365,7 @@ export class App {
       // The OS window keeps its own title; a failure only leaves the old one up.
       this.api.setWindowTitle(title).catch(() => {});
     }
+    this.tray?.sync();
     doc.documentElement.dataset.page = page;
     this.noteIncomingShown();
     this.sounds.set(this.soundFor(page));

@@ -1,4 +1,5 @@
 export type { ActionError } from "./generated/ActionError";
+export type { CallControl } from "./generated/CallControl";
 export type { CallResult } from "./generated/CallResult";
 export type { CallType } from "./generated/CallType";
 export type { CallUserState } from "./generated/CallUserState";

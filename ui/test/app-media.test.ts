@@ -1,7 +1,7 @@
 // The App and the media module together: routing of signal notices, capture on the
 // accept click, the media actions, and what the page shows.
 import { afterEach, beforeAll, beforeEach, describe, expect, it, vi } from "vitest";
-import { createApi, EVENT_UPDATE } from "../src/api";
+import { createApi, EVENT_CONTROL, EVENT_UPDATE } from "../src/api";
 import { App } from "../src/app";
 import { FakeTransport } from "../src/fake-transport";
 import { fixtures, SETTINGS, snapshot } from "../src/fixtures";
@@ -100,6 +100,19 @@ describe("App and media", () => {
     expect(cam()?.getAttribute("aria-pressed")).toBe("true");
     expect(devices.made.find((x) => x.kind === "video")?.readyState).toBe("ended");
     expect(text($(".tile-local"))).toContain("Camera off");
+  });
+
+  it("the tray's Mute mutes the microphone here, and the host hears which way it went", async () => {
+    await start(callerSnap("inCall", "accepted"));
+    expect(t.commands()).not.toContain("set_muted");
+    t.emit(EVENT_CONTROL, "toggleMute");
+    await flush();
+    expect(devices.made.find((x) => x.kind === "audio")?.enabled).toBe(false);
+    expect($('[data-action="mute"]')?.getAttribute("aria-pressed")).toBe("true");
+    expect(t.calls.filter((c) => c.command === "set_muted").map((c) => c.args)).toEqual([{ muted: true }]);
+    $<HTMLButtonElement>('[data-action="mute"]')?.click();
+    await flush();
+    expect(t.calls.filter((c) => c.command === "set_muted").map((c) => c.args)).toEqual([{ muted: true }, { muted: false }]);
   });
 
   it("swap puts your camera large; the <video> nodes stay the same", async () => {

@@ -17,8 +17,8 @@
 //     selectedPair: { local: candidateType, remote: candidateType } | null,   // "host" | "srflx" | "prflx" | "relay"
 //     inboundAudio: { packetsReceived, audioLevel } | null,
 //     inboundVideo: { framesDecoded, frameWidth, frameHeight } | null,
-//     outboundAudio: { packetsSent } | null,
-//     outboundVideo: { framesEncoded } | null,
+//     outboundAudio: { packetsSent, bytesSent } | null,
+//     outboundVideo: { framesEncoded, bytesSent } | null,
 //     remoteVideo: { videoWidth, videoHeight } | null,   // the page's <video data-remote-video=userId>
 //     marks: { created, attached, "sent-offer", "got-answer", connected, … },  // Unix ms, first time each
 //     level, quality: { level: "good" | "weak" | "poor", rttMs, lossPct, inKbps } | null,  // as the page shows them
@@ -41,8 +41,8 @@ export type PeerStats = {
   selectedPair: { local: string | null; remote: string | null } | null;
   inboundAudio: { packetsReceived: number; audioLevel: number | null } | null;
   inboundVideo: { framesDecoded: number; frameWidth: number | null; frameHeight: number | null } | null;
-  outboundAudio: { packetsSent: number } | null;
-  outboundVideo: { framesEncoded: number } | null;
+  outboundAudio: { packetsSent: number; bytesSent: number } | null;
+  outboundVideo: { framesEncoded: number; bytesSent: number } | null;
   remoteVideo: { videoWidth: number; videoHeight: number } | null;
   /** When each set-up step first happened, Unix ms: created, attached, sent-offer, got-answer, connected… */
   marks: Record<string, number>;
@@ -135,8 +135,8 @@ async function peerStats(p: Peer, doc: Document | undefined, view: MediaView): P
     selectedPair: selectedPair(reports),
     inboundAudio: ia ? { packetsReceived: num(ia.packetsReceived) ?? 0, audioLevel: num(ia.audioLevel) } : null,
     inboundVideo: iv ? { framesDecoded: num(iv.framesDecoded) ?? 0, frameWidth: num(iv.frameWidth), frameHeight: num(iv.frameHeight) } : null,
-    outboundAudio: oa ? { packetsSent: num(oa.packetsSent) ?? 0 } : null,
-    outboundVideo: ov ? { framesEncoded: num(ov.framesEncoded) ?? 0 } : null,
+    outboundAudio: oa ? { packetsSent: num(oa.packetsSent) ?? 0, bytesSent: num(oa.bytesSent) ?? 0 } : null,
+    outboundVideo: ov ? { framesEncoded: num(ov.framesEncoded) ?? 0, bytesSent: num(ov.bytesSent) ?? 0 } : null,
     remoteVideo: el ? { videoWidth: el.videoWidth, videoHeight: el.videoHeight } : null,
     marks: { ...p.marks },
     level: shown?.level ?? 0,
