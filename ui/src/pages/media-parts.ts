@@ -103,11 +103,12 @@ export function remoteTile(m: Member, media: MediaView | null, caption: Template
   const name = m.name || m.userId;
   const speaking = media?.speaking === m.userId;
   const trouble = peerTrouble(p);
-  return html`<div class="tile tile-remote${video ? "" : " tile-novideo"}${trouble ? " tile-trouble" : ""}${speaking ? " tile-speaking" : ""}" data-user=${m.userId} ?data-speaking=${speaking} data-health=${p?.health ?? "connecting"}>
+  return html`<div class="tile tile-remote${video ? "" : " tile-novideo"}${trouble ? " tile-trouble" : ""}${p?.health === "reconnecting" ? " tile-reconnecting" : ""}${speaking ? " tile-speaking" : ""}" data-user=${m.userId} ?data-speaking=${speaking} data-health=${p?.health ?? "connecting"}>
     <video class="tile-video" data-remote-video=${m.userId} autoplay playsinline .muted=${true} ?hidden=${!video} ${srcObject(p?.stream ?? null)}></video>
     ${video ? nothing : html`<div class="tile-avatar">${avatar(name, m.userId, "xl")}</div>`}
-    ${trouble ? html`<p class="tile-trouble-note" data-trouble=${p?.health ?? ""}>${trouble}</p>` : nothing}
-    <div class="tile-corner">${qualityBadge(p?.quality, quietQuality)}</div>
+    ${trouble
+      ? html`<p class="tile-trouble-note" data-trouble=${p?.health ?? ""}>${icon("alert", "icon-xs")}${trouble}</p>`
+      : html`<div class="tile-corner">${qualityBadge(p?.quality, quietQuality)}</div>`}
     <div class="tile-caption"><span class="tile-name" title=${name}>${name}</span>${muted ? mutedMark(name) : nothing}${speaking ? speakingMark() : nothing}${caption}${p && !muted ? levelMeter(p.level) : nothing}</div>
   </div>`;
 }
