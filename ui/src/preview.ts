@@ -39,8 +39,6 @@ type Scene = {
   playing?: boolean;
   /** The call's Devices popover is open. */
   devicesOpen?: boolean;
-  /** A selector scrolled into view once the page is up (a card low on a long page). */
-  scrollTo?: string;
 };
 
 /** Streams are made when a scene is opened, not for the index. */
@@ -96,7 +94,6 @@ const SCENES: Record<string, () => Scene> = {
     snapshot: snapshot(),
     edit: true,
     media: staticMedia(params.has("unnamed") ? {} : { devices: DEVICES }),
-    scrollTo: ".devices-card",
   }),
   settings: () => ({ settings: SETTINGS, snapshot: snapshot(), edit: true }),
   // `&volume=0`: the silent ring's words.
@@ -290,7 +287,6 @@ async function run(scene: Scene): Promise<void> {
   if (scene.edit) await app.act("edit-settings");
   if (scene.playing) await app.act("preview-ringtone");
   if (scene.devicesOpen) await app.act("devices");
-  if (scene.scrollTo) document.querySelector(scene.scrollTo)?.scrollIntoView({ block: "end" });
   // `&toast=text`: where toasts land on this page.
   const toast = params.get("toast");
   if (toast !== null) app.toast(toast, "info");
@@ -376,3 +372,5 @@ async function probe(app: App): Promise<void> {
 const scene = page ? SCENES[page] : undefined;
 if (scene) void run(scene());
 else index();
+// TEMP-MEASURE
+if (params.has("measure")) setTimeout(() => { const out: string[] = []; for (const sel of ["html", ".shell", ".topbar", "main", ".stage-scroll", ".stage-body", ".dock", ".controls", ".end-all", ".grid-frame", ".members"]) { const el = document.querySelector(sel); if (el) { const r = el.getBoundingClientRect(); out.push(`${sel}: y=${r.top} h=${r.height} sh=${el.scrollHeight}`); } } const pre = document.createElement("pre"); pre.id = "measure"; pre.textContent = out.join("\n"); document.body.append(pre); }, 1500);

@@ -62,17 +62,25 @@ export function renderCalling(v: CallingView): TemplateResult {
   const tiles = !grid && video && media?.supported;
   const one = grid ? undefined : peerView(media, mediaMembers(c)[0]?.userId ?? "");
   const speaking = one !== undefined && media?.speaking === one.userId;
+  // Beside the grid it joins the people list, so the tiles get the window's height.
+  const inviteForm = html`<form class="invite-form" data-form="invite" novalidate aria-label="Invite more people">
+    <label for="invite-ids" class="sr-only">User IDs to invite</label>
+    <input id="invite-ids" data-field="inviteText" type="text" .value=${live(v.inviteText)} placeholder="${c.group ? "Invite more: user IDs" : "Add people: user IDs"}" autocomplete="off" spellcheck="false"
+      ?disabled=${inviting} aria-invalid=${v.inviteError ? "true" : nothing} aria-describedby=${v.inviteError ? "invite-error" : nothing} />
+    <button type="submit" class="btn btn-small btn-glass" ?disabled=${inviting} aria-busy=${inviting ? "true" : nothing}>${icon("userPlus", "icon-sm")}${inviting ? "Inviting…" : c.group ? "Invite more" : "Add"}</button>
+    ${v.inviteError ? html`<p class="field-error" id="invite-error" role="alert">${v.inviteError}</p>` : nothing}
+  </form>`;
   return html`<main class="page stage stage-call${c.group ? " stage-group" : ""}${tiles || grid ? " stage-video" : ""}${grid ? " stage-grid" : ""}" data-page="calling" data-media=${status === "Reconnecting…" ? "reconnecting" : status ? "connecting" : media?.supported ? "connected" : "unsupported"} aria-labelledby="stage-title">
     <div class="stage-scroll">
     <div class="stage-top">
       <span class="stage-kind">${icon(video ? "video" : "phone", "icon-sm")}${video ? "Video call" : "Voice call"}${c.group ? " · group" : ""}</span>
-      <span class="stage-live"><span class="live-dot${status ? " live-dot-wait" : ""}" aria-hidden="true"></span>${status === "Reconnecting…" ? "Reconnecting" : "In call"}</span>
+      <span class="stage-live"><span class="live-dot${status ? " live-dot-wait" : ""}" aria-hidden="true"></span>${status === "Reconnecting…" ? "Reconnecting" : "In call"}${grid && !status ? html` · ${statusLine}` : nothing}</span>
     </div>
     <p class="sr-only" role="status" aria-live="polite">${status ?? ""}</p>
     <div class="stage-body">
       ${grid
         ? html`<div class="stage-media">
-            <div class="grid-head"><h1 id="stage-title" class="grid-title" title="${who}">${who}</h1><span class="tile-status">${statusLine}</span></div>
+            <h1 id="stage-title" class="sr-only">${who}</h1>
             ${groupTiles(c, media!, { id: v.selfId, name: v.selfName || v.selfId })}
             ${mediaNotes(media, v.busy)}
           </div>`
@@ -94,16 +102,11 @@ export function renderCalling(v: CallingView): TemplateResult {
             <h2 class="members-title">${icon("users", "icon-sm")}In this call</h2>
             <ul class="member-list">${repeat(c.peers, (p) => p.userId, memberRow)}</ul>
             ${notOnlineNote(c, v.now, true)}
+            ${grid ? inviteForm : nothing}
           </section>`
         : nothing}
     </div>
-    <form class="invite-form" data-form="invite" novalidate aria-label="Invite more people">
-      <label for="invite-ids" class="sr-only">User IDs to invite</label>
-      <input id="invite-ids" data-field="inviteText" type="text" .value=${live(v.inviteText)} placeholder="${c.group ? "Invite more: user IDs" : "Add people: user IDs"}" autocomplete="off" spellcheck="false"
-        ?disabled=${inviting} aria-invalid=${v.inviteError ? "true" : nothing} aria-describedby=${v.inviteError ? "invite-error" : nothing} />
-      <button type="submit" class="btn btn-small btn-glass" ?disabled=${inviting} aria-busy=${inviting ? "true" : nothing}>${icon("userPlus", "icon-sm")}${inviting ? "Inviting…" : c.group ? "Invite more" : "Add"}</button>
-      ${v.inviteError ? html`<p class="field-error" id="invite-error" role="alert">${v.inviteError}</p>` : nothing}
-    </form>
+    ${grid ? nothing : inviteForm}
     </div>
     ${remoteAudio(media)}
     <div class="dock">

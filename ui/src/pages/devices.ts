@@ -53,7 +53,7 @@ export function devicesCard(media: MediaView | null | undefined): TemplateResult
   return html`<section class="card settings-card devices-card" aria-labelledby="devices-title" aria-describedby="devices-lead">
     <div class="settings-head">
       <h2 id="devices-title">Devices</h2>
-      <p class="lead" id="devices-lead">What Beckon listens, films and plays sound with, in every call from now on. “System default” follows your computer's choice.</p>
+      <p class="lead" id="devices-lead">Which microphone, camera and speaker calls use on this computer. Changes apply at once, in a call too. “System default” follows your computer's setting.</p>
     </div>
     ${deviceSelects(media.devices, "set-dev")}
   </section>`;

@@ -2,7 +2,7 @@
 // notes, the per-person badges (muted, speaking, connection) and the call's toggles. They render the media module's view only; every
 // <video>/<audio> is keyed and bound with srcObject() so lit keeps the element (and its
 // playback) across renders.
-import { html, nothing, type TemplateResult } from "lit-html";
+import { html, nothing, svg, type TemplateResult } from "lit-html";
 import { repeat } from "lit-html/directives/repeat.js";
 import { styleMap } from "lit-html/directives/style-map.js";
 import { icon } from "../icons";
@@ -13,11 +13,16 @@ import { srcObject } from "../media/src-object";
 import type { CallView, Member } from "../types";
 import { avatar } from "./shell";
 
-/** The media state as one line: null while media flows (the page shows the duration). */
+/**
+ * The media state as one line: null while media flows (the page shows the duration). In
+ * a group call one member's trouble is on their tile: the call is up while anyone is.
+ */
 export function mediaStatus(media: MediaView | null): string | null {
   if (!media?.supported) return null;
+  const up = media.peers.some((p) => p.health === "connected");
+  if (up && media.peers.length > 1) return null;
   if (media.peers.some((p) => p.health === "reconnecting")) return "Reconnecting…";
-  if (!media.peers.some((p) => p.health === "connected")) return "Connecting…";
+  if (!up) return "Connecting…";
   return null;
 }
 
@@ -52,7 +57,7 @@ export function qualityBadge(q: Quality | null | undefined, quiet = false): Temp
   const bars = q.level === "good" ? 3 : q.level === "weak" ? 2 : 1;
   return html`<span class="quality quality-${q.level}" data-quality=${q.level} title="${word}: ${qualityNumbers(q)}">
     <svg class="quality-bars" viewBox="0 0 12 12" width="12" height="12" aria-hidden="true" focusable="false">${[0, 1, 2].map(
-      (i) => html`<rect x=${1 + i * 4} y=${8 - i * 3} width="2.5" height=${3 + i * 3} rx="0.8" class=${i < bars ? "on" : "off"}></rect>`,
+      (i) => svg`<rect x=${1 + i * 4} y=${8 - i * 3} width="2.5" height=${3 + i * 3} rx="0.8" class=${i < bars ? "on" : "off"}></rect>`,
     )}</svg><span class=${quiet && q.level === "good" ? "sr-only" : "quality-word"}>${word}</span>
   </span>`;
 }
@@ -109,7 +114,7 @@ export function remoteTile(m: Member, media: MediaView | null, caption: Template
     ${trouble
       ? html`<p class="tile-trouble-note" data-trouble=${p?.health ?? ""}>${icon("alert", "icon-xs")}${trouble}</p>`
       : html`<div class="tile-corner">${qualityBadge(p?.quality, quietQuality)}</div>`}
-    <div class="tile-caption"><span class="tile-name" title=${name}>${name}</span>${muted ? mutedMark(name) : nothing}${speaking ? speakingMark() : nothing}${caption}${p && !muted ? levelMeter(p.level) : nothing}</div>
+    <div class="tile-caption"><span class="tile-name" title=${name}>${name}</span>${muted ? mutedMark(name) : nothing}${speaking ? speakingMark() : nothing}${caption}${p && !muted && !trouble ? levelMeter(p.level) : nothing}</div>
   </div>`;
 }
 
