@@ -372,5 +372,3 @@ async function probe(app: App): Promise<void> {
 const scene = page ? SCENES[page] : undefined;
 if (scene) void run(scene());
 else index();
-// TEMP-MEASURE
-if (params.has("measure")) setTimeout(() => { const out: string[] = []; for (const sel of ["html", ".shell", ".topbar", "main", ".stage-scroll", ".stage-body", ".dock", ".controls", ".end-all", ".grid-frame", ".members"]) { const el = document.querySelector(sel); if (el) { const r = el.getBoundingClientRect(); out.push(`${sel}: y=${r.top} h=${r.height} sh=${el.scrollHeight}`); } } const pre = document.createElement("pre"); pre.id = "measure"; pre.textContent = out.join("\n"); document.body.append(pre); }, 1500);

@@ -28,7 +28,7 @@ function options(list: DeviceOption[], chosen: string | null): DeviceOption[] {
 
 /** The three labelled selects; `prefix` keeps ids unique where two sets could coexist. */
 export function deviceSelects(d: Devices, prefix: string): TemplateResult {
-  return html`${KINDS.map(({ kind, label }) => {
+  return html`${devicesUnnamed(d) ? html`<p class="hint device-unnamed" role="note">${NO_NAMES_YET}</p>` : nothing}${KINDS.map(({ kind, label }) => {
     const id = `${prefix}-${kind}`;
     const chosen = d.chosen[kind];
     const locked = kind === "speaker" && !d.canChooseSpeaker;
@@ -44,7 +44,7 @@ export function deviceSelects(d: Devices, prefix: string): TemplateResult {
       </select>
       ${locked ? html`<p class="hint" id="${id}-hint">${NO_SPEAKER_CHOICE}</p>` : nothing}
     </div>`;
-  })}${devicesUnnamed(d) ? html`<p class="hint device-unnamed" role="note">${NO_NAMES_YET}</p>` : nothing}`;
+  })}`;
 }
 
 /** Settings: its own card, applied as it changes. */
