@@ -118,9 +118,9 @@ export function remoteTile(m: Member, media: MediaView | null, caption: Template
   </div>`;
 }
 
-/** Your camera is mirrored, as in a mirror; your shared screen is not. */
+/** Your camera is mirrored, as in a mirror; your shared screen is not, nor cropped. */
 export function localVideo(media: MediaView, shown: boolean): TemplateResult {
-  return html`<video class="tile-video${media.sharing ? "" : " tile-mirror"}" data-local-video autoplay playsinline .muted=${true} ?hidden=${!shown} ${srcObject(media.local)}></video>`;
+  return html`<video class="tile-video${media.sharing ? " tile-screen" : " tile-mirror"}" data-local-video autoplay playsinline .muted=${true} ?hidden=${!shown} ${srcObject(media.local)}></video>`;
 }
 
 function localTile(media: MediaView, swapped: boolean, selfId: string): TemplateResult {
