@@ -8,7 +8,7 @@ import type { MediaView } from "../media/controller";
 import type { CallView } from "../types";
 import { groupTiles } from "./call-grid";
 import { devicesPopover } from "./devices";
-import { mediaMembers, mediaNotes, mediaStatus, mediaToggles, peerView, qualityBadge, remoteAudio, videoTiles } from "./media-parts";
+import { mediaMembers, mediaNotes, mediaStatus, mediaToggles, peerOf, qualityBadge, remoteAudio, videoTiles } from "./media-parts";
 import { since } from "./shell";
 import { avatarGroup, memberRow, notOnlineNote } from "./waiting";
 
@@ -60,7 +60,7 @@ export function renderCalling(v: CallingView): TemplateResult {
   // picture and pip; a 1:1 voice call (or a window without media) the avatar.
   const grid = (c.group || mediaMembers(c).length > 1) && (media?.supported ?? false);
   const tiles = !grid && video && media?.supported;
-  const one = grid ? undefined : peerView(media, mediaMembers(c)[0]?.userId ?? "");
+  const one = grid ? undefined : peerOf(media, mediaMembers(c)[0]?.userId ?? "");
   const speaking = one !== undefined && media?.speaking === one.userId;
   // Beside the grid it joins the people list, so the tiles get the window's height.
   const inviteForm = html`<form class="invite-form" data-form="invite" novalidate aria-label="Invite more people">

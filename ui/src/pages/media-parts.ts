@@ -1,7 +1,7 @@
 // The media pieces of the call pages: video tiles, the hidden remote audio, the media
-// notes, the per-person badges (muted, speaking, connection) and the call's toggles. They render the media module's view only; every
-// <video>/<audio> is keyed and bound with srcObject() so lit keeps the element (and its
-// playback) across renders.
+// notes, the per-person badges (muted, speaking, connection) and the call's toggles.
+// They render the media module's view only; every <video>/<audio> is keyed and bound
+// with srcObject() so lit keeps the element (and its playback) across renders.
 import { html, nothing, svg, type TemplateResult } from "lit-html";
 import { repeat } from "lit-html/directives/repeat.js";
 import { styleMap } from "lit-html/directives/style-map.js";
@@ -31,7 +31,7 @@ export function mediaMembers(call: CallView): Member[] {
   return call.peers.filter((p) => p.state === "accepted");
 }
 
-export function peerView(media: MediaView | null, userId: string): PeerView | undefined {
+export function peerOf(media: MediaView | null, userId: string): PeerView | undefined {
   return media?.peers.find((p) => p.userId === userId);
 }
 
@@ -102,7 +102,7 @@ export function remoteAudio(media: MediaView | null): TemplateResult {
  * the group grid alike.
  */
 export function remoteTile(m: Member, media: MediaView | null, caption: TemplateResult | string, quietQuality = false): TemplateResult {
-  const p = peerView(media, m.userId);
+  const p = peerOf(media, m.userId);
   const video = p?.hasVideo ?? false;
   const muted = p?.remoteSending?.audio === false;
   const name = m.name || m.userId;
@@ -112,7 +112,7 @@ export function remoteTile(m: Member, media: MediaView | null, caption: Template
     <video class="tile-video" data-remote-video=${m.userId} autoplay playsinline .muted=${true} ?hidden=${!video} ${srcObject(p?.stream ?? null)}></video>
     ${video ? nothing : html`<div class="tile-avatar">${avatar(name, m.userId, "xl")}</div>`}
     ${trouble
-      ? html`<p class="tile-trouble-note" data-trouble=${p?.health ?? ""}>${icon("alert", "icon-xs")}${trouble}</p>`
+      ? html`<p class="tile-trouble-note">${icon("alert", "icon-xs")}${trouble}</p>`
       : html`<div class="tile-corner">${qualityBadge(p?.quality, quietQuality)}</div>`}
     <div class="tile-caption"><span class="tile-name" title=${name}>${name}</span>${muted ? mutedMark(name) : nothing}${speaking ? speakingMark() : nothing}${caption}${p && !muted && !trouble ? levelMeter(p.level) : nothing}</div>
   </div>`;
