@@ -5,6 +5,8 @@
 import { render as litRender } from "lit-html";
 import type { Api } from "./api";
 import { checkInvitees } from "./ids";
+import { inCallAction, onDeviceChange } from "./incall-actions";
+import { pressedShortcut } from "./incall-keys";
 import { outcomeBanner } from "./outcome";
 import { canCall } from "./pages/home";
 import { draftFrom, settingsFromDraft, type SettingsDraft } from "./pages/settings";
@@ -231,6 +233,7 @@ export class App {
       if (m.banner?.faded) this.setBanner(null);
       m.busy = null;
       m.videoSwapped = false;
+      m.devicesOpen = false;
       if (u.snapshot.phase !== "inCall") {
         m.inviteText = "";
         m.inviteError = null;
@@ -593,6 +596,7 @@ export class App {
         this.refreshHistory();
         return;
       default:
+        await inCallAction(action, this.media, m, this.view, () => this.render());
         return;
     }
   }
@@ -721,6 +725,7 @@ export class App {
   };
 
   private readonly onInput = (ev: Event): void => {
+    if (onDeviceChange(ev, this.media, (message) => this.toast(message, "bad"))) return;
     const el = ev.target as HTMLInputElement | null;
     const field = el?.dataset.field;
     if (!el || !field) return;
@@ -763,6 +768,9 @@ export class App {
   };
 
   private readonly onKeyDown = (ev: KeyboardEvent): void => {
+    const shortcut = pressedShortcut(ev, this.page, this.view);
+    if (shortcut) ev.preventDefault();
+    if (shortcut) return void this.act(shortcut);
     if (ev.defaultPrevented) return;
     const page = this.page;
     const m = this.model;

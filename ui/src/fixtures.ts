@@ -57,6 +57,25 @@ export function incomingCall(now: number, over: Partial<CallView> = {}): CallVie
   };
 }
 
+/** The people of the preview's and the tests' group calls, in join order. */
+export const GROUP_PEOPLE: [string, string][] = [
+  ["bob", "Bob Chen"],
+  ["carol", "Carol Diaz"],
+  ["dan", "dan"],
+  ["erin", "Erin Novak"],
+  ["frank", "Frank Osei"],
+  ["gus", "gus"],
+  ["hana", "Hana Sato"],
+  ["ivan", "Ivan Petrov"],
+  ["judy", "Judy Kim"],
+];
+
+/** A group call alice placed, with `others` of GROUP_PEOPLE in it (all accepted). */
+export function groupCall(now: number, others: number, callType: CallView["callType"] = "video"): Snapshot {
+  const peers = GROUP_PEOPLE.slice(0, others).map(([id, name]) => member(id, name, "accepted"));
+  return snapshot({ phase: "inCall", call: outgoingCall(now, peers, { startedAt: now - 754_000, callType, group: true }) });
+}
+
 export const fixtures = {
   waitingRinging: (now: number): Snapshot =>
     snapshot({ phase: "outgoing", call: outgoingCall(now, [member("bob", "bob", "received")]) }),

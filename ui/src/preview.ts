@@ -6,8 +6,8 @@ import { html, render } from "lit-html";
 import { createApi, EVENT_UPDATE } from "./api";
 import { App } from "./app";
 import { FakeTransport } from "./fake-transport";
-import { ALL_OUTCOMES, CONNECTED, DISCONNECTED, RECONNECTING, SETTINGS, finishedCall, fixtures, history, incomingCall, member, missedHistory, peerView, snapshot } from "./fixtures";
-import { MediaController, type MediaModule, type MediaView } from "./media/controller";
+import { ALL_OUTCOMES, CONNECTED, DISCONNECTED, GROUP_PEOPLE, RECONNECTING, SETTINGS, finishedCall, fixtures, groupCall, history, incomingCall, member, missedHistory, peerView, snapshot } from "./fixtures";
+import { MediaController, type Devices, type MediaModule, type MediaView, type PeerView } from "./media/controller";
 import type { HostOutcome as Outcome, HostUpdate as Update } from "./media/host";
 import { installDiagnostics } from "./media/stats";
 import { paintedCamera, staticMedia } from "./preview-media";
@@ -37,6 +37,8 @@ type Scene = {
   /** Stored sound preferences (beckon.sounds), and the Sounds card's Play pressed. */
   sounds?: SoundPrefs;
   playing?: boolean;
+  /** The call's Devices popover is open. */
+  devicesOpen?: boolean;
 };
 
 /** Streams are made when a scene is opened, not for the index. */
@@ -48,10 +50,51 @@ const videoCall = (over: Partial<MediaView>) => {
 };
 const CALL_LIVE = "call-live-1";
 
+const GOOD = { level: "good", rttMs: 38, lossPct: 0.2, inKbps: 1450 } as const;
+const WEAK = { level: "weak", rttMs: 310, lossPct: 4.8, inKbps: 420 } as const;
+
+/** A group call's media: alice and the first `others` of GROUP_PEOPLE, as `over` says per person. */
+function groupMedia(others: number, video: boolean, over: Record<string, Partial<PeerView>>, view: Partial<MediaView> = {}) {
+  const peers = GROUP_PEOPLE.slice(0, others).map(([id], i) =>
+    peerView(id, video ? paintedCamera(id, (i * 47 + 200) % 360) : silent(), {
+      hasVideo: video,
+      remoteSending: { audio: true, video },
+      quality: GOOD,
+      level: 0.05,
+      ...over[id],
+    }),
+  );
+  return staticMedia({ local: video ? cams().me : silent(), cameraOn: video, localLevel: 0.1, peers, ...view });
+}
+
+const DEVICES: Devices = {
+  microphone: [
+    { deviceId: "mic-builtin", label: "Built-in Microphone" },
+    { deviceId: "mic-usb", label: "USB Headset" },
+  ],
+  camera: [
+    { deviceId: "cam-facetime", label: "FaceTime HD Camera" },
+    { deviceId: "cam-usb", label: "Logitech C920" },
+  ],
+  speaker: [
+    { deviceId: "spk-builtin", label: "Built-in Speakers" },
+    { deviceId: "spk-usb", label: "USB Headset" },
+  ],
+  chosen: { microphone: "mic-usb", camera: null, speaker: null },
+  canChooseSpeaker: params.get("speaker") !== "fixed",
+};
+
 const conn = (c: Connection): Snapshot => snapshot({ connection: c });
 
 const SCENES: Record<string, () => Scene> = {
   "settings-first": () => ({ settings: null, snapshot: null }),
+  // `&speaker=fixed`: an engine that can't choose the speaker; `&unnamed`: no permission yet.
+  devices: () => ({
+    settings: SETTINGS,
+    snapshot: snapshot(),
+    edit: true,
+    media: staticMedia(params.has("unnamed") ? {} : { devices: DEVICES }),
+  }),
   settings: () => ({ settings: SETTINGS, snapshot: snapshot(), edit: true }),
   // `&volume=0`: the silent ring's words.
   "settings-sounds": () => ({ settings: SETTINGS, snapshot: snapshot(), edit: true, sounds: { ringtone: "chime", volume: Number(params.get("volume") ?? 40) }, playing: true }),
@@ -82,6 +125,56 @@ const SCENES: Record<string, () => Scene> = {
     media: staticMedia({ local: silent(), micOn: false, peers: [peerView("bob", silent(), { remoteSending: { audio: false, video: false } })] }),
   }),
   "call-video": () => ({ settings: SETTINGS, snapshot: fixtures.calling(NOW), media: videoCall({}) }),
+  "video-1to1": () => {
+    const c = cams();
+    return {
+      settings: SETTINGS,
+      snapshot: fixtures.calling(NOW),
+      media: staticMedia({ local: c.me, cameraOn: true, speaking: "bob", peers: [peerView("bob", c.bob, { hasVideo: true, remoteSending: { audio: true, video: true }, quality: GOOD, level: 0.6 })] }),
+    };
+  },
+  "voice-1to1-weak": () => ({ settings: SETTINGS, snapshot: fixtures.callingVoice(NOW), media: staticMedia({ local: silent(), speaking: "bob", peers: [peerView("bob", silent(), { quality: WEAK, level: 0.5 })] }) }),
+  // `&others=N`: how many besides you (1..9).
+  "grid-4": () => ({
+    settings: SETTINGS,
+    snapshot: groupCall(NOW, Number(params.get("others") ?? 3)),
+    media: groupMedia(Number(params.get("others") ?? 3), true, {
+      bob: { level: 0.7 },
+      carol: { remoteSending: { audio: false, video: true }, level: 0 },
+      dan: { quality: WEAK, hasVideo: false, remoteSending: { audio: true, video: false } },
+    }, { speaking: "bob" }),
+  }),
+  "grid-held-back": () => ({
+    settings: SETTINGS,
+    snapshot: groupCall(NOW, 4),
+    media: groupMedia(4, true, {}, { cameraOn: false, videoHeldBack: true, speaking: "erin" }),
+  }),
+  "grid-4-voice": () => ({
+    settings: SETTINGS,
+    snapshot: groupCall(NOW, 3, "voice"),
+    media: groupMedia(3, false, { carol: { remoteSending: { audio: false, video: false } }, dan: { health: "failed", quality: null } }, { speaking: "alice", localLevel: 0.8 }),
+  }),
+  "grid-10-voice": () => ({
+    settings: SETTINGS,
+    snapshot: groupCall(NOW, 9, "voice"),
+    media: groupMedia(9, false, {
+      bob: { level: 0.2 },
+      carol: { level: 0.75 },
+      erin: { remoteSending: { audio: false, video: false } },
+      gus: { health: "reconnecting" },
+      hana: { quality: { level: "poor", rttMs: 640, lossPct: 12.5, inKbps: 90 } },
+      judy: { remoteSending: { audio: false, video: false } },
+    }, { speaking: "carol", micOn: false }),
+  }),
+  sharing: () => {
+    const c = cams();
+    return {
+      settings: SETTINGS,
+      snapshot: fixtures.calling(NOW),
+      media: staticMedia({ local: paintedCamera("your screen", 140), cameraOn: false, sharing: true, peers: [peerView("bob", c.bob, { hasVideo: true, quality: GOOD })] }),
+    };
+  },
+  "call-devices": () => ({ settings: SETTINGS, snapshot: fixtures.calling(NOW), media: videoCall({ devices: DEVICES }), devicesOpen: true }),
   "call-video-swapped": () => ({ settings: SETTINGS, snapshot: fixtures.calling(NOW), media: videoCall({}), swapped: true }),
   "call-connecting": () => ({
     settings: SETTINGS,
@@ -193,6 +286,7 @@ async function run(scene: Scene): Promise<void> {
   if (params.has("probe")) void probe(app);
   if (scene.edit) await app.act("edit-settings");
   if (scene.playing) await app.act("preview-ringtone");
+  if (scene.devicesOpen) await app.act("devices");
   // `&toast=text`: where toasts land on this page.
   const toast = params.get("toast");
   if (toast !== null) app.toast(toast, "info");

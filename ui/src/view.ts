@@ -41,6 +41,8 @@ export type Model = {
   media: MediaView | null;
   /** The local preview is the big video (clicked to swap). */
   videoSwapped: boolean;
+  /** The call's Devices popover is open. */
+  devicesOpen: boolean;
   /** This installation's ringtone and volume, as stored (beckon.sounds). */
   soundPrefs: SoundPrefs;
   /** The settings page's Play is on: the ringtone sounds until Stop or leaving the page. */
@@ -70,6 +72,7 @@ export function emptyModel(): Model {
     busy: null,
     media: null,
     videoSwapped: false,
+    devicesOpen: false,
     soundPrefs: { ...DEFAULT_SOUND_PREFS },
     soundPreview: false,
     startAtLogin: null,
@@ -119,6 +122,7 @@ export function renderWindow(m: Model, kind: WindowKind, now: number): TemplateR
         sounds: m.soundPrefs,
         previewing: m.soundPreview,
         startAtLogin: m.startAtLogin,
+        media: m.media,
       });
       break;
     case "home":
@@ -141,6 +145,8 @@ export function renderWindow(m: Model, kind: WindowKind, now: number): TemplateR
       body = renderCalling({
         call: call!,
         selfId: s!.userId,
+        selfName: s!.userName,
+        devicesOpen: m.devicesOpen,
         inviteText: m.inviteText,
         inviteError: m.inviteError,
         busy: m.busy,

@@ -1,6 +1,7 @@
 import { html, nothing, type TemplateResult } from "lit-html";
 import { joinNames } from "../format";
 import { icon } from "../icons";
+import { withShortcut } from "../incall-keys";
 import type { CallView } from "../types";
 import { avatar } from "./shell";
 
@@ -39,11 +40,11 @@ export function renderIncoming(v: IncomingView): TemplateResult {
     <p class="incoming-status${v.compact ? " sr-only" : ""}" role="status" aria-live="polite">${accepting ? "Connecting…" : declining ? "Declining…" : ""}</p>
     <div class="incoming-actions">
       <div class="control">
-        <button type="button" class="round round-red" data-action="decline" aria-label="Decline call from ${caller}" ?disabled=${locked} aria-disabled=${lockedAria}>${icon("hangUp")}</button>
+        <button type="button" class="round round-red" data-action="decline" aria-label="Decline call from ${caller}" title=${withShortcut("Decline", "decline")} ?disabled=${locked} aria-disabled=${lockedAria}>${icon("hangUp")}</button>
         <span class="control-label" aria-hidden="true">Decline</span>
       </div>
       <div class="control">
-        <button type="button" class="round round-green" data-action="accept" aria-label="Accept ${c.callType === "video" ? "video" : "voice"} call from ${caller}" ?disabled=${locked} aria-disabled=${lockedAria} aria-busy=${accepting ? "true" : nothing}>${icon(c.callType === "video" ? "video" : "phone")}</button>
+        <button type="button" class="round round-green" data-action="accept" aria-label="Accept ${c.callType === "video" ? "video" : "voice"} call from ${caller}" title=${withShortcut("Accept", "accept")} ?disabled=${locked} aria-disabled=${lockedAria} aria-busy=${accepting ? "true" : nothing}>${icon(c.callType === "video" ? "video" : "phone")}</button>
         <span class="control-label" aria-hidden="true">${accepting ? "Connecting…" : "Accept"}</span>
       </div>
     </div>

@@ -3,7 +3,9 @@ import { live } from "lit-html/directives/live.js";
 import { icon } from "../icons";
 import { idProblem } from "../ids";
 import { RINGTONES, type SoundPrefs } from "../sounds";
+import type { MediaView } from "../media/controller";
 import type { Settings } from "../types";
+import { devicesCard } from "./devices";
 
 export const DEFAULT_SERVER_URL = "ws://127.0.0.1:7070/ws";
 
@@ -27,6 +29,8 @@ export type SettingsView = {
   previewing: boolean;
   /** Whether the app starts with the computer; null where that is not a setting (a browser). */
   startAtLogin?: boolean | null;
+  /** The main window's media, for the Devices card (none in a window without media). */
+  media?: MediaView | null;
 };
 
 export function draftFrom(settings: Settings | null): SettingsDraft {
@@ -183,6 +187,7 @@ export function renderSettings(v: SettingsView): TemplateResult {
       </div>
     </form>
     ${soundsCard(v.sounds, v.previewing)}
+    ${devicesCard(v.media)}
     ${v.startAtLogin == null ? nothing : startCard(v.startAtLogin)}
   </main>`;
 }
