@@ -267,3 +267,34 @@ describe("devices", () => {
     expect(pop?.querySelector<HTMLSelectElement>('select[data-device="microphone"]')?.value).toBe("mic-2");
   });
 });
+
+describe("a voice call with a shared screen", () => {
+  it("shows the other side's screen as a picture once it arrives, and goes back to the avatar when it stops", () => {
+    const snap = fixtures.callingVoice(NOW);
+    const bob = snap.call!.peers[0]!.userId;
+    const sharing = calling(snap, mediaView({ local: stream("audio"), peers: [peerView(bob, stream("audio", "video"), { hasVideo: true, remoteSending: { audio: true, video: true } })] }));
+    expect(sharing.querySelector(`video[data-remote-video="${bob}"]`)?.hasAttribute("hidden")).toBe(false);
+    const stopped = calling(snap, mediaView({ local: stream("audio"), peers: [peerView(bob, stream("audio"))] }));
+    expect(stopped.querySelector(`video[data-remote-video="${bob}"]:not([hidden])`)).toBeNull();
+  });
+
+  it("sends the call's sound to the chosen speaker while it is plugged in, else to the default", () => {
+    const sinks: string[] = [];
+    const proto = HTMLMediaElement.prototype as unknown as { setSinkId?: (id: string) => Promise<void> };
+    const before = proto.setSinkId;
+    proto.setSinkId = async function (this: HTMLMediaElement & { sinkId?: string }, id: string) {
+      this.sinkId = id;
+      sinks.push(id);
+    };
+    try {
+      const snap = fixtures.callingVoice(NOW);
+      const bob = snap.call!.peers[0]!.userId;
+      const devices: Devices = { microphone: [], camera: [], speaker: [{ deviceId: "out-2", label: "Headset" }], chosen: { microphone: null, camera: null, speaker: "out-2" }, canChooseSpeaker: true };
+      calling(snap, mediaView({ peers: [peerView(bob, stream("audio"))], devices }));
+      calling(snap, mediaView({ peers: [peerView(bob, stream("audio"))], devices: { ...devices, speaker: [] } }));
+      expect(sinks).toEqual(["out-2", ""]);
+    } finally {
+      proto.setSinkId = before;
+    }
+  });
+});

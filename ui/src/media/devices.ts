@@ -103,3 +103,9 @@ export class DeviceList {
     return { ...this.lists, chosen: { ...this.chosen }, canChooseSpeaker };
   }
 }
+
+/** The speaker the sound goes to: the chosen one while it is plugged in, else "" (the default). */
+export function speakerInUse(d: Devices): string {
+  const id = d.chosen.speaker;
+  return id !== null && d.speaker.some((s) => s.deviceId === id) ? id : "";
+}

@@ -41,3 +41,26 @@ class SrcObject extends Directive {
 }
 
 export const srcObject = directive(SrcObject);
+
+type SinkElement = HTMLMediaElement & { sinkId?: string; setSinkId?: (id: string) => Promise<void> };
+
+class SinkId extends Directive {
+  constructor(info: PartInfo) {
+    super(info);
+    if (info.type !== PartType.ELEMENT) throw new Error("sinkId() belongs on an <audio> element");
+  }
+
+  render(_id: string): typeof nothing {
+    return nothing;
+  }
+
+  /** Only where the engine can (setSinkId); a refusal leaves the sound on the default output. */
+  override update(part: ElementPart, [id]: [string]): typeof nothing {
+    const el = part.element as SinkElement;
+    if (typeof el.setSinkId === "function" && el.sinkId !== id) el.setSinkId(id).catch(() => undefined);
+    return nothing;
+  }
+}
+
+/** Sends an element's sound to the output device `id` ("": the system default). */
+export const sinkId = directive(SinkId);

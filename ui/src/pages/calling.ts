@@ -59,7 +59,8 @@ export function renderCalling(v: CallingView): TemplateResult {
   // A group call shows everyone in a grid, voice or video; a 1:1 video call its big
   // picture and pip; a 1:1 voice call (or a window without media) the avatar.
   const grid = (c.group || mediaMembers(c).length > 1) && (media?.supported ?? false);
-  const tiles = !grid && video && media?.supported;
+  // A voice call turns into pictures when a screen is shared, either way.
+  const tiles = !grid && (media?.supported ?? false) && (video || media!.sharing || media!.peers.some((p) => p.hasVideo));
   const one = grid ? undefined : peerOf(media, mediaMembers(c)[0]?.userId ?? "");
   const speaking = one !== undefined && media?.speaking === one.userId;
   // Beside the grid it joins the people list, so the tiles get the window's height.

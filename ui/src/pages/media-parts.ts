@@ -9,7 +9,8 @@ import { icon } from "../icons";
 import { withShortcut } from "../incall-keys";
 import { noteText } from "../media/capture";
 import type { MediaView, PeerView, Quality } from "../media/controller";
-import { srcObject } from "../media/src-object";
+import { speakerInUse } from "../media/devices";
+import { sinkId, srcObject } from "../media/src-object";
 import type { CallView, Member } from "../types";
 import { avatar } from "./shell";
 
@@ -89,10 +90,11 @@ export function levelMeter(level: number): TemplateResult {
 /** Remote sound plays here for voice and video calls alike (the <video>s are muted). */
 export function remoteAudio(media: MediaView | null): TemplateResult {
   const peers = media?.supported ? media.peers : [];
+  const speaker = media ? speakerInUse(media.devices) : "";
   return html`<div class="remote-audio" hidden>${repeat(
     peers,
     (p) => p.userId,
-    (p) => html`<audio autoplay data-remote-audio=${p.userId} ${srcObject(p.stream)}></audio>`,
+    (p) => html`<audio autoplay data-remote-audio=${p.userId} ${srcObject(p.stream)} ${sinkId(speaker)}></audio>`,
   )}</div>`;
 }
 
