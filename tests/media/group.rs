@@ -10,6 +10,7 @@ use anyhow::{ensure, Context, Result};
 use serde_json::Value;
 
 use crate::page::Page;
+use crate::scenarios::Body;
 use crate::stack::{Dirs, Extra, Net, Side, Stack};
 use crate::stats::{num, stats, text, wait_stats};
 
@@ -82,21 +83,8 @@ async fn accept(page: &Page) -> Result<()> {
 }
 
 async fn on_group(dirs: &Dirs, name: &str, extra: &[Extra], body: Body) -> Result<()> {
-    let stack = Stack::start_with(Net::Direct, dirs, extra).await?;
-    let result = body(&stack).await;
-    if result.is_err() {
-        for side in stack.sides() {
-            let _ = side
-                .page
-                .shot(&format!("FAILED-{name}-{}", side.page.user))
-                .await;
-        }
-    }
-    stack.stop().await;
-    result
+    crate::scenarios::on_with(dirs, Net::Direct, name, extra, body).await
 }
-
-type Body = for<'a> fn(&'a Stack) -> Pin<Box<dyn Future<Output = Result<()>> + 'a>>;
 
 pub fn three_then_four(d: &Dirs) -> Pin<Box<dyn Future<Output = Result<()>> + '_>> {
     Box::pin(on_group(d, "group", &[CAROL, DAVE], |s| {

@@ -11,6 +11,7 @@
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context, Result};
+use fantoccini::wd::TimeoutConfiguration;
 use serde_json::Value;
 
 use crate::group::peer_of;
@@ -32,7 +33,8 @@ const MORE: [Extra; 8] = [
 /// Video needs its bitrate to ramp up before it is what a call sends.
 const WARM_UP: Duration = Duration::from_secs(8);
 const WINDOW: Duration = Duration::from_secs(10);
-const CONNECT_WAIT: Duration = Duration::from_secs(120);
+const CONNECT_WAIT: Duration = Duration::from_secs(180);
+const SCRIPT_WAIT: Duration = Duration::from_secs(180);
 
 struct Cost {
     cpu_pct: f64,
@@ -82,6 +84,11 @@ pub async fn run(dirs: &Dirs) -> Result<()> {
 }
 
 async fn measure(s: &Stack, kind: &str, n: usize) -> Result<Cost> {
+    // Ten browsers on two cores answer slowly: a stats call may take tens of seconds.
+    for side in s.sides() {
+        let slow = TimeoutConfiguration::new(Some(SCRIPT_WAIT), None, None);
+        side.page.wd.update_timeouts(slow).await?;
+    }
     let others: Vec<&Side> = s.sides().skip(1).collect();
     let ids: Vec<&str> = others.iter().map(|o| o.page.user).collect();
     let alice = &s.alice.page;
@@ -106,7 +113,7 @@ async fn measure(s: &Stack, kind: &str, n: usize) -> Result<Cost> {
         if Instant::now() > deadline {
             bail!("alice did not hear all of {ids:?} within {CONNECT_WAIT:?}: {st}");
         }
-        tokio::time::sleep(Duration::from_millis(250)).await;
+        tokio::time::sleep(Duration::from_secs(1)).await;
     }
     tokio::time::sleep(WARM_UP).await;
     let (bytes0, cpu0, t0) = (

@@ -8,10 +8,10 @@ use std::time::Duration;
 use anyhow::{ensure, Result};
 use serde_json::Value;
 
-use crate::stack::{Dirs, Net, Side, Stack};
+use crate::stack::{Dirs, Extra, Net, Side, Stack};
 use crate::stats::{num, peer, text, wait_stats};
 
-type Body = for<'a> fn(&'a Stack) -> Pin<Box<dyn Future<Output = Result<()>> + 'a>>;
+pub type Body = for<'a> fn(&'a Stack) -> Pin<Box<dyn Future<Output = Result<()>> + 'a>>;
 pub type Scenario = fn(&Dirs) -> Pin<Box<dyn Future<Output = Result<()>> + '_>>;
 
 /// How long media gets to start flowing after an accept, on a busy 2-core machine.
@@ -46,12 +46,17 @@ pub const ALL: &[(&str, Scenario)] = &[
     ("screen_shared_and_stopped", crate::group::screen_share),
 ];
 
-/// Starts a stack, runs `body` on it, keeps screenshots of both pages if it fails, stops it.
 async fn on(dirs: &Dirs, net: Net, name: &str, body: Body) -> Result<()> {
-    let stack = Stack::start(net, dirs).await?;
+    on_with(dirs, net, name, &[], body).await
+}
+
+/// Starts a stack with `extra` members beside alice and bob, runs `body` on it, keeps
+/// screenshots of every page if it fails, stops it.
+pub async fn on_with(dirs: &Dirs, net: Net, name: &str, extra: &[Extra], body: Body) -> Result<()> {
+    let stack = Stack::start_with(net, dirs, extra).await?;
     let result = body(&stack).await;
     if result.is_err() {
-        for side in [&stack.alice, &stack.bob] {
+        for side in stack.sides() {
             let _ = side
                 .page
                 .shot(&format!("FAILED-{name}-{}", side.page.user))

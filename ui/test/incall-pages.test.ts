@@ -274,6 +274,9 @@ describe("a voice call with a shared screen", () => {
     const bob = snap.call!.peers[0]!.userId;
     const sharing = calling(snap, mediaView({ local: stream("audio"), peers: [peerView(bob, stream("audio", "video"), { hasVideo: true, remoteSending: { audio: true, video: true } })] }));
     expect(sharing.querySelector(`video[data-remote-video="${bob}"]`)?.hasAttribute("hidden")).toBe(false);
+    expect(sharing.querySelector(`video[data-remote-video="${bob}"]`)?.classList.contains("tile-screen")).toBe(false);
+    const screen = calling(snap, mediaView({ peers: [peerView(bob, stream("audio", "video"), { hasVideo: true, remoteSending: { audio: true, video: true, screen: true } })] }));
+    expect(screen.querySelector(`video[data-remote-video="${bob}"]`)?.classList.contains("tile-screen")).toBe(true);
     const stopped = calling(snap, mediaView({ local: stream("audio"), peers: [peerView(bob, stream("audio"))] }));
     expect(stopped.querySelector(`video[data-remote-video="${bob}"]:not([hidden])`)).toBeNull();
   });

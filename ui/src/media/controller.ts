@@ -10,7 +10,7 @@ import type { IceConfig, MediaProblem, Signal } from "./host";
 import { LocalMedia } from "./local";
 import { parsePayload, type Payload } from "./payload";
 import { isPolite, Peer, type TrackKind } from "./peer";
-import { PeerSamples, SAMPLE_EVERY_MS, SpeakerTracker, totals } from "./quality";
+import { PeerSamples, QUALITY_EVERY, receiverLevel, SAMPLE_EVERY_MS, senderLevel, SpeakerTracker, totals } from "./quality";
 import { collectStats, type MediaStats } from "./stats";
 import { MEDIA_TIMING, type MediaTiming } from "./timing";
 import type { DeviceKind, MediaModule, MediaView, PeerView } from "./view";
@@ -59,13 +59,14 @@ export class MediaController implements MediaModule {
   private readonly local: LocalMedia;
   private readonly devices: DeviceList;
   private readonly peers = new Map<string, Peer>();
-  /** A group call's connections that gave up, kept for their tile until retried. */
-  private readonly broken = new Map<string, { peer: Peer; retryAt: number }>();
+  /** A group call's members whose connection gave up and keeps trying (see fail()). */
+  private readonly troubled = new Set<string>();
   private readonly samples = new Map<string, PeerSamples>();
   private readonly speaker = new SpeakerTracker();
   private localLevel = 0;
   private speaking: string | null = null;
   private sampler: ReturnType<typeof setInterval> | null = null;
+  private samplesTaken = 0;
   private readonly creating = new Set<string>();
   private pending: Signal[] = [];
   private ice: Promise<IceConfig | null> | null = null;
@@ -203,7 +204,7 @@ export class MediaController implements MediaModule {
       this.closedPeers++;
     }
     this.peers.clear();
-    this.broken.clear();
+    this.troubled.clear();
     this.samples.clear();
     this.creating.clear();
     this.pending = [];
@@ -261,15 +262,10 @@ export class MediaController implements MediaModule {
     }
     this.callIdOfPeers = call.callId;
     for (const peer of Array.from(this.peers.values())) if (!wanted.includes(peer.userId)) this.closePeer(peer);
-    for (const id of Array.from(this.broken.keys())) if (!wanted.includes(id)) this.broken.delete(id);
+    for (const id of Array.from(this.troubled)) if (!wanted.includes(id)) this.troubled.delete(id);
     for (const id of accepted) this.peers.get(id)?.release();
     this.pending = this.pending.filter((p) => p.callId === call.callId);
-    const now = Date.now();
-    for (const id of wanted) {
-      if (this.peers.has(id) || this.creating.has(id) || (this.broken.get(id)?.retryAt ?? 0) > now) continue;
-      this.broken.delete(id);
-      void this.createPeer(call.callId!, id);
-    }
+    for (const id of wanted) if (!this.peers.has(id) && !this.creating.has(id)) void this.createPeer(call.callId!, id);
     this.capVideo();
   }
 
@@ -326,6 +322,7 @@ export class MediaController implements MediaModule {
       timing: this.timing,
       send: (payload: Payload) => this.sendInOrder(callId, userId, payload),
       onChange: () => {
+        if (peer.health === "connected") this.troubled.delete(peer.userId);
         this.capVideo();
         this.onChange();
       },
@@ -349,16 +346,17 @@ export class MediaController implements MediaModule {
 
   /**
    * One failed connection ends a 1:1 call for this user: there is nobody else to talk to.
-   * In a group call only that connection goes: its tile says so, and both sides make a
-   * fresh one a little later (ICE restarts already failed on this one).
+   * In a group call the others go on: that member's tile says so and the connection keeps
+   * trying (ICE restarts) until it is back or the member leaves. It is the same
+   * connection on both sides: a fresh one made by one side alone would meet the other
+   * side's old one, and neither would ever connect.
    */
   private fail(callId: string, peer: Peer, problem: MediaProblem): void {
     if (this.snapshot?.call?.group && this.peers.get(peer.userId) === peer) {
-      this.log(`connection to ${peer.userId} failed (${problem}); the call goes on`);
-      this.closePeer(peer);
-      const retryAt = Date.now() + this.timing.groupRetryMs;
-      this.broken.set(peer.userId, { peer, retryAt });
-      setTimeout(() => this.sync(this.snapshot), this.timing.groupRetryMs);
+      if (!this.troubled.has(peer.userId)) this.log(`connection to ${peer.userId} failed (${problem}); the call goes on, still trying`);
+      this.troubled.add(peer.userId);
+      peer.keepTrying();
+      this.onChange();
       return;
     }
     if (this.failedCallId === callId) return;
@@ -453,27 +451,39 @@ export class MediaController implements MediaModule {
     this.onChange();
   }
 
-  /** Levels, the speaker and each connection's quality, from the engine's own stats. */
+  /**
+   * Levels and the speaker a few times a second, from the receivers' synchronization
+   * sources and one sender's stats; each connection's quality from a full `getStats`
+   * every few samples (see QUALITY_EVERY).
+   */
   private async sample(): Promise<void> {
     const session = this.session;
     const peers = Array.from(this.peers.values()).filter((p) => p.health === "connected" || p.health === "reconnecting");
     const at = Date.now();
-    const got = await Promise.all(peers.map(async (p) => ({ p, r: await p.pc.getStats().catch(() => null) })));
+    const full = this.samplesTaken++ % QUALITY_EVERY === 0;
+    const [reports, sent] = await Promise.all([
+      full ? Promise.all(peers.map((p) => p.pc.getStats().catch(() => null))) : Promise.resolve([]),
+      peers[0] ? senderLevel(peers[0].pc) : Promise.resolve(null),
+    ]);
     if (this.session !== session) return;
     const levels = new Map<string, number>();
-    let local = 0;
-    for (const { p, r } of got) {
-      if (!r) continue;
-      const reports: (Record<string, unknown> & { id: string; type: string })[] = [];
-      r.forEach((v: Record<string, unknown> & { id: string; type: string }) => reports.push(v));
-      const t = totals(reports, at);
+    let local = sent;
+    peers.forEach((p, i) => {
       const samples = this.samples.get(p.userId) ?? new PeerSamples();
       this.samples.set(p.userId, samples);
-      samples.add(t);
+      const r = reports[i];
+      if (r) {
+        const list: (Record<string, unknown> & { id: string; type: string })[] = [];
+        r.forEach((v: Record<string, unknown> & { id: string; type: string }) => list.push(v));
+        const t = totals(list, at);
+        samples.add(t);
+        if (sent === null) local = Math.max(local ?? 0, t.localLevel ?? 0);
+      }
+      const heard = receiverLevel(p.pc);
+      if (heard !== null) samples.level = heard;
       levels.set(p.userId, samples.level);
-      local = Math.max(local, t.localLevel ?? 0);
-    }
-    this.localLevel = this.local.micOn ? local : 0;
+    });
+    this.localLevel = this.local.micOn ? (local ?? 0) : 0;
     const me = this.snapshot?.userId;
     if (me) levels.set(me, this.localLevel);
     this.speaking = this.speaker.update(levels, at);
@@ -502,21 +512,18 @@ export class MediaController implements MediaModule {
 
   view(): MediaView {
     const l = this.local;
-    const local = l.stream;
     const cameraOn = l.cameraOn;
     return {
       supported: this.supported,
       capturing: this.session !== null && !this.session.settled,
-      local,
-      hasMic: (local?.getAudioTracks().length ?? 0) > 0,
+      // Your own preview shows what you send: the screen while it is shared.
+      local: l.screenPreview ?? l.stream,
+      hasMic: (l.stream?.getAudioTracks().length ?? 0) > 0,
       micOn: l.micOn,
       cameraOn,
       cameraBusy: l.cameraBusy,
       notes: l.notes,
-      peers: [
-        ...Array.from(this.peers.values(), (p) => this.peerView(p, false)),
-        ...Array.from(this.broken.values(), (b) => this.peerView(b.peer, true)),
-      ],
+      peers: Array.from(this.peers.values(), (p) => this.peerView(p, this.troubled.has(p.userId))),
       playBlocked: this.playBlocked,
       localLevel: this.localLevel,
       speaking: this.speaking,

@@ -31,6 +31,8 @@ export class LocalMedia {
   cameraBusy = false;
   /** The shared screen, sent in the camera's place while it lasts. */
   screen: MediaStreamTrack | null = null;
+  /** The screen as your own preview shows it (one stream object, so the page keeps its element). */
+  screenPreview: MediaStream | null = null;
   /** Bumped by every new call and every end: what an older capture brings back is stopped. */
   private gen = 0;
 
@@ -47,6 +49,7 @@ export class LocalMedia {
     this.notes = [];
     this.captured = [];
     this.screen = null;
+    this.screenPreview = null;
     const d = this.deps.devices;
     const c = await capture(this.deps.env, camera, { audio: d.constraint("microphone"), video: d.constraint("camera") });
     const tracks = c.stream?.getTracks() ?? [];
@@ -69,6 +72,7 @@ export class LocalMedia {
     for (const t of this.stream?.getTracks() ?? []) t.stop();
     this.stream = null;
     this.screen = null;
+    this.screenPreview = null;
     this.notes = [];
     this.cameraBusy = false;
   }
@@ -82,7 +86,7 @@ export class LocalMedia {
   }
 
   sending(): SendingState {
-    return { audio: this.micOn && this.live("audio"), video: this.screen !== null || this.cameraOn };
+    return { audio: this.micOn && this.live("audio"), video: this.screen !== null || this.cameraOn, screen: this.screen !== null };
   }
 
   /** What the video senders carry: the shared screen over the camera. */
@@ -193,6 +197,7 @@ export class LocalMedia {
       return "refused";
     }
     this.screen = track;
+    this.screenPreview = new this.deps.env.MediaStream([track]);
     this.captured.push(track);
     track.addEventListener("ended", () => {
       if (this.screen === track) void this.stopSharing().then(() => this.deps.onSendingChanged());
@@ -205,6 +210,7 @@ export class LocalMedia {
     const track = this.screen;
     if (!track) return;
     this.screen = null;
+    this.screenPreview = null;
     track.stop();
     await this.send("video", this.cameraOn ? this.videoTrack() : null);
   }

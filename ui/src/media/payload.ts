@@ -4,8 +4,11 @@
 
 export const PAYLOAD_VERSION = 1;
 
-/** What the sender currently sends, so the other side can show "muted" / an avatar. */
-export type SendingState = { audio: boolean; video: boolean };
+/**
+ * What the sender currently sends, so the other side can show "muted" / an avatar, and a
+ * shared screen whole rather than cropped like a face (`screen`, absent from older apps).
+ */
+export type SendingState = { audio: boolean; video: boolean; screen?: boolean };
 
 export type Payload =
   | { v: number; description: { type: "offer" | "answer"; sdp: string } }
@@ -29,7 +32,7 @@ export function candidatePayload(c: RTCIceCandidate | null): Payload {
 }
 
 export function sendingPayload(s: SendingState): Payload {
-  return { v: PAYLOAD_VERSION, sending: { audio: s.audio, video: s.video } };
+  return { v: PAYLOAD_VERSION, sending: { audio: s.audio, video: s.video, ...(s.screen ? { screen: true } : {}) } };
 }
 
 const isObj = (x: unknown): x is Record<string, unknown> => typeof x === "object" && x !== null && !Array.isArray(x);
@@ -70,5 +73,6 @@ export function parsePayload(raw: unknown): Payload | { error: string } {
   }
   const s = raw.sending;
   if (!isObj(s) || typeof s.audio !== "boolean" || typeof s.video !== "boolean") return { error: "bad sending" };
-  return { v, sending: { audio: s.audio, video: s.video } };
+  if (s.screen !== undefined && typeof s.screen !== "boolean") return { error: "bad sending" };
+  return { v, sending: { audio: s.audio, video: s.video, ...(s.screen === true ? { screen: true } : {}) } };
 }

@@ -350,6 +350,24 @@ export class Peer {
     }
   }
 
+  /**
+   * Past giving up, in a group call: no more failure reports; the impolite side goes on
+   * restarting ICE until the connection is back (checkHealth then clears the timers).
+   */
+  keepTrying(): void {
+    if (this.closed) return;
+    this.clearTimers();
+    this.connectArmed = true;
+    if (this.health === "connected") return;
+    this.health = "reconnecting";
+    if (!this.polite) {
+      this.restartIce();
+      this.restartTimer = setInterval(() => {
+        if (this.health !== "connected") this.restartIce();
+      }, this.deps.timing.iceRestartEveryMs);
+    }
+  }
+
   private restartIce(): void {
     try {
       this.restarts++;

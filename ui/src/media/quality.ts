@@ -3,8 +3,13 @@
 // poor): people act on "your connection is weak", not on "RTT 420 ms".
 import type { Quality } from "./view";
 
-/** How often levels and quality are read: fast enough for a speaking ring to follow speech. */
+/** How often levels are read: fast enough for a speaking ring to follow speech. */
 export const SAMPLE_EVERY_MS = 400;
+/**
+ * A full `getStats` (for quality) every this many level samples: it costs far more than
+ * the levels, and with nine peers in a call it would otherwise be a core's share.
+ */
+export const QUALITY_EVERY = 5;
 /** Quality is judged over this long: a single late packet is not a weak connection. */
 const QUALITY_WINDOW_MS = 3_000;
 /** Below this an audio level is room noise, not someone talking. */
@@ -127,5 +132,36 @@ export class SpeakerTracker {
       this.current = null;
     }
     return this.current;
+  }
+}
+
+/**
+ * The loudest level among what a connection's audio receivers last played, from their
+ * synchronization sources: no stats report to build. Null where the engine lacks them.
+ */
+export function receiverLevel(pc: RTCPeerConnection): number | null {
+  if (typeof pc.getReceivers !== "function") return null;
+  let level: number | null = null;
+  for (const r of pc.getReceivers()) {
+    if (r.track?.kind !== "audio" || typeof r.getSynchronizationSources !== "function") continue;
+    for (const src of r.getSynchronizationSources()) {
+      const l = num(src.audioLevel);
+      if (l !== null) level = Math.max(level ?? 0, l);
+    }
+  }
+  return level;
+}
+
+/** What this side's microphone sends, from one audio sender's own stats (media-source). */
+export async function senderLevel(pc: RTCPeerConnection): Promise<number | null> {
+  if (typeof pc.getSenders !== "function") return null;
+  const sender = pc.getSenders().find((s) => s.track?.kind === "audio");
+  if (!sender) return null;
+  try {
+    const reports: Report[] = [];
+    (await sender.getStats()).forEach((v: Report) => reports.push(v));
+    return totals(reports, 0).localLevel;
+  } catch {
+    return null;
   }
 }

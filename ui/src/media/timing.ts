@@ -10,8 +10,6 @@ export type MediaTiming = {
   iceRestartEveryMs: number;
   /** How long the polite side waits for the other side's offer before offering itself. */
   offerWaitMs: number;
-  /** A group call's connection that gave up is made afresh after this long. */
-  groupRetryMs: number;
 };
 
 export const MEDIA_TIMING: MediaTiming = {
@@ -19,5 +17,4 @@ export const MEDIA_TIMING: MediaTiming = {
   reconnectTimeoutMs: 15_000,
   iceRestartEveryMs: 5_000,
   offerWaitMs: 1_000,
-  groupRetryMs: 5_000,
 };

@@ -111,7 +111,7 @@ export function remoteTile(m: Member, media: MediaView | null, caption: Template
   const speaking = media?.speaking === m.userId;
   const trouble = peerTrouble(p);
   return html`<div class="tile tile-remote${video ? "" : " tile-novideo"}${trouble ? " tile-trouble" : ""}${p?.health === "reconnecting" ? " tile-reconnecting" : ""}${speaking ? " tile-speaking" : ""}" data-user=${m.userId} ?data-speaking=${speaking} data-health=${p?.health ?? "connecting"}>
-    <video class="tile-video" data-remote-video=${m.userId} autoplay playsinline .muted=${true} ?hidden=${!video} ${srcObject(p?.stream ?? null)}></video>
+    <video class="tile-video${p?.remoteSending?.screen ? " tile-screen" : ""}" data-remote-video=${m.userId} autoplay playsinline .muted=${true} ?hidden=${!video} ${srcObject(p?.stream ?? null)}></video>
     ${video ? nothing : html`<div class="tile-avatar">${avatar(name, m.userId, "xl")}</div>`}
     ${trouble
       ? html`<p class="tile-trouble-note">${icon("alert", "icon-xs")}${trouble}</p>`
