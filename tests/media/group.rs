@@ -242,7 +242,27 @@ pub fn microphone_switch(d: &Dirs) -> Pin<Box<dyn Future<Output = Result<()>> + 
                 "alice's choice is not kept: {st}"
             );
             s.alice.page.click("[data-action=hang-up]").await?;
-            s.bob.page.wait_page("home").await
+            s.bob.page.wait_page("home").await?;
+            // The choice is the settings page's too, named as the system names it.
+            page.wait_page("home").await?;
+            page.click("header [data-action=edit-settings]").await?;
+            page.wait_page("settings").await?;
+            let shown = page
+                .on_element("select[data-device=microphone]", |el| async move {
+                    el.prop("value").await
+                })
+                .await?;
+            ensure!(
+                shown.as_deref() == Some(other.as_str()),
+                "alice's settings show microphone {shown:?}, not {other}"
+            );
+            page.wd
+                .execute(
+                    "document.querySelector('select[data-device=microphone]').scrollIntoView({block: 'center'})",
+                    vec![],
+                )
+                .await?;
+            page.shot("devices-settings-alice").await
         })
     }))
 }
