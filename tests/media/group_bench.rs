@@ -175,7 +175,10 @@ fn browser_processes(side: &Side) -> Result<Vec<std::path::PathBuf>> {
         let Ok(cmdline) = std::fs::read(path.join("cmdline")) else {
             continue;
         };
-        if String::from_utf8_lossy(&cmdline).replace('\0', " ").contains(&needle) {
+        if String::from_utf8_lossy(&cmdline)
+            .replace('\0', " ")
+            .contains(&needle)
+        {
             found.push(path);
         }
     }
@@ -196,7 +199,10 @@ fn idle_priority(side: &Side) -> Result<()> {
             .context("cannot run chrt")?;
         // A process may have exited since it was listed: only a refusal of a live one counts.
         if !status.success() && path.exists() {
-            bail!("chrt refused to idle {}'s browser process {pid}", side.page.user);
+            bail!(
+                "chrt refused to idle {}'s browser process {pid}",
+                side.page.user
+            );
         }
     }
     Ok(())
