@@ -36,6 +36,12 @@ pub async fn host<R: Runtime>(
             };
             done.map(|()| Value::Null).map_err(login_item_error)
         }
+        HostCommand::HideWindow => {
+            if let Err(e) = window.hide() {
+                tracing::info!(error = %e, "cannot hide the window");
+            }
+            Ok(Value::Null)
+        }
         HostCommand::SetWindowTitle { title } => {
             if let Err(e) = window.set_title(&host::window_title(&title)) {
                 tracing::info!(error = %e, "cannot set the window title");

@@ -81,6 +81,9 @@ pub enum HostCommand {
     SetWindowTitle {
         title: String,
     },
+    /// Puts the sending window away, as closing it does (the app stays in the tray). A
+    /// page cannot close a browser tab it did not open, so in browser mode this does nothing.
+    HideWindow,
     /// The page that carries the call's media says whether its microphone is muted, so
     /// the tray's Mute item can say which way it goes.
     SetMuted {
@@ -136,7 +139,7 @@ pub async fn execute(state: &AppState, command: HostCommand) -> Result<Value, Co
             CommandErrorKind::NotNow,
             "this page is already open in a browser",
         )),
-        C::SetWindowTitle { .. } | C::StartAtLogin => Ok(Value::Null),
+        C::SetWindowTitle { .. } | C::StartAtLogin | C::HideWindow => Ok(Value::Null),
         C::SetMuted { muted } => {
             state.tell(HostEvent::Muted(muted));
             Ok(Value::Null)

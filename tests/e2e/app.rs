@@ -15,6 +15,9 @@ use crate::desktop::{log_file, which, Desktop};
 use crate::page::{free_port, wait_listening, Page, WAIT};
 use crate::process::Proc;
 
+/// Control down, W, every modifier up again (WebDriver key codes).
+const CTRL_W: &str = "\u{e009}w\u{e000}";
+
 pub struct App {
     page: Page,
     main: WindowHandle,
@@ -86,6 +89,24 @@ impl App {
             _config: config,
             _driver: driver,
         })
+    }
+
+    /// Puts the main window away as a user does, with Ctrl+W (the app hides it, as when
+    /// it is closed: Beckon stays in the tray), and waits until its page is hidden.
+    pub async fn put_main_away(&self) -> Result<()> {
+        self.to_main().await?;
+        self.press(CTRL_W).await?;
+        self.wait_main_shown(false).await
+    }
+
+    /// Waits until the main window's page is on the screen (or off it), as the page itself
+    /// sees it (`document.visibilityState`).
+    pub async fn wait_main_shown(&self, shown: bool) -> Result<()> {
+        self.to_main().await?;
+        let state = if shown { "visible" } else { "hidden" };
+        self.wait_for(&format!("html[data-visibility={state}]"))
+            .await
+            .with_context(|| format!("{}: the main window is not {state}", self.user))
     }
 
     /// Ends the WebDriver session, which quits the app.

@@ -124,7 +124,8 @@ async fn run(chosen: &[&(&str, scenarios::Scenario)], bench: bool) -> Result<()>
         match scenario(&world).await {
             Ok(()) => println!("ok ({:.1} s)", t.elapsed().as_secs_f64()),
             Err(e) => {
-                println!("FAILED ({:.1} s)", t.elapsed().as_secs_f64());
+                // Said at once: the screenshots after it may wait on a window that is gone.
+                println!("FAILED ({:.1} s): {e:#}", t.elapsed().as_secs_f64());
                 failure_shots(&world, name).await;
                 result = Err(e.context(format!("scenario {name}")));
                 break;
@@ -171,11 +172,17 @@ fn print_log_tails(logs: &Path) {
     }
 }
 
-/// What each app and the whole screen showed when a scenario failed.
+const FAILURE_SHOT_WAIT: Duration = Duration::from_secs(10);
+
+/// What each app and the whole screen showed when a scenario failed. A window that is not
+/// on the screen can keep WebKitWebDriver's screenshot waiting for ever: each is bounded.
 async fn failure_shots(w: &World, scenario: &str) {
     for app in [&w.alice, &w.bob] {
-        let _ = app.to_main().await;
-        let _ = app.shot(&format!("FAILED-{scenario}-{}", app.user)).await;
+        let shot = async {
+            let _ = app.to_main().await;
+            let _ = app.shot(&format!("FAILED-{scenario}-{}", app.user)).await;
+        };
+        let _ = tokio::time::timeout(FAILURE_SHOT_WAIT, shot).await;
     }
     let _ = w
         .desktop

@@ -22,6 +22,9 @@ pub const ALL: &[(&str, Scenario)] = &[
     ("call_accept_busy_hang_up", |w| {
         Box::pin(call_accept_busy_hang_up(w))
     }),
+    ("answered_while_put_away", |w| {
+        Box::pin(answered_while_put_away(w))
+    }),
     ("decline", |w| Box::pin(decline(w))),
     ("cancel_with_esc", |w| Box::pin(cancel_with_esc(w))),
     ("no_answer_then_missed", |w| {
@@ -211,6 +214,33 @@ async fn call_accept_busy_hang_up(w: &World) -> Result<()> {
         .context("carol's busy call in bob's recent calls")?;
     w.bob.shot("home-recents").await?;
     w.alice.shot("home-hung-up").await?;
+    dismiss(&w.alice).await?;
+    dismiss(&w.bob).await
+}
+
+/// Bob's main window is put away (to the tray): the call he answers in the popup comes
+/// forward in it, on the calling page, where he can see it and hang up.
+async fn answered_while_put_away(w: &World) -> Result<()> {
+    w.bob.put_main_away().await?;
+    alice_rings_bob(w, "voice").await?;
+    w.bob.click_closing("[data-action=accept]").await?;
+    w.bob
+        .wait_main_shown(true)
+        .await
+        .context("bob answered in the popup, and his main window stayed away")?;
+    w.bob.wait_page("calling").await?;
+    w.desktop
+        .wait_window_titled(
+            "^In call with Alice Martin — 0:[0-9]{2}$",
+            Duration::from_secs(5),
+        )
+        .await?;
+    w.desktop
+        .screenshot(&w.shots.join("screen-answered-while-put-away.png"))?;
+    w.alice.wait_page("calling").await?;
+    w.alice.click("[data-action=hang-up]").await?;
+    w.alice.wait_for("[data-outcome=hungUp]").await?;
+    w.bob.wait_for("[data-outcome=endedByPeer]").await?;
     dismiss(&w.alice).await?;
     dismiss(&w.bob).await
 }

@@ -37,6 +37,8 @@ export interface Api {
   openInBrowser(): Promise<void>;
   /** Titles this window for the task bar and window switcher (a browser tab ignores it). */
   setWindowTitle(title: string): Promise<void>;
+  /** Puts this window away, as closing it does: Beckon stays in the tray (a browser tab stays). */
+  hideWindow(): Promise<void>;
   /** Tells the host whether the microphone is muted (the tray's Mute item follows it). */
   setMuted(muted: boolean): Promise<void>;
   onUpdate(handler: (update: HostUpdate) => void): Promise<Unlisten>;
@@ -114,6 +116,7 @@ export function createApi(t: Transport): Api {
     mediaFailed: (callId, problem) => run<void>("media_failed", { callId, problem }),
     openInBrowser: () => run<void>("open_in_browser"),
     setWindowTitle: (title) => run<void>("set_window_title", { title }),
+    hideWindow: () => run<void>("hide_window"),
     onUpdate: (handler) => t.listen<HostUpdate>(EVENT_UPDATE, handler),
     setMuted: (muted) => run<void>("set_muted", { muted }),
     onSettings: (handler) => t.listen<Settings | null>(EVENT_SETTINGS, handler),

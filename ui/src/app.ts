@@ -769,7 +769,9 @@ export class App {
 
   private readonly onKeyDown = (ev: KeyboardEvent): void => {
     const shortcut = pressedShortcut(ev, this.page, this.view);
+    if (shortcut === "close-window" && this.kind !== "main") return;
     if (shortcut) ev.preventDefault();
+    if (shortcut === "close-window") return void this.api.hideWindow().catch(() => {});
     if (shortcut) return void this.act(shortcut);
     if (ev.defaultPrevented) return;
     const page = this.page;

@@ -18,8 +18,11 @@ const BINDINGS = {
 
 /** The actions with a command-key binding (and so a shortcut in their title). */
 export type KeyAction = keyof typeof BINDINGS;
-/** Esc also closes the call's Devices popover. */
-export type ShortcutAction = KeyAction | "close-devices";
+/**
+ * Esc also closes the call's Devices popover; the command key and W puts the window away
+ * (to the tray, where calls still ring), as closing it does, on every page.
+ */
+export type ShortcutAction = KeyAction | "close-devices" | "close-window";
 
 /** The actions each page answers to (hang-up and leave share a key: a page has one of them). */
 const ON_PAGE: Partial<Record<PageName, KeyAction[]>> = {
@@ -57,6 +60,7 @@ export function shortcutActions(ev: KeyboardEvent, page: PageName, mac = MAC): S
   if (!command || ev.altKey) return [];
   const letter = letterOf(ev);
   if (!letter) return [];
+  if (letter === "w" && !ev.shiftKey) return ["close-window"];
   return (ON_PAGE[page] ?? []).filter((a) => BINDINGS[a].letter === letter && BINDINGS[a].shift === ev.shiftKey);
 }
 
@@ -80,6 +84,7 @@ export function withShortcut(title: string, action: KeyAction, mac = MAC): strin
 export function pressedShortcut(ev: KeyboardEvent, page: PageName, view: ParentNode, mac = MAC): ShortcutAction | null {
   if (ev.defaultPrevented || ev.repeat) return null;
   const enabled = (a: ShortcutAction): boolean => {
+    if (a === "close-window") return true;
     const button = view.querySelector<HTMLButtonElement>(`[data-action="${a}"]`);
     return button !== null && !button.disabled;
   };

@@ -91,6 +91,23 @@ describe("in-call shortcuts", () => {
     expect(media.log).toEqual(["mute", "camera", "share"]);
   });
 
+  it("Ctrl+W puts the main window away on any page, the call going on; the popup keeps its own keys", async () => {
+    await start(fixtures.calling(NOW));
+    expect(press("w", { ctrl: true })).toBe(true);
+    await flush();
+    expect(hostCommands()).toEqual(["hide_window"]);
+    app.dispose();
+    await start(snapshot());
+    expect(press("w", { ctrl: true })).toBe(true);
+    await flush();
+    expect(hostCommands()).toEqual(["hide_window"]);
+    app.dispose();
+    await start(fixtures.incoming(NOW), {}, "popup");
+    expect(press("w", { ctrl: true })).toBe(false);
+    await flush();
+    expect(hostCommands()).toEqual([]);
+  });
+
   it("Ctrl+Shift+H hangs up a 1:1 call", async () => {
     await start(fixtures.calling(NOW));
     expect(press("H", { ctrl: true, shift: true })).toBe(true);
