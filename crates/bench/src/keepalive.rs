@@ -15,8 +15,10 @@ use tokio::task::JoinHandle;
 use crate::logins::Registry;
 
 /// Each client is looked at once per this period (or the server's announced heartbeat
-/// interval, if shorter) and pinged if it has been quiet for half of it; so no client is
-/// silent longer than one and a half periods, well inside the server's timeout.
+/// interval, if shorter) and pinged if it has been quiet for a whole period. So no client
+/// is silent for two periods, while one that sends at least once a period (as every pair
+/// does in the fixed-rate phase at the default rates) is never pinged: at most 10 s
+/// against the server's announced 10 s interval and its 30 s timeout (three intervals).
 const PERIOD: Duration = Duration::from_secs(5);
 /// How often a slice is swept: fine enough that each slice is small.
 const STEP: Duration = Duration::from_millis(20);
@@ -40,7 +42,7 @@ pub fn spawn(registry: Registry) -> JoinHandle<()> {
                 Err(_) => return,
             };
             for client in slice {
-                if client.since_last_send() >= period / 2 && !client.is_closed() {
+                if client.since_last_send() >= period && !client.is_closed() {
                     tokio::spawn(async move {
                         let _ = tokio::time::timeout(HEARTBEAT_BUDGET, client.heartbeat()).await;
                     });
