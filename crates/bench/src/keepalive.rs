@@ -16,9 +16,9 @@ use crate::logins::Registry;
 
 /// Each client is looked at once per this period (or the server's announced heartbeat
 /// interval, if shorter) and pinged if it has been quiet for a whole period. So no client
-/// is silent for two periods, while one that sends at least once a period (as every pair
-/// does in the fixed-rate phase at the default rates) is never pinged: at most 10 s
-/// against the server's announced 10 s interval and its 30 s timeout (three intervals).
+/// is silent for two periods (10 s, against the server's announced 10 s interval and its
+/// 30 s timeout of three intervals), while one that sends at least once a period is never
+/// pinged.
 const PERIOD: Duration = Duration::from_secs(5);
 /// How often a slice is swept: fine enough that each slice is small.
 const STEP: Duration = Duration::from_millis(20);
