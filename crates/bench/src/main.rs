@@ -4,6 +4,7 @@ mod args;
 mod invites;
 mod keepalive;
 mod logins;
+mod netstat;
 mod report;
 mod server;
 mod soak;
@@ -24,6 +25,8 @@ const SPARE_FILES: u64 = 64;
 /// Requests per second per connection the server allows (protocol limits); a paced
 /// phase above it would measure the rate limiter, not the server.
 const PER_CONNECTION_RATE: f64 = beckon_protocol::limits::REQUESTS_PER_SEC as f64;
+/// Longer than the server's gauge interval (1 s), so gauges read after it are current.
+const GAUGE_REFRESH: Duration = Duration::from_millis(1500);
 
 #[tokio::main]
 async fn main() -> Result<()> {
@@ -102,6 +105,7 @@ async fn run(args: &Args, server: &Server) -> Result<()> {
 
     // Phase 1: logins, and the memory they cost the server.
     let rss_before = server.rss_kib();
+    let accept = netstat::Phase::begin();
     let logins = logins::login_all(
         &server.url,
         server.addr,
@@ -119,6 +123,8 @@ async fn run(args: &Args, server: &Server) -> Result<()> {
         sources.len(),
         args.login_concurrency
     );
+    let login_overflows = accept.end();
+    println!("{}", netstat::line("logins", login_overflows));
     tokio::time::sleep(Duration::from_secs(1)).await;
     let memory = match (rss_before, server.rss_kib()) {
         (Some(before), Some(after)) => {
@@ -143,8 +149,10 @@ async fn run(args: &Args, server: &Server) -> Result<()> {
     };
 
     // Phase 2: every pair flat out.
+    let accept = netstat::Phase::begin();
     let (back, max) = invites::run(pairs, Pacing::FlatOut, settings).await;
     pairs = back;
+    let max_overflows = accept.end();
     println!(
         "invitations/s (max): {:.0} ({} pairs)",
         max.per_sec(),
@@ -155,6 +163,7 @@ async fn run(args: &Args, server: &Server) -> Result<()> {
         report::percentiles(&max.latency)
     );
     report::errors("max-load", &max.errors);
+    println!("{}", netstat::line("max load", max_overflows));
 
     // Phase 3: a fixed rate, to see latency when the server is not saturated.
     let paced = if args.rate > 0 {
@@ -165,8 +174,10 @@ async fn run(args: &Args, server: &Server) -> Result<()> {
                 pairs.len()
             );
         }
+        let accept = netstat::Phase::begin();
         let (back, paced) = invites::run(pairs, Pacing::Rate(rate), settings).await;
         pairs = back;
+        let overflows = accept.end();
         println!(
             "invite->received latency at {}/s: {} (achieved {:.0}/s)",
             args.rate,
@@ -174,14 +185,42 @@ async fn run(args: &Args, server: &Server) -> Result<()> {
             paced.per_sec()
         );
         report::errors("fixed-rate", &paced.errors);
-        Some(paced)
+        println!("{}", netstat::line("the fixed rate", overflows));
+        Some((paced, overflows))
     } else {
         None
     };
 
+    // Every call has ended by now; a timer still held is one nothing needs any more.
+    // The server publishes its gauges once a second.
+    tokio::time::sleep(GAUGE_REFRESH).await;
+    let timers = server.metric("beckon_pending_timers").await;
+    let live = server.metric("beckon_calls{state=\"started\"}").await;
+    let shown = |v: Option<f64>| v.map_or("n/a".into(), |v| format!("{v:.0}"));
+    println!(
+        "server pending timers after the phases: {} (live calls {})",
+        shown(timers),
+        shown(live)
+    );
+
+    let overflows = [
+        login_overflows,
+        max_overflows,
+        paced.as_ref().and_then(|p| p.1),
+    ]
+    .map(netstat::short)
+    .join("/");
+    let paced = paced.map(|p| p.0);
     println!(
         "{}",
-        summary(args, logins_per_sec, memory, &max, paced.as_ref())
+        summary(
+            args,
+            logins_per_sec,
+            memory,
+            &max,
+            paced.as_ref(),
+            &overflows
+        )
     );
 
     keepalive.abort();
@@ -210,6 +249,7 @@ fn summary(
     memory: Option<f64>,
     max: &PhaseResult,
     paced: Option<&PhaseResult>,
+    overflows: &str,
 ) -> String {
     let memory = memory.map_or("n/a".into(), |m| format!("{m:.1} KiB"));
     let paced = paced.map_or("skipped".into(), |p| {
@@ -225,7 +265,7 @@ fn summary(
         }
     });
     format!(
-        "summary: clients {} | logins/s {logins_per_sec:.0} | mem/conn {memory} | invitations/s {:.0} | latency at {}/s {paced}",
+        "summary: clients {} | logins/s {logins_per_sec:.0} | mem/conn {memory} | invitations/s {:.0} | latency at {}/s {paced} | accept-queue overflows logins/max/fixed {overflows}",
         args.clients,
         max.per_sec(),
         args.rate

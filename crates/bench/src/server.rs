@@ -139,6 +139,13 @@ impl Server {
         ))
     }
 
+    /// A gauge or counter from the server's `/metrics`, summed over its labels; `None` if
+    /// the server does not report it.
+    pub async fn metric(&self, name: &str) -> Option<f64> {
+        let text = http_get(self.addr, "/metrics").await.ok()??;
+        metric_value(&text, name)
+    }
+
     /// Kills a server we started; a server we were pointed at is left alone.
     pub fn stop(&mut self) {
         if let Some(mut started) = self.child.take() {
@@ -207,16 +214,38 @@ fn loopback_addr(url: &str) -> Result<SocketAddr> {
     Ok(addr)
 }
 
-/// A bare HTTP/1.0 GET: enough to see the server is up without an HTTP client dependency.
 async fn healthz(addr: SocketAddr) -> Result<bool> {
+    Ok(http_get(addr, "/healthz").await?.is_some())
+}
+
+/// A bare HTTP/1.0 GET: the body if the answer is `200`, without an HTTP client
+/// dependency.
+async fn http_get(addr: SocketAddr, path: &str) -> Result<Option<String>> {
     let mut tcp = TcpStream::connect(addr).await?;
-    tcp.write_all(b"GET /healthz HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n")
-        .await?;
+    let request = format!("GET {path} HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n");
+    tcp.write_all(request.as_bytes()).await?;
     let mut reply = Vec::new();
-    tcp.take(16 * 1024).read_to_end(&mut reply).await?;
-    let status_line = reply.split(|&b| b == b'\n').next().unwrap_or_default();
-    let status_line = String::from_utf8_lossy(status_line);
-    Ok(status_line.starts_with("HTTP/1.") && status_line.split(' ').nth(1) == Some("200"))
+    tcp.take(4 * 1024 * 1024).read_to_end(&mut reply).await?;
+    let reply = String::from_utf8_lossy(&reply);
+    let (head, body) = reply.split_once("\r\n\r\n").unwrap_or((&reply, ""));
+    let status_line = head.lines().next().unwrap_or_default();
+    let ok = status_line.starts_with("HTTP/1.") && status_line.split(' ').nth(1) == Some("200");
+    Ok(ok.then(|| body.to_string()))
+}
+
+/// The value of `name` in Prometheus text: one series if `name` has its labels
+/// (`beckon_calls{state="started"}`), else the sum over them.
+fn metric_value(text: &str, name: &str) -> Option<f64> {
+    let values: Vec<f64> = text
+        .lines()
+        .filter(|l| !l.starts_with('#'))
+        .filter_map(|l| {
+            let (series, value) = l.rsplit_once(' ')?;
+            let metric = series.split('{').next()?;
+            (series == name || metric == name).then(|| value.parse().ok())?
+        })
+        .collect();
+    (!values.is_empty()).then(|| values.iter().sum())
 }
 
 fn log_tail(path: &Path) -> String {
@@ -229,6 +258,24 @@ fn log_tail(path: &Path) -> String {
 mod tests {
     use super::*;
     use std::time::Instant;
+
+    #[test]
+    fn metric_values_are_summed_over_labels() {
+        let text = "\
+# TYPE beckon_pending_timers gauge
+beckon_pending_timers 12
+beckon_calls{state=\"started\"} 3
+beckon_calls{state=\"ended\"} 4
+beckon_calls_other 100
+";
+        assert_eq!(metric_value(text, "beckon_pending_timers"), Some(12.0));
+        assert_eq!(metric_value(text, "beckon_calls"), Some(7.0));
+        assert_eq!(
+            metric_value(text, "beckon_calls{state=\"started\"}"),
+            Some(3.0)
+        );
+        assert_eq!(metric_value(text, "beckon_sessions"), None);
+    }
 
     #[test]
     fn only_loopback_urls_are_accepted() {

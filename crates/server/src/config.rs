@@ -43,6 +43,12 @@ impl Config {
         Duration::from_secs(beckon_protocol::limits::DEFAULT_LOGIN_TIMEOUT_SECS);
     pub const DEFAULT_SHUTDOWN_DEADLINE: Duration = Duration::from_secs(5);
     pub const DEFAULT_OUTBOUND_BUDGET_BYTES: usize = 64 * 1024 * 1024;
+    /// Connections the kernel may hold completed but not yet accepted. tokio's default of
+    /// 128 overflows when a few hundred clients connect at once (after a restart, or a
+    /// bench's logins), and each overflow costs the client a SYN retry of a second or more.
+    /// The kernel silently caps it at `net.core.somaxconn` (4096 by default since Linux
+    /// 5.4), so raise that sysctl too if you raise this.
+    pub const LISTEN_BACKLOG: u32 = 4096;
 }
 
 impl Config {

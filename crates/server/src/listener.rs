@@ -16,12 +16,13 @@ use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
 use hyper::body::Incoming;
 use hyper::server::conn::http1;
 use hyper_util::rt::{TokioIo, TokioTimer};
-use tokio::net::{TcpListener, TcpStream};
+use tokio::net::{TcpListener, TcpSocket, TcpStream};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 use crate::metrics as m;
+use crate::Config;
 
 /// What bounds the connections one server holds.
 #[derive(Debug, Clone)]
@@ -78,6 +79,22 @@ impl Tasks {
         self.tracker.wait().await;
         left
     }
+}
+
+/// A listener on `addr` with a backlog of [`Config::LISTEN_BACKLOG`] instead of tokio's
+/// 128. Must be called within a tokio runtime, like `TcpListener::bind`.
+pub fn bind(addr: SocketAddr) -> io::Result<TcpListener> {
+    let socket = if addr.is_ipv4() {
+        TcpSocket::new_v4()?
+    } else {
+        TcpSocket::new_v6()?
+    };
+    // As `TcpListener::bind` does on Unix: a restarted server gets its port back while the
+    // old one's connections sit in TIME_WAIT.
+    #[cfg(unix)]
+    socket.set_reuseaddr(true)?;
+    socket.bind(addr)?;
+    socket.listen(Config::LISTEN_BACKLOG)
 }
 
 /// Kept by a connection's task, and by its WebSocket session after an upgrade: the slot

@@ -43,7 +43,7 @@ fn main() -> std::process::ExitCode {
         }
     };
     let result = runtime.block_on(async move {
-        let listener = tokio::net::TcpListener::bind(serve.listen).await?;
+        let listener = beckon_server::listener::bind(serve.listen)?;
         beckon_server::run(listener, config, shutdown_signal()).await
     });
     match result {

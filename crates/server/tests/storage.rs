@@ -26,7 +26,7 @@ struct Run {
 
 impl Run {
     async fn start(db: &Path) -> Run {
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let listener = beckon_server::listener::bind(([127, 0, 0, 1], 0).into()).unwrap();
         let url = format!("ws://{}/ws", listener.local_addr().unwrap());
         let config = Config::for_tests(db.to_path_buf());
         let (stop, stopped) = oneshot::channel::<()>();

@@ -32,7 +32,7 @@ impl TestServer {
 
     /// A server on `config`, owning `dir` (where `config` should keep its database).
     pub async fn start_in(dir: tempfile::TempDir, config: Config) -> TestServer {
-        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let listener = beckon_server::listener::bind(([127, 0, 0, 1], 0).into()).unwrap();
         let mut server = TestServer {
             addr: listener.local_addr().unwrap(),
             dir,
@@ -90,7 +90,7 @@ impl TestServer {
     pub async fn restart(&mut self, down: Duration) {
         self.shut_down().await;
         tokio::time::sleep(down).await;
-        let listener = TcpListener::bind(self.addr).await.unwrap();
+        let listener = beckon_server::listener::bind(self.addr).unwrap();
         self.serve(listener);
     }
 

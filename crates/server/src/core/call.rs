@@ -143,7 +143,13 @@ impl Member {
         }
     }
 
-    pub fn set_state(&mut self, state: CallUserState, reason: Option<StateReason>, now: u64) {
+    /// Only `Hub::set_member_state` calls this, so a member's timeout follows its state.
+    pub(super) fn set_state(
+        &mut self,
+        state: CallUserState,
+        reason: Option<StateReason>,
+        now: u64,
+    ) {
         self.state = state;
         self.reason = reason;
         self.update_time = now;

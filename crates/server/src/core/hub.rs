@@ -3,7 +3,7 @@ use std::time::Instant;
 
 use beckon_protocol::{
     CallInvitationEnded, CallMode, CallState, CallUserState, CallUserStateChanged, ErrorBody,
-    ErrorCode, IceConfig, RequestBody, Response, ResponseBody, ServerMessage,
+    ErrorCode, IceConfig, RequestBody, Response, ResponseBody, ServerMessage, StateReason,
 };
 
 use super::presence::Presence;
@@ -109,7 +109,8 @@ pub struct Hub {
     pub(super) presence: Presence,
     /// Devices that left without logging out, with the moment they count as gone. Only
     /// the latest departure counts: a device that came back and left again gets a new
-    /// grace period, and the older timer finds a different deadline here and does nothing.
+    /// grace period. Its older timer went when it came back; were one left, it would find
+    /// a different deadline here and do nothing.
     pub(super) away: HashMap<(String, String), u64>,
     pub(super) timers: Timers,
     /// Ended calls still in memory, in the order they ended.
@@ -460,6 +461,10 @@ impl Hub {
         };
         call.state = CallState::Ended;
         call.end_time = now;
+        // Members keep their states, but nobody's invitation can time out any more.
+        for m in &call.members {
+            self.timers.remove_invitee(seq, m);
+        }
         let members: Vec<String> = call.members.iter().map(|m| m.user_id.clone()).collect();
         for user in &members {
             if let Some(list) = self.live_by_user.get_mut(user) {
@@ -512,11 +517,47 @@ impl Hub {
 
     /// Starts the grace period of a device that left without logging out.
     pub(super) fn device_left(&mut self, user: String, device: String, at: u64) {
-        self.away.insert((user.clone(), device.clone()), at);
-        self.timers.add(at, TimerKey::DeviceGone { user, device });
+        let key = (user, device);
+        let before = self.away.insert(key.clone(), at);
+        let (user, device) = key;
+        let timer = TimerKey::DeviceGone { user, device };
+        if let Some(before) = before.filter(|b| *b != at) {
+            self.timers.remove(before, timer.clone());
+        }
+        self.timers.add(at, timer);
+    }
+
+    /// The device is back before its grace period ran out: it is not gone after all.
+    pub(super) fn device_back(&mut self, user: &str, device: &str) {
+        let key = (user.to_string(), device.to_string());
+        if let Some(at) = self.away.remove(&key) {
+            let (user, device) = key;
+            self.timers
+                .remove(at, TimerKey::DeviceGone { user, device });
+        }
     }
 
     pub(super) fn add_timer(&mut self, at: u64, key: TimerKey) {
         self.timers.add(at, key);
+    }
+
+    /// Moves `user`'s state in call `seq` and returns the state it had, or `None` if there
+    /// is no such member. Every member state change goes through here, so a member that
+    /// stops being pending loses its timeout in this one place.
+    pub(super) fn set_member_state(
+        &mut self,
+        seq: Seq,
+        user: &str,
+        state: CallUserState,
+        reason: Option<StateReason>,
+        now: u64,
+    ) -> Option<CallUserState> {
+        let m = self.calls.get_mut(&seq)?.member_mut(user)?;
+        let before = m.state;
+        if !state.is_pending() {
+            self.timers.remove_invitee(seq, m);
+        }
+        m.set_state(state, reason, now);
+        Some(before)
     }
 }

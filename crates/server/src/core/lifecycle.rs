@@ -58,7 +58,7 @@ impl Hub {
                 reason: CloseReason::Replaced,
             });
         }
-        self.away.remove(&(user_id.clone(), device_id.clone()));
+        self.device_back(&user_id, &device_id);
         self.presence.add(
             session,
             Session {
@@ -107,9 +107,7 @@ impl Hub {
             }
             let was_inviting = member.state == CallUserState::Inviting;
             if was_inviting {
-                let call = self.calls.get_mut(&seq).expect("live call");
-                let m = call.member_mut(user).expect("member");
-                m.set_state(CallUserState::Received, None, now);
+                self.set_member_state(seq, user, CallUserState::Received, None, now);
                 self.mark_dirty(seq);
             }
             // Built after the state change, so the list shows this user as received.
@@ -223,7 +221,7 @@ impl Hub {
             return;
         }
         let told = table::receives(Event::Timeout, m.state);
-        m.set_state(CallUserState::Timeout, None, now);
+        self.set_member_state(seq, user, CallUserState::Timeout, None, now);
         self.mark_dirty(seq);
         if told {
             let to = self.sessions_of([user], None);

@@ -135,7 +135,10 @@ impl Hub {
         let seq = self.next_seq;
         self.next_seq += 1;
         let call_id = self.new_id();
-        let mut members = vec![Member {
+        // Sized once: grown by push, a call's Vec would carry up to twice the room it
+        // needs for as long as it is in memory.
+        let mut members = Vec::with_capacity(1 + invitees.len());
+        members.push(Member {
             user_id: actor.user.clone(),
             state: CallUserState::Accepted,
             reason: None,
@@ -147,7 +150,7 @@ impl Hub {
                 ..invite.clone()
             },
             device: Some(actor.device.clone()),
-        }];
+        });
         for user in &invitees {
             members.push(self.new_invitee(user, &actor.user, &invite, now));
         }
@@ -334,15 +337,13 @@ impl Hub {
         extended_data: String,
         actor: Option<(&str, SessionId)>,
     ) {
-        let call = self.calls.get_mut(&seq).expect("cancel on a known call");
-        let call_id = call.id.clone();
+        let call_id = self.calls[&seq].id.clone();
         let mut told = Vec::new();
         for user in users {
-            if let Some(m) = call.member_mut(user) {
-                if table::receives(Event::Cancelled, m.state) {
-                    told.push(user.clone());
-                }
-                m.set_state(CallUserState::Cancelled, Some(reason), now);
+            let before =
+                self.set_member_state(seq, user, CallUserState::Cancelled, Some(reason), now);
+            if before.is_some_and(|s| table::receives(Event::Cancelled, s)) {
+                told.push(user.clone());
             }
         }
         self.mark_dirty(seq);
@@ -376,10 +377,10 @@ impl Hub {
 
     /// Accept and join: the member is in the call, on this device.
     fn enter_call(&mut self, now: u64, seq: Seq, actor: &Actor, extended_data: String) {
+        self.set_member_state(seq, &actor.user, CallUserState::Accepted, None, now);
         let call = self.calls.get_mut(&seq).expect("checked call");
         call.answered = true;
         let m = call.member_mut(&actor.user).expect("checked member");
-        m.set_state(CallUserState::Accepted, None, now);
         m.extended_data = extended_data;
         m.device = Some(actor.device.clone());
         self.mark_dirty(seq);
@@ -399,9 +400,10 @@ impl Hub {
     ) -> Result<ResponseBody, Refusal> {
         let actor = self.actor(session)?;
         let seq = self.checked(&r.call_id, &actor.user, Some(Api::Reject))?;
+        let reason = Some(r.reason.into());
+        self.set_member_state(seq, &actor.user, CallUserState::Rejected, reason, now);
         let call = self.calls.get_mut(&seq).expect("checked call");
         let m = call.member_mut(&actor.user).expect("checked member");
-        m.set_state(CallUserState::Rejected, Some(r.reason.into()), now);
         m.extended_data = r.extended_data;
         self.mark_dirty(seq);
         self.state_changed(
@@ -516,9 +518,9 @@ impl Hub {
         extended_data: String,
         session: Option<SessionId>,
     ) {
+        self.set_member_state(seq, user, CallUserState::Quit, reason, now);
         let call = self.calls.get_mut(&seq).expect("known call");
         let m = call.member_mut(user).expect("known member");
-        m.set_state(CallUserState::Quit, reason, now);
         m.extended_data = extended_data;
         m.device = None;
         self.mark_dirty(seq);

@@ -1,9 +1,12 @@
-//! Pending deadlines, ordered by time. Entries are never removed early: when one fires,
-//! the hub checks it still applies, which keeps every state change free of timer upkeep.
+//! Pending deadlines, ordered by time. The hub removes an entry as soon as what it guards
+//! is settled (the invitation answered, cancelled or ended; the device back), so the set
+//! holds one entry per pending invitation and per away device rather than one per
+//! invitation ever sent. When an entry fires the hub still checks it applies, so an entry
+//! that was missed costs a lookup, never a wrong state change.
 
 use std::collections::BTreeSet;
 
-use super::Seq;
+use super::{Member, Seq};
 
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
 pub enum TimerKey {
@@ -21,6 +24,20 @@ pub struct Timers {
 impl Timers {
     pub fn add(&mut self, at: u64, key: TimerKey) {
         self.set.insert((at, key));
+    }
+
+    /// Removes the entry for `key` due at `at`, if there is one.
+    pub fn remove(&mut self, at: u64, key: TimerKey) {
+        self.set.remove(&(at, key));
+    }
+
+    /// Removes the timeout of `member` of call `seq` if it is pending: a pending member's
+    /// timer is always due at its invitation's deadline.
+    pub fn remove_invitee(&mut self, seq: Seq, member: &Member) {
+        if member.state.is_pending() {
+            let user = member.user_id.clone();
+            self.remove(member.invite.deadline, TimerKey::Invitee { seq, user });
+        }
     }
 
     pub fn next_deadline(&self) -> Option<u64> {

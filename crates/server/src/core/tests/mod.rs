@@ -23,6 +23,7 @@ mod normal;
 mod persistence;
 mod random;
 mod sessions;
+mod timers;
 
 /// A plausible Unix time in ms, so nothing accidentally works because time starts at 0.
 const T0: u64 = 1_700_000_000_000;

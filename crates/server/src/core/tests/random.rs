@@ -391,6 +391,7 @@ impl Model {
         let hub = &d.hub;
         assert_eq!(hub.online_sessions(), d.online.len());
         let mut live_by_user: BTreeMap<String, BTreeSet<Seq>> = BTreeMap::new();
+        let mut live_pending = 0;
         for (seq, call) in &hub.calls {
             assert_eq!(call.seq, *seq);
             assert_eq!(hub.call_ids.get(&call.id), Some(seq));
@@ -403,6 +404,7 @@ impl Model {
                 assert!(call.end_time >= call.create_time);
                 continue;
             }
+            live_pending += pending;
             match call.mode {
                 Normal => assert!(
                     pending > 0,
@@ -433,6 +435,13 @@ impl Model {
             }
         }
         assert_eq!(hub.call_ids.len(), hub.calls.len());
+        // Exactly one timer per pending invitation of a live call and per away device:
+        // none left behind by a settled invitation or a returning device, none missing.
+        assert_eq!(
+            hub.pending_timers(),
+            live_pending + hub.away.len(),
+            "timers out of step with pending invitations and away devices"
+        );
         let index: BTreeMap<String, BTreeSet<Seq>> = hub
             .live_by_user
             .iter()
