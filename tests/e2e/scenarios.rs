@@ -124,6 +124,16 @@ async fn alice_rings_bob(w: &World, call_type: &str) -> Result<()> {
     Ok(())
 }
 
+/// The OS window title (task bar, window switcher) says who bob talks to, and for how long.
+async fn titled_in_call_with_alice(w: &World) -> Result<()> {
+    w.desktop
+        .wait_window_titled(
+            "^In call with Alice Martin — 0:[0-9]{2}$",
+            Duration::from_secs(5),
+        )
+        .await
+}
+
 async fn call_accept_busy_hang_up(w: &World) -> Result<()> {
     let seen = w.desktop.notifications().len();
     alice_rings_bob(w, "voice").await?;
@@ -166,12 +176,7 @@ async fn call_accept_busy_hang_up(w: &World) -> Result<()> {
         .await?;
     w.bob.wait_page("calling").await?;
     // The popup is gone: this is the main window's title.
-    w.desktop
-        .wait_window_titled(
-            "^In call with Alice Martin — 0:[0-9]{2}$",
-            Duration::from_secs(5),
-        )
-        .await?;
+    titled_in_call_with_alice(w).await?;
     w.alice.wait_page("calling").await?;
     // Debian's WebKitGTK has no WebRTC: the page says so and offers browser mode.
     w.alice
@@ -229,12 +234,7 @@ async fn answered_while_put_away(w: &World) -> Result<()> {
         .await
         .context("bob answered in the popup, and his main window stayed away")?;
     w.bob.wait_page("calling").await?;
-    w.desktop
-        .wait_window_titled(
-            "^In call with Alice Martin — 0:[0-9]{2}$",
-            Duration::from_secs(5),
-        )
-        .await?;
+    titled_in_call_with_alice(w).await?;
     w.desktop
         .screenshot(&w.shots.join("screen-answered-while-put-away.png"))?;
     w.alice.wait_page("calling").await?;

@@ -40,12 +40,7 @@ fn settled_invitations_leave_no_timers_behind() {
             }
         }
         d.drain();
-        assert!(
-            d.hub.pending_timers() <= timers_owed(&d.hub),
-            "round {round}: {} timers for {} pending invitations and away devices",
-            d.hub.pending_timers(),
-            timers_owed(&d.hub)
-        );
+        assert_no_stale_timers(&d, round);
         d.advance(1);
     }
     assert_eq!(d.state(&ringing.call_id, "dave"), Inviting);
@@ -67,13 +62,18 @@ fn ended_calls_and_returning_devices_leave_no_timers_behind() {
         bob = 10 + round;
         d.login(bob, "bob", "b1");
         d.drain();
-        assert!(
-            d.hub.pending_timers() <= timers_owed(&d.hub),
-            "round {round}: {} timers for {} pending invitations and away devices",
-            d.hub.pending_timers(),
-            timers_owed(&d.hub)
-        );
+        assert_no_stale_timers(&d, round);
         d.advance(1);
     }
     assert_eq!(d.hub.pending_timers(), 0);
+}
+
+/// No more timers than pending invitations and away devices: nothing left over.
+fn assert_no_stale_timers(d: &Driver, round: u64) {
+    assert!(
+        d.hub.pending_timers() <= timers_owed(&d.hub),
+        "round {round}: {} timers for {} pending invitations and away devices",
+        d.hub.pending_timers(),
+        timers_owed(&d.hub)
+    );
 }
