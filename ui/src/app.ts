@@ -6,7 +6,7 @@ import { render as litRender } from "lit-html";
 import type { Api } from "./api";
 import { checkInvitees } from "./ids";
 import { inCallAction, onDeviceChange } from "./incall-actions";
-import { pressedShortcut } from "./incall-keys";
+import { keyAction } from "./app-keys";
 import { outcomeBanner } from "./outcome";
 import { canCall } from "./pages/home";
 import { draftFrom, settingsFromDraft, type SettingsDraft } from "./pages/settings";
@@ -768,34 +768,11 @@ export class App {
   };
 
   private readonly onKeyDown = (ev: KeyboardEvent): void => {
-    const shortcut = pressedShortcut(ev, this.page, this.view);
-    if (shortcut === "close-window" && this.kind !== "main") return;
-    if (shortcut) ev.preventDefault();
-    if (shortcut === "close-window") return void this.api.hideWindow().catch(() => {});
-    if (shortcut) return void this.act(shortcut);
-    if (ev.defaultPrevented) return;
-    const page = this.page;
-    const m = this.model;
-    if (ev.key === "Enter") {
-      // A focused button (Decline) answers Enter itself.
-      const onButton = (ev.target as Element | null)?.closest?.("button, input, a");
-      if (this.kind === "popup" && page === "incoming" && !onButton && !m.snapshot?.call?.working) {
-        ev.preventDefault();
-        void this.act("accept");
-      }
-      return;
-    }
-    if (ev.key !== "Escape") return;
-    if (page === "waiting") {
-      ev.preventDefault();
-      void this.act("cancel");
-    } else if (page === "incoming" && !m.snapshot?.call?.working) {
-      ev.preventDefault();
-      void this.act("decline");
-    } else if (page === "settings" && m.settings && m.snapshot && !m.saving) {
-      ev.preventDefault();
-      void this.act("cancel-settings");
-    }
+    const action = keyAction(ev, { page: this.page, view: this.view, kind: this.kind, model: this.model });
+    if (!action) return;
+    ev.preventDefault();
+    if (action === "close-window") void this.api.hideWindow().catch(() => {});
+    else void this.act(action);
   };
 }
 
