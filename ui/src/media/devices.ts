@@ -89,8 +89,7 @@ export class DeviceList {
 
   /** The chosen device if it is plugged in now, else null (the system default). */
   inUse(kind: DeviceKind): string | null {
-    const id = this.chosen[kind];
-    return id !== null && this.lists[kind].some((d) => d.deviceId === id) ? id : null;
+    return pluggedIn(this.view(false), kind);
   }
 
   /** getUserMedia's constraint for a kind: the device in use, or any. */
@@ -104,8 +103,13 @@ export class DeviceList {
   }
 }
 
+/** The chosen device of a kind if it is plugged in now, else null (the system default). */
+export function pluggedIn(d: Devices, kind: DeviceKind): string | null {
+  const id = d.chosen[kind];
+  return id !== null && d[kind].some((x) => x.deviceId === id) ? id : null;
+}
+
 /** The speaker the sound goes to: the chosen one while it is plugged in, else "" (the default). */
 export function speakerInUse(d: Devices): string {
-  const id = d.chosen.speaker;
-  return id !== null && d.speaker.some((s) => s.deviceId === id) ? id : "";
+  return pluggedIn(d, "speaker") ?? "";
 }
