@@ -17,7 +17,7 @@ const CALLS: usize = 20;
 
 pub async fn popup(w: &World) -> Result<()> {
     let (carol, _updates) = scenarios::sdk_user(w, "carol", "Carol Diaz").await?;
-    let (mut popup, mut main) = (Vec::new(), Vec::new());
+    let (mut popup, mut main, mut steps) = (Vec::new(), Vec::new(), Vec::new());
     for i in 0..CALLS {
         let sent = unix_ms();
         carol
@@ -26,9 +26,11 @@ pub async fn popup(w: &World) -> Result<()> {
             .with_context(|| format!("call {i}"))?;
         let call_id = call_id(&carol).await?;
         w.bob.to_popup().await?;
-        popup.push(shown(&w.bob, &call_id).await?.saturating_sub(sent));
+        let p = shown(&w.bob, &call_id).await?;
+        popup.push(p.drawn.saturating_sub(sent));
+        steps.push(p.steps(sent));
         w.bob.to_main().await?;
-        main.push(shown(&w.bob, &call_id).await?.saturating_sub(sent));
+        main.push(shown(&w.bob, &call_id).await?.drawn.saturating_sub(sent));
         carol.cancel().await.context("cancelling")?;
         w.bob.wait_popup_closed().await?;
         w.bob.wait_page("home").await?;
@@ -37,6 +39,7 @@ pub async fn popup(w: &World) -> Result<()> {
     println!("\nincoming call on screen, from the invite sent (ms, {CALLS} calls)");
     println!("popup, call by call: {popup:?}");
     println!("main, call by call:  {main:?}");
+    println!("popup, each call's (sent -> in the page, -> visible, -> drawn): {steps:?}");
     println!("{:<44}{:>8}{:>8}{:>8}", "", "p50", "p99", "max");
     report("popup: caller name and Accept drawn", &mut popup);
     report("floor: main window (visible) drawing it", &mut main);
@@ -59,17 +62,41 @@ async fn call_id(caller: &beckon_client::CallManager) -> Result<String> {
     }
 }
 
-/// When the window now driven first drew `call_id` while visible (wall-clock ms).
-async fn shown(app: &App, call_id: &str) -> Result<u64> {
+/// Wall-clock ms at which a window got an incoming call, was visible with it, drew it.
+struct Shown {
+    received: u64,
+    visible: u64,
+    drawn: u64,
+}
+
+impl Shown {
+    /// The time each step took, from the invite sent.
+    fn steps(&self, sent: u64) -> [u64; 3] {
+        [
+            self.received.saturating_sub(sent),
+            self.visible.saturating_sub(self.received.max(sent)),
+            self.drawn.saturating_sub(self.visible),
+        ]
+    }
+}
+
+/// When the window now driven got `call_id`, showed it and first drew it while visible.
+async fn shown(app: &App, call_id: &str) -> Result<Shown> {
     let deadline = Instant::now() + Duration::from_secs(10);
     loop {
         let v = app
             .wd
             .execute("return window.beckonIncomingShown()", vec![])
             .await?;
-        if let (Some(id), Some(at)) = (v["callId"].as_str(), v["at"].as_u64()) {
-            if at > 0 && id == call_id {
-                return Ok(at);
+        if let (Some(id), Some(drawn)) = (v["callId"].as_str(), v["drawn"].as_u64()) {
+            if drawn > 0 && id == call_id {
+                let at = |k: &str| v[k].as_u64().unwrap_or(0);
+                let (received, visible) = (at("received"), at("visible"));
+                return Ok(Shown {
+                    received,
+                    visible,
+                    drawn,
+                });
             }
         }
         if Instant::now() > deadline {

@@ -14,6 +14,8 @@ import { MediaController, type MediaModule } from "./media/controller";
 import { TrayLink } from "./tray-link";
 import type { HostNotice, HostUpdate } from "./media/host";
 import { play, PLAY_BLOCKED_EVENT } from "./media/src-object";
+import { IncomingShownProbe } from "./incoming-shown";
+import { warmIncoming } from "./pages/incoming";
 import { createSoundPlayer, readSoundPrefs, SOUND_PREFS_KEY, writeSoundPrefs, type RingtoneId, type SoundKind, type SoundPlayer, type SoundPrefs } from "./sounds";
 import type { Unlisten } from "./transport";
 import type { ApiError, AppState, CallType, CommandError, Settings } from "./types";
@@ -118,12 +120,8 @@ export class App {
     this.onVisibility();
   }
 
-  /**
-   * When this window last came into view showing an incoming call: the call's ID and the
-   * wall-clock time of the first frame drawn with it (the popup benchmark reads it over
-   * WebDriver, for the popup and, as its floor, for the main window).
-   */
-  incomingShown: { callId: string; at: number } | null = null;
+  /** When this window came into view with an incoming call (the popup benchmark reads it). */
+  readonly incomingShown = new IncomingShownProbe();
 
   /** Whether the window is on screen, as a data attribute tests can wait for. */
   private readonly onVisibility = (): void => {
@@ -134,21 +132,12 @@ export class App {
 
   private noteIncomingShown(): void {
     const doc = this.root.ownerDocument;
-    const call = this.model.snapshot?.call;
-    if (doc.visibilityState !== "visible" || this.page !== "incoming" || !call?.callId) return;
-    if (this.incomingShown?.callId === call.callId) return;
-    const callId = call.callId;
-    this.incomingShown = { callId, at: 0 };
-    const stamp = (): void => {
-      if (this.incomingShown?.callId === callId) this.incomingShown = { callId, at: Date.now() };
-    };
-    const win = doc.defaultView;
-    if (win?.requestAnimationFrame) win.requestAnimationFrame(stamp);
-    else stamp();
+    if (doc.visibilityState === "visible" && this.page === "incoming") this.incomingShown.onShown(this.model.snapshot, doc.defaultView);
   }
 
   /** Subscribes to the host, then asks for the current state. */
   async start(): Promise<void> {
+    if (this.kind === "popup") this.sounds.prepare();
     this.render();
     try {
       this.unlisteners.push(await this.api.onUpdate((u) => this.applyUpdate(u)));
@@ -167,6 +156,8 @@ export class App {
     }
     this.refreshHistory();
     this.render();
+    // After the first page is up: the incoming call is the page that must come fastest.
+    if (!this.disposed) warmIncoming(this.root.ownerDocument, this.kind === "popup");
     // Elapsed times (ringing, call duration) and "x min ago" stay current.
     this.ticker = setInterval(() => this.render(), 1000);
   }
@@ -219,6 +210,7 @@ export class App {
     this.updates++;
     m.snapshot = u.snapshot;
     m.loaded = true;
+    this.incomingShown.onUpdate(u.snapshot);
     if (u.notice.kind === "signal") {
       // Many per second while a call sets up, and nothing on the page changes: straight
       // to the media module, no render. (The snapshot in this update is the current one.)

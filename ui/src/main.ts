@@ -15,6 +15,6 @@ if (root) {
   // End-to-end tests read the call's media over WebDriver (see media/stats.ts).
   if (app.media) installDiagnostics(window, app.media);
   // The popup benchmark reads when each window came into view with an incoming call.
-  (window as unknown as { beckonIncomingShown: () => unknown }).beckonIncomingShown = () => app.incomingShown;
+  (window as unknown as { beckonIncomingShown: () => unknown }).beckonIncomingShown = () => app.incomingShown.last;
   void app.start();
 }

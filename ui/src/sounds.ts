@@ -13,6 +13,12 @@ export interface SoundPlayer {
    * that is no longer the chosen one starts over as the new one.
    */
   refresh(): void;
+  /**
+   * Starts the audio engine now, paused: a webview's first AudioContext starts its audio
+   * back end (GStreamer on Linux), work the first ring would otherwise do while the popup
+   * is being drawn.
+   */
+  prepare(): void;
 }
 
 export type RingtoneId = "trill" | "chime" | "classic";
@@ -193,12 +199,22 @@ export function createSoundPlayer(
 
   const patternFor = (kind: SoundKind, p: SoundPrefs): Pattern => (kind === "ringback" ? RINGBACK : RINGTONE_PATTERNS[p.ringtone]);
 
+  /** A silent context is paused, so an idle app keeps no audio thread busy. */
+  const pause = (): void => {
+    try {
+      void ctx?.suspend().catch(() => undefined);
+    } catch {
+      /* ignore */
+    }
+  };
+
   const stop = (): void => {
     if (timer !== null) clearInterval(timer);
     timer = null;
     playing = null;
     const b = bus;
     bus = null;
+    if (b) pause();
     if (b) {
       try {
         b.gain.cancelScheduledValues(0);
@@ -214,7 +230,9 @@ export function createSoundPlayer(
     const ac = context();
     if (!ac) return;
     try {
-      if (ac.state === "suspended") void ac.resume().catch(() => undefined);
+      // Unconditionally: a pause asked a moment ago may not show in `state` yet, and the
+      // context applies suspend and resume in the order asked.
+      void ac.resume().catch(() => undefined);
       const p = prefs();
       const out = ac.createGain();
       out.gain.value = busGain(p.volume);
@@ -244,6 +262,9 @@ export function createSoundPlayer(
       stop();
       current = kind;
       if (kind) start(kind);
+    },
+    prepare(): void {
+      if (context() && !current) pause();
     },
     refresh(): void {
       if (!current || !bus) return;

@@ -403,6 +403,22 @@ describe("incoming", () => {
     expect($<HTMLButtonElement>('[data-action="accept"]')?.disabled).toBe(true);
   });
 
+  it("popup: the audio engine starts with the window, before any call; the main window's does not", async () => {
+    await start({ kind: "popup", snapshot: null });
+    expect(sounds.prepared).toBe(1);
+    expect(sounds.current).toBe(null);
+    await start({ kind: "main" });
+    expect(sounds.prepared).toBe(0);
+  });
+
+  it("the incoming page laid out at start to warm the fonts leaves nothing behind", async () => {
+    for (const kind of ["main", "popup"] as const) {
+      await start({ kind, snapshot: kind === "main" ? snapshot() : null });
+      expect(document.querySelectorAll('[data-page="incoming"]')).toHaveLength(0);
+      expect(document.body.children).toHaveLength(1);
+    }
+  });
+
   it("popup: Esc declines", async () => {
     await start({ kind: "popup", snapshot: fixtures.incomingVideo(NOW) });
     esc();

@@ -21,6 +21,10 @@ export class FakeSounds implements SoundPlayer {
   current: SoundKind | null = null;
   log: (SoundKind | null)[] = [];
   refreshes = 0;
+  prepared = 0;
+  prepare(): void {
+    this.prepared++;
+  }
   refresh(): void {
     this.refreshes++;
   }

@@ -33,7 +33,7 @@ class FakeOsc extends FakeNode {
 }
 
 function fakeWindow() {
-  const made = { contexts: 0, oscillators: [] as FakeOsc[], gains: [] as FakeGain[] };
+  const made = { contexts: 0, oscillators: [] as FakeOsc[], gains: [] as FakeGain[], controls: [] as string[] };
   class Ctx {
     state = "running";
     currentTime = 0;
@@ -52,6 +52,11 @@ function fakeWindow() {
       return o;
     }
     resume() {
+      made.controls.push("resume");
+      return Promise.resolve();
+    }
+    suspend() {
+      made.controls.push("suspend");
       return Promise.resolve();
     }
   }
@@ -101,6 +106,30 @@ describe("sounds", () => {
     expect(made.oscillators.length).toBeGreaterThan(4);
     p.set(null);
     vi.useRealTimers();
+  });
+});
+
+describe("the audio engine", () => {
+  it("starts on prepare, paused, and runs only while a sound plays", () => {
+    const { win, made } = fakeWindow();
+    const p = createSoundPlayer(win);
+    p.prepare();
+    expect(made.contexts).toBe(1);
+    expect(made.controls).toEqual(["suspend"]);
+    p.set("ringtone");
+    expect(made.contexts).toBe(1);
+    expect(made.controls).toEqual(["suspend", "resume"]);
+    p.set(null);
+    expect(made.controls).toEqual(["suspend", "resume", "suspend"]);
+  });
+
+  it("a prepare while a sound plays leaves it playing", () => {
+    const { win, made } = fakeWindow();
+    const p = createSoundPlayer(win);
+    p.set("ringback");
+    p.prepare();
+    expect(made.controls).toEqual(["resume"]);
+    p.set(null);
   });
 });
 

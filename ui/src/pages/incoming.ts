@@ -1,4 +1,4 @@
-import { html, nothing, type TemplateResult } from "lit-html";
+import { html, nothing, render, type TemplateResult } from "lit-html";
 import { joinNames } from "../format";
 import { icon } from "../icons";
 import { withShortcut } from "../incall-keys";
@@ -52,11 +52,45 @@ export function renderIncoming(v: IncomingView): TemplateResult {
   </main>`;
 }
 
-/** The popup when there is nothing (left) to answer; Rust closes it shortly. */
 /**
  * The popup between calls, hidden: empty, so that the moment it is shown can never read
  * "no call" while the call it is shown for is being drawn.
  */
 export function renderNoIncoming(): TemplateResult {
   return html`<main class="page incoming incoming-compact incoming-idle" data-page="incoming-idle" aria-hidden="true"></main>`;
+}
+
+/** A call that never rings: what the warm-up lays out. */
+const SAMPLE: CallView = {
+  callId: "",
+  direction: "incoming",
+  callType: "video",
+  callerId: "warm-up",
+  callerName: "Warm Up",
+  peers: [],
+  group: false,
+  createdAt: 0,
+  startedAt: null,
+  ringUntil: null,
+  working: false,
+};
+
+/**
+ * Lays out an incoming call once, off screen, and throws it away. A window's first text in
+ * a new size and weight makes the engine look its fonts up (fontconfig on Linux, measured
+ * at about 200 ms in the popup), and the first real call must not wait for that.
+ */
+export function warmIncoming(doc: Document, compact: boolean): void {
+  const host = doc.createElement("div");
+  host.setAttribute("aria-hidden", "true");
+  host.inert = true;
+  host.style.cssText = "position:fixed;left:-10000px;top:0;width:380px;visibility:hidden;pointer-events:none";
+  doc.body.append(host);
+  try {
+    render(renderIncoming({ call: SAMPLE, compact, busy: null }), host);
+    host.getBoundingClientRect();
+    void host.offsetHeight;
+  } finally {
+    host.remove();
+  }
 }
