@@ -26,7 +26,8 @@ createdAt: number,
  */
 startedAt: number | null, 
 /**
- * Incoming only: when the ringing stops by itself, local Unix milliseconds.
+ * When the ringing stops by itself, local Unix milliseconds: the invitation's timeout
+ * as the server gave it (with the invitation, or in its answer to ours).
  */
 ringUntil: number | null, 
 /**

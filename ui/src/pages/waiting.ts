@@ -46,9 +46,8 @@ function waitingStatus(call: CallView): string {
 /**
  * Under the status: who isn't online and why that may be (a 1:1 status line already says
  * it), then how long the call keeps ringing for them. Not a live region, since the time
- * changes every second; the status line announces the change itself. The host gives an
- * outgoing call no ring deadline today (ringUntil is an incoming call's), so the time
- * shows only once it does.
+ * changes every second; the status line announces the change itself. The deadline is
+ * the server's (its answer to the invitation), so a call still on its way has none yet.
  */
 export function notOnlineNote(call: CallView, now: number, named: boolean): TemplateResult | typeof nothing {
   const away = notOnline(call);

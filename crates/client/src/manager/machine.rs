@@ -457,6 +457,7 @@ impl Machine {
             return;
         };
         call.view.call_id = Some(r.call_id.clone());
+        call.view.ring_until = Some(now + u64::from(r.timeout) * 1000);
         self.drop_refused(&r);
         self.apply_placeholders(&r.call_user_list);
         let early = self

@@ -159,12 +159,15 @@ fn outgoing_call_accepted_becomes_in_call() {
     h.outgoing(&["bob"]);
     assert_eq!(h.m.phase(), Phase::Outgoing);
     assert_eq!(h.call().call_id.as_deref(), Some("c1"));
+    // The server's answer says how long the invitees are rung (60 s in `invited`).
+    assert_eq!(h.call().ring_until, Some(h.now + 60_000));
     h.ev(changed(
         "c1",
         vec![user("bob", CallUserState::Accepted, None)],
     ));
     assert_eq!(h.m.phase(), Phase::InCall);
     assert_eq!(h.call().started_at, Some(h.now));
+    assert_eq!(h.call().ring_until, None);
     assert!(matches!(&h.updates.last().unwrap().notice, Notice::Accepted { by } if by == "bob"));
 }
 

@@ -72,7 +72,8 @@ pub struct CallView {
     /// When the talking started (the first accept), local Unix milliseconds.
     #[cfg_attr(feature = "ts", ts(type = "number | null"))]
     pub started_at: Option<u64>,
-    /// Incoming only: when the ringing stops by itself, local Unix milliseconds.
+    /// When the ringing stops by itself, local Unix milliseconds: the invitation's timeout
+    /// as the server gave it (with the invitation, or in its answer to ours).
     #[cfg_attr(feature = "ts", ts(type = "number | null"))]
     pub ring_until: Option<u64>,
     /// An accept or invite request is on its way.
