@@ -319,6 +319,12 @@ async fn offline_callee(w: &World) -> Result<()> {
         status.starts_with("dave isn't online") && status.contains("mistyped"),
         "calling offline dave shows {status:?}"
     );
+    // How long dave can still sign in and be rung: the server's deadline, counting down.
+    let note = w.alice.text(r#"[data-note="not-online"]"#).await?;
+    ensure!(
+        note.starts_with("It rings if they sign in within 0:"),
+        "the not-online note says {note:?}"
+    );
     w.alice.shot("waiting-offline").await?;
     w.alice
         .wait_for_within("[data-outcome=unreachable]", RING_OUT)
