@@ -27,6 +27,9 @@ use std::sync::Arc;
 use tauri::{AppHandle, Builder, Context, Manager, Runtime, WebviewWindowBuilder, WindowEvent};
 use tokio::sync::OnceCell;
 
+/// The main window's label, as in tauri.conf.json.
+pub(crate) const MAIN: &str = "main";
+
 pub use browser::{new_secret, page_url, serve as serve_pages, PageAssets, PageUrl};
 pub use error::CommandError;
 pub use headless::HeadlessError;
@@ -96,7 +99,7 @@ pub fn run_app<R: Runtime>(mut builder: Builder<R>, context: Context<R>) {
             create_main(&handle)?;
             // Started with the computer: ready for calls in the tray, no window in the way.
             if std::env::args().any(|a| a == START_IN_TRAY) {
-                if let Some(main) = handle.get_webview_window("main") {
+                if let Some(main) = handle.get_webview_window(MAIN) {
                     main.hide()?;
                 }
             }
@@ -113,7 +116,7 @@ pub fn run_app<R: Runtime>(mut builder: Builder<R>, context: Context<R>) {
             // Closing the main window keeps Beckon in the tray, able to receive calls;
             // closing the popup puts it away until the next call.
             if let WindowEvent::CloseRequested { api, .. } = event {
-                if matches!(window.label(), "main" | popup::LABEL) {
+                if matches!(window.label(), MAIN | popup::LABEL) {
                     api.prevent_close();
                     let _ = window.hide();
                 }
@@ -134,7 +137,7 @@ pub fn run_app<R: Runtime>(mut builder: Builder<R>, context: Context<R>) {
 /// The main window, from its entry in tauri.conf.json (`"create": false` there), built
 /// here so it gets this launch's WebView2 profile like the popup does.
 fn create_main<R: Runtime>(app: &AppHandle<R>) -> tauri::Result<()> {
-    let Some(config) = app.config().app.windows.iter().find(|w| w.label == "main") else {
+    let Some(config) = app.config().app.windows.iter().find(|w| w.label == MAIN) else {
         return Err(tauri::Error::WindowNotFound);
     };
     webview_profile::apply(WebviewWindowBuilder::from_config(app, config)?).build()?;
@@ -181,7 +184,7 @@ pub(crate) async fn open_in_browser<R: Runtime>(app: &AppHandle<R>) -> Result<()
 
 /// Brings the main window forward (tray "Open", a second launch).
 pub(crate) fn show_main<R: Runtime>(app: &AppHandle<R>) {
-    if let Some(w) = app.get_webview_window("main") {
+    if let Some(w) = app.get_webview_window(MAIN) {
         let _ = w.show();
         let _ = w.unminimize();
         let _ = w.set_focus();

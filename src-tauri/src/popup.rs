@@ -15,9 +15,22 @@ pub const LABEL: &str = "incoming";
 /// has loaded: a window never mapped makes its first showing pay for realizing the window
 /// and starting the page's rendering (about a second here), and the first call would wait.
 pub fn prepare<R: Runtime>(app: &AppHandle<R>) {
-    if app.get_webview_window(LABEL).is_none() {
-        build(app, Showing::OffScreenUntilLoaded);
+    if app.get_webview_window(LABEL).is_some() {
+        return;
     }
+    // On Linux the popup lives in the main window's web process: its own would cost about
+    // 90 MiB (PSS) for a page that is hidden nearly all the time.
+    #[cfg(target_os = "linux")]
+    if let Some(main) = app.get_webview_window(crate::MAIN) {
+        let handle = app.clone();
+        let shared = main.with_webview(move |main| {
+            build(&handle, Showing::OffScreenUntilLoaded, Some(main.inner()));
+        });
+        if shared.is_ok() {
+            return;
+        }
+    }
+    build(app, Showing::OffScreenUntilLoaded, None);
 }
 
 pub fn show<R: Runtime>(app: &AppHandle<R>) {
@@ -28,7 +41,7 @@ pub fn show<R: Runtime>(app: &AppHandle<R>) {
             let _ = w.set_focus();
         }
         // Closed by the window manager, say: made again, at the cost of a slower start.
-        None => build(app, Showing::Now),
+        None => build(app, Showing::Now, None),
     }
 }
 
@@ -44,9 +57,22 @@ enum Showing {
     OffScreenUntilLoaded,
 }
 
-fn build<R: Runtime>(app: &AppHandle<R>, showing: Showing) {
+/// The main window's webview, where the popup can share its web process.
+#[cfg(target_os = "linux")]
+type Related = Option<webkit2gtk::WebView>;
+#[cfg(not(target_os = "linux"))]
+type Related = Option<std::convert::Infallible>;
+
+fn build<R: Runtime>(app: &AppHandle<R>, showing: Showing, related: Related) {
     let builder =
         WebviewWindowBuilder::new(app, LABEL, WebviewUrl::App("index.html#incoming".into()));
+    #[cfg(target_os = "linux")]
+    let builder = match related {
+        Some(view) => builder.with_related_view(view),
+        None => builder,
+    };
+    #[cfg(not(target_os = "linux"))]
+    let _ = related;
     let builder = crate::webview_profile::apply(builder)
         .title("Incoming call — Beckon")
         .inner_size(380.0, 220.0)
