@@ -79,6 +79,9 @@ pub enum Command {
     /// healthy pair makes calls; prints the pair's latency before and during, the server's
     /// peak memory, and the connections it refused or cut.
     Soak(crate::soak::SoakArgs),
+    /// Serve as a floor: a minimal relay of the messages the bench sends, with no storage,
+    /// over WebSocket or length-prefixed TCP. Runs until killed.
+    Floor(crate::floor::FloorArgs),
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

@@ -1,6 +1,7 @@
 //! `beckon-bench`: load generator for beckon-server. See `beckon-bench --help`.
 
 mod args;
+mod floor;
 mod invites;
 mod keepalive;
 mod logins;
@@ -31,8 +32,10 @@ const GAUGE_REFRESH: Duration = Duration::from_millis(1500);
 #[tokio::main]
 async fn main() -> Result<()> {
     let args = Args::parse();
-    if let Some(args::Command::Soak(soak)) = &args.command {
-        return soak::main(soak).await;
+    match &args.command {
+        Some(args::Command::Soak(soak)) => return soak::main(soak).await,
+        Some(args::Command::Floor(floor)) => return floor::main(floor).await,
+        None => {}
     }
     if args.clients < 2 {
         bail!("--clients must be at least 2: clients are paired as caller and invitee");
