@@ -168,7 +168,7 @@ impl CpuWindow {
         CpuWindow { server, bench, end }
     }
 
-    /// (server µs per invitation, server cores, bench cores).
+    /// Server µs per invitation, and a line with it and the cores server and bench used.
     async fn end(self, invitations: u64, duration: Duration) -> (Option<f64>, String) {
         let (server, bench) = self.end.await.unwrap_or((None, None));
         let secs = duration.as_secs_f64().max(1e-9);
