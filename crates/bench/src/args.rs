@@ -13,6 +13,11 @@ pub struct Args {
     #[command(subcommand)]
     pub command: Option<Command>,
 
+    /// What to measure: Beckon, or one of the floors it is compared with (see
+    /// `beckon-bench floor --help`), started by the bench on a free loopback port.
+    #[arg(long, value_enum, default_value_t = Target::Beckon)]
+    pub target: Target,
+
     /// Simulated clients, each its own connection and user (u0, u1, ...).
     #[arg(long, default_value_t = 1000)]
     pub clients: usize,
@@ -64,7 +69,8 @@ pub struct Args {
     #[arg(long, default_value_t = 15)]
     pub startup_timeout: u64,
 
-    /// Use an already running server instead, e.g. ws://127.0.0.1:8080/ws (loopback only).
+    /// Use an already running Beckon server instead, e.g. ws://127.0.0.1:8080/ws (loopback
+    /// only).
     #[arg(long)]
     pub url: Option<String>,
 
@@ -79,6 +85,31 @@ pub enum Command {
     /// healthy pair makes calls; prints the pair's latency before and during, the server's
     /// peak memory, and the connections it refused or cut.
     Soak(crate::soak::SoakArgs),
+    /// Serve as a floor: a minimal relay of the messages the bench sends, with no storage,
+    /// over WebSocket or length-prefixed TCP. Runs until killed.
+    Floor(crate::floor::FloorArgs),
+    /// Measure Beckon (`--sync full`) and both floors in interleaved rounds, and print the
+    /// medians side by side with Beckon's ratio to each floor.
+    Table(crate::table::TableArgs),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Target {
+    Beckon,
+    FloorWs,
+    FloorTcp,
+}
+
+impl Target {
+    pub const ALL: [Target; 3] = [Target::Beckon, Target::FloorWs, Target::FloorTcp];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Target::Beckon => "Beckon",
+            Target::FloorWs => "WS floor",
+            Target::FloorTcp => "TCP floor",
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

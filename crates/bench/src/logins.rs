@@ -6,9 +6,12 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use anyhow::{anyhow, bail, Context, Result};
-use beckon_client::wire::{Events, WireClient, WireConfig};
+use beckon_client::wire::{WireClient, WireConfig};
 use tokio::net::TcpSocket;
 use tokio::task::JoinSet;
+
+pub use crate::floor::Transport;
+use crate::wire::{Events, TcpWire, Wire};
 
 /// Everything one client needs, from connect to login, must finish within this.
 const LOGIN_BUDGET: Duration = Duration::from_secs(15);
@@ -17,7 +20,7 @@ const LOGIN_ATTEMPTS: u32 = 5;
 
 pub struct Client {
     pub user_id: String,
-    pub wire: WireClient,
+    pub wire: Wire,
     pub events: Events,
 }
 
@@ -30,7 +33,7 @@ pub struct Logins {
 /// login phase would otherwise let the first ones time out).
 #[derive(Clone, Default)]
 pub struct Registry {
-    pub clients: Arc<Mutex<Vec<WireClient>>>,
+    pub clients: Arc<Mutex<Vec<Wire>>>,
     /// The smallest heartbeat interval any login result announced, in ms.
     pub heartbeat_interval_ms: Arc<AtomicU64>,
 }
@@ -69,6 +72,7 @@ pub fn source_addresses(n: u8) -> Vec<IpAddr> {
 pub async fn login_all(
     url: &str,
     addr: SocketAddr,
+    transport: Transport,
     count: usize,
     concurrency: usize,
     sources: &[IpAddr],
@@ -89,11 +93,11 @@ pub async fn login_all(
             let registry = registry.clone();
             tasks.spawn(async move {
                 let user_id = format!("u{i}");
-                let client =
-                    tokio::time::timeout(LOGIN_BUDGET, login_one(&url, addr, source, user_id))
-                        .await
-                        .map_err(|_| anyhow!("no login within {LOGIN_BUDGET:?}"))
-                        .and_then(|r| r);
+                let login = login_one(&url, addr, transport, source, user_id);
+                let client = tokio::time::timeout(LOGIN_BUDGET, login)
+                    .await
+                    .map_err(|_| anyhow!("no login within {LOGIN_BUDGET:?}"))
+                    .and_then(|r| r);
                 (
                     i,
                     client.map(|(c, interval)| {
@@ -135,7 +139,7 @@ pub async fn login_user(url: &str, addr: SocketAddr, user_id: &str) -> Result<Cl
     let source = IpAddr::V4(Ipv4Addr::LOCALHOST);
     let mut attempt = 1;
     loop {
-        let login = login_one(url, addr, source, user_id.to_owned());
+        let login = login_one(url, addr, Transport::Ws, source, user_id.to_owned());
         let result = tokio::time::timeout(LOGIN_BUDGET, login)
             .await
             .map_err(|_| anyhow!("no login within {LOGIN_BUDGET:?}"))
@@ -156,6 +160,7 @@ pub async fn login_user(url: &str, addr: SocketAddr, user_id: &str) -> Result<Cl
 async fn login_one(
     url: &str,
     addr: SocketAddr,
+    transport: Transport,
     source: IpAddr,
     user_id: String,
 ) -> Result<(Client, u64)> {
@@ -165,10 +170,19 @@ async fn login_one(
         .with_context(|| format!("binding source address {source}"))?;
     let tcp = socket.connect(addr).await.context("TCP connect")?;
     tcp.set_nodelay(true)?;
-    let (wire, events) = WireClient::connect_over(url, tcp, client_config()).await?;
-    let result = wire
-        .login(user_id.clone(), user_id.clone(), None, None)
-        .await?;
+    let config = client_config();
+    let (wire, events) = match transport {
+        Transport::Ws => {
+            let (wire, events) = WireClient::connect_over(url, tcp, config).await?;
+            (Wire::Ws(wire), Events::Ws(events))
+        }
+        Transport::Tcp => {
+            let timeout = config.request_timeout.unwrap_or(LOGIN_BUDGET);
+            let (wire, events) = TcpWire::start(tcp, config.event_buffer, timeout);
+            (Wire::Tcp(wire), Events::Tcp(events))
+        }
+    };
+    let result = wire.login(user_id.clone(), user_id.clone()).await?;
     let client = Client {
         user_id,
         wire,

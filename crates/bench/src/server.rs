@@ -11,11 +11,15 @@ use anyhow::{bail, Context, Result};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
+use crate::logins::Transport;
+
 pub struct Server {
     pub url: String,
     pub addr: SocketAddr,
     /// Known when we started the server or were told its pid; needed to read its memory.
     pub pid: Option<u32>,
+    /// Beckon answers `/healthz` and `/metrics`; a floor only speaks its protocol.
+    http: bool,
     child: Option<Started>,
 }
 
@@ -35,6 +39,7 @@ impl Server {
             url: url.to_owned(),
             addr,
             pid,
+            http: true,
             child: None,
         })
     }
@@ -77,13 +82,59 @@ impl Server {
         if std::env::var_os("BECKON_LOG").is_none() {
             cmd.env("BECKON_LOG", "warn");
         }
+        Server::spawn(
+            cmd,
+            bin,
+            format!("ws://{addr}/ws"),
+            addr,
+            true,
+            (log, dir),
+            startup,
+        )
+        .await
+    }
+
+    /// Starts this executable as a floor (`beckon-bench floor`) on a free loopback port,
+    /// and waits until it accepts connections.
+    pub async fn start_floor(transport: Transport, startup: Duration) -> Result<Server> {
+        let bin = std::env::current_exe().context("finding this executable")?;
+        let dir = tempfile::Builder::new()
+            .prefix("beckon-floor")
+            .tempdir()
+            .context("creating a temporary directory")?;
+        let log = dir.path().join("floor.log");
+        let addr = SocketAddr::from((Ipv4Addr::LOCALHOST, free_port()?));
+        let out = File::create(&log).with_context(|| format!("creating {}", log.display()))?;
+        let (name, url) = match transport {
+            Transport::Ws => ("ws", format!("ws://{addr}/ws")),
+            Transport::Tcp => ("tcp", format!("tcp://{addr}")),
+        };
+        let mut cmd = Command::new(&bin);
+        cmd.args(["floor", "--transport", name, "--listen"])
+            .arg(addr.to_string())
+            .stdin(Stdio::null())
+            .stdout(out.try_clone()?)
+            .stderr(out);
+        Server::spawn(cmd, &bin, url, addr, false, (log, dir), startup).await
+    }
+
+    async fn spawn(
+        mut cmd: Command,
+        bin: &Path,
+        url: String,
+        addr: SocketAddr,
+        http: bool,
+        (log, dir): (PathBuf, tempfile::TempDir),
+        startup: Duration,
+    ) -> Result<Server> {
         let child = cmd
             .spawn()
             .with_context(|| format!("starting {}", bin.display()))?;
         let mut server = Server {
-            url: format!("ws://{addr}/ws"),
+            url,
             addr,
             pid: Some(child.id()),
+            http,
             child: Some(Started {
                 child,
                 log: log.clone(),
@@ -106,13 +157,18 @@ impl Server {
                     bail!("the server exited during startup ({status})");
                 }
             }
-            if let Ok(Ok(true)) =
-                tokio::time::timeout(Duration::from_secs(1), healthz(self.addr)).await
-            {
+            let probe = async {
+                if self.http {
+                    healthz(self.addr).await
+                } else {
+                    Ok(TcpStream::connect(self.addr).await.is_ok())
+                }
+            };
+            if let Ok(Ok(true)) = tokio::time::timeout(Duration::from_secs(1), probe).await {
                 return Ok(());
             }
             if Instant::now() >= deadline {
-                bail!("the server did not answer GET /healthz within {within:?}");
+                bail!("the server did not answer within {within:?}");
             }
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
@@ -142,6 +198,9 @@ impl Server {
     /// A gauge or counter from the server's `/metrics`, summed over its labels; `None` if
     /// the server does not report it.
     pub async fn metric(&self, name: &str) -> Option<f64> {
+        if !self.http {
+            return None;
+        }
         let text = http_get(self.addr, "/metrics").await.ok()??;
         metric_value(&text, name)
     }
