@@ -3,9 +3,9 @@
 //! and the blocking D-Bus calls run off the async threads.
 //!
 //! An incoming call's notification stays up while the call rings, offers Accept and
-//! Decline where the desktop has notification actions (freedesktop notifications on
-//! Linux), and is withdrawn when the ringing stops: a notification for a call that is
-//! already over only misleads.
+//! Decline (freedesktop notifications on Linux), and is withdrawn when the ringing stops:
+//! a notification for a call that is already over only misleads. Where it could not be
+//! withdrawn, the popup alone rings.
 
 use std::sync::{Arc, Mutex};
 
@@ -141,16 +141,17 @@ fn show_ringing(
     }
 }
 
-/// Elsewhere the notification is shown as is: notify-rust offers neither actions nor
-/// withdrawal there.
+/// Elsewhere (Windows, macOS) no notification: notify-rust can neither give it buttons nor
+/// take it down there, so it would stay in the notification centre long after the call,
+/// and the always-on-top popup already rings with Accept and Decline. Missed calls are
+/// still notified ([`send`]).
 #[cfg(not(all(unix, not(target_os = "macos"))))]
 fn show_ringing(
-    summary: &str,
-    body: &str,
+    _summary: &str,
+    _body: &str,
     _state: &Mutex<Shown>,
     _on_action: impl FnOnce(RingAction) + Send + 'static,
 ) {
-    send(summary.to_owned(), body.to_owned());
 }
 
 #[cfg(test)]
