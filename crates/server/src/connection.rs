@@ -325,7 +325,8 @@ async fn write_queued(
                         fed += 1;
                     }
                 }
-                Frame::LoggedIn { user_id, device_id } => {
+                Frame::LoggedIn(login) => {
+                    let (user_id, device_id) = *login;
                     tracing::debug!(session = conn.session, user = %user_id, device = %device_id, "logged in");
                     conn.user = Some(user_id);
                 }
