@@ -7,6 +7,7 @@ use beckon_protocol::{
 };
 
 use super::presence::Presence;
+use super::seqs::Seqs;
 use super::table::{self, Event};
 use super::timers::{TimerKey, Timers};
 use super::{Batch, Call, Out, Seq, SessionId};
@@ -105,7 +106,7 @@ pub struct Hub {
     pub(super) calls: HashMap<Seq, Call>,
     pub(super) call_ids: HashMap<String, Seq>,
     /// Live calls each user is a member of: for login delivery and the "in a call" check.
-    pub(super) live_by_user: HashMap<String, Vec<Seq>>,
+    pub(super) live_by_user: HashMap<String, Seqs>,
     pub(super) presence: Presence,
     /// Devices that left without logging out, with the moment they count as gone. Only
     /// the latest departure counts: a device that came back and left again gets a new
