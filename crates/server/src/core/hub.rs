@@ -103,7 +103,9 @@ impl Default for Stats {
 
 pub struct Hub {
     pub(super) config: HubConfig,
-    pub(super) calls: HashMap<Seq, Call>,
+    /// Boxed: a map keeps spare room for growth, and a spare slot is then 16 bytes, not
+    /// a whole call.
+    pub(super) calls: HashMap<Seq, Box<Call>>,
     pub(super) call_ids: HashMap<String, Seq>,
     /// Live calls each user is a member of: for login delivery and the "in a call" check.
     pub(super) live_by_user: HashMap<String, Seqs>,
@@ -175,7 +177,7 @@ impl Hub {
                 ended.push((call.end_time, call.seq));
             }
             self.call_ids.insert(call.id.clone(), call.seq);
-            self.calls.insert(call.seq, call);
+            self.calls.insert(call.seq, Box::new(call));
         }
         ended.sort_unstable();
         self.ended.extend(ended);
@@ -301,7 +303,7 @@ impl Hub {
     pub fn take_batch(&mut self) -> Batch {
         let writes = std::mem::take(&mut self.dirty)
             .into_iter()
-            .filter_map(|seq| self.calls.get(&seq).cloned())
+            .filter_map(|seq| self.calls.get(&seq).map(|c| Call::clone(c)))
             .collect();
         Batch {
             writes,

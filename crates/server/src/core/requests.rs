@@ -168,7 +168,7 @@ impl Hub {
             members,
         };
         self.call_ids.insert(call_id.clone(), seq);
-        self.calls.insert(seq, call);
+        self.calls.insert(seq, Box::new(call));
         self.index_member(&actor.user, seq);
         self.start_ringing(seq, &invitees, invite.deadline);
         let call = &self.calls[&seq];

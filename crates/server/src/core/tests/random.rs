@@ -454,7 +454,7 @@ impl Model {
         assert_eq!(index, live_by_user);
         // Storage, replayed, holds what memory holds; what memory let go had ended.
         for (seq, call) in &hub.calls {
-            assert_eq!(d.store.get(seq), Some(call), "storage diverged");
+            assert_eq!(d.store.get(seq), Some(&**call), "storage diverged");
         }
         for (seq, call) in &d.store {
             if !hub.calls.contains_key(seq) {
