@@ -27,10 +27,6 @@ impl Seqs {
         self.as_slice().iter()
     }
 
-    pub fn len(&self) -> usize {
-        self.as_slice().len()
-    }
-
     pub fn is_empty(&self) -> bool {
         self.as_slice().is_empty()
     }

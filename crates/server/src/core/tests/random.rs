@@ -447,7 +447,11 @@ impl Model {
             .iter()
             .map(|(u, seqs)| {
                 let set: BTreeSet<Seq> = seqs.iter().copied().collect();
-                assert_eq!(set.len(), seqs.len(), "{u} indexed twice in one call");
+                assert_eq!(
+                    set.len(),
+                    seqs.iter().count(),
+                    "{u} indexed twice in one call"
+                );
                 (u.clone(), set)
             })
             .collect();
