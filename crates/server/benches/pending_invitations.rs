@@ -74,15 +74,14 @@ fn measure(per_call: usize) -> (f64, f64) {
         HubConfig::default(),
         Box::new(|| uuid::Uuid::new_v4().simple().to_string()),
     );
-    let mut session = 0;
     let feed = |hub: &mut Hub, input: Input| {
         hub.handle(T0, input);
         drop(hub.take_batch());
     };
     for u in 0..users {
-        session += 1;
         let login = LoginInput {
-            session,
+            // Session u + 1 is user u's.
+            session: u as u64 + 1,
             req: 1,
             user_id: format!("user{u}"),
             user_name: format!("User {u}"),
