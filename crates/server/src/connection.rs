@@ -17,6 +17,7 @@ use beckon_protocol::{
 use futures_util::{FutureExt, SinkExt, StreamExt};
 use tokio::sync::mpsc::error::TrySendError;
 use tokio::sync::{mpsc, Semaphore};
+use tokio::time::Instant as TokioInstant;
 use tokio_util::sync::CancellationToken;
 
 use crate::auth::Authenticator;
@@ -116,7 +117,11 @@ pub async fn serve(slot: Option<Slot>, on_upgrade: OnUpgrade, shared: Arc<Shared
         queries: Arc::new(AtomicUsize::new(0)),
         query_turn: Arc::new(Semaphore::new(1)),
     };
-    let mut clock = Deadlines::new(&shared);
+    let mut clock = Deadlines::new(
+        TokioInstant::now(),
+        shared.heartbeat_timeout,
+        shared.login_timeout,
+    );
     let timer = tokio::time::sleep_until(clock.next());
     tokio::pin!(timer);
     let flow = loop {
@@ -129,14 +134,13 @@ pub async fn serve(slot: Option<Slot>, on_upgrade: OnUpgrade, shared: Arc<Shared
             _ = budget.flooding.cancelled() => Flow::Close(Some(CloseReason::Flooding), 1008),
             _ = shared.shutdown.cancelled() => shared.stopping(),
             Some(frame) = queue.recv() => {
-                // Boxed, and bound before it is awaited so that the unboxed future is not
-                // kept as a temporary of the statement: see [`serve`].
-                let write = Box::pin(write_queued(&mut socket, &mut conn, frame, &mut queue, &overflowed));
-                write.await
+                // Boxed: a batch's futures (its send timeout among them) would otherwise
+                // be part of every connection's task while it waits.
+                Box::pin(write_queued(&mut socket, &mut conn, frame, &mut queue, &overflowed)).await
             }
             msg = socket.next() => {
                 conn.last_seen = now_ms();
-                clock.read();
+                clock.read(TokioInstant::now());
                 let mut flow = conn.handle(msg).await;
                 // Frames that are already here are taken at once, so that their answers
                 // leave in one write rather than one write each.
@@ -154,7 +158,7 @@ pub async fn serve(slot: Option<Slot>, on_upgrade: OnUpgrade, shared: Arc<Shared
                 }
                 flow
             }
-            _ = &mut timer => match clock.expired(conn.user.is_some()) {
+            _ = &mut timer => match clock.expired(TokioInstant::now(), conn.user.is_some()) {
                 Some(flow) => flow,
                 None => {
                     timer.as_mut().reset(clock.next());
@@ -173,8 +177,7 @@ pub async fn serve(slot: Option<Slot>, on_upgrade: OnUpgrade, shared: Arc<Shared
     metrics::gauge!(m::CONNECTIONS).decrement(1.0);
     // Boxed: it runs once per connection, and its futures would otherwise be part of
     // every connection's task for the whole session.
-    let goodbye = Box::pin(goodbye(socket, &shared, session, conn.last_seen, flow));
-    goodbye.await;
+    Box::pin(goodbye(socket, &shared, session, conn.last_seen, flow)).await;
 }
 
 /// The heartbeat and login deadlines behind one timer. A read only notes the time; the
@@ -182,33 +185,33 @@ pub async fn serve(slot: Option<Slot>, on_upgrade: OnUpgrade, shared: Arc<Shared
 struct Deadlines {
     heartbeat: Duration,
     /// `None` once the session is logged in.
-    login_by: Option<tokio::time::Instant>,
-    last_read: tokio::time::Instant,
+    login_by: Option<Instant>,
+    last_read: Instant,
 }
 
 impl Deadlines {
-    fn new(shared: &Shared) -> Deadlines {
-        let now = tokio::time::Instant::now();
+    fn new(now: TokioInstant, heartbeat: Duration, login: Duration) -> Deadlines {
+        let now = now.into_std();
         Deadlines {
-            heartbeat: shared.heartbeat_timeout,
-            login_by: Some(now + shared.login_timeout),
+            heartbeat,
+            login_by: Some(now + login),
             last_read: now,
         }
     }
 
-    fn read(&mut self) {
-        self.last_read = tokio::time::Instant::now();
+    fn read(&mut self, now: TokioInstant) {
+        self.last_read = now.into_std();
     }
 
-    fn next(&self) -> tokio::time::Instant {
+    fn next(&self) -> TokioInstant {
         let silent = self.last_read + self.heartbeat;
-        self.login_by.map_or(silent, |at| at.min(silent))
+        TokioInstant::from_std(self.login_by.map_or(silent, |at| at.min(silent)))
     }
 
-    /// The verdict when the timer fires, or `None` if neither deadline has passed: silence
-    /// first, then a login that never came.
-    fn expired(&mut self, logged_in: bool) -> Option<Flow> {
-        let now = tokio::time::Instant::now();
+    /// The verdict when the timer fires at `now`, or `None` if neither deadline has
+    /// passed: silence first, then a login that never came.
+    fn expired(&mut self, now: TokioInstant, logged_in: bool) -> Option<Flow> {
+        let now = now.into_std();
         if now >= self.last_read + self.heartbeat {
             return Some(Flow::Close(Some(CloseReason::HeartbeatTimeout), 1000));
         }
@@ -587,5 +590,54 @@ impl Conn {
             self.out.offer(Frame::Text(text));
         }
         Flow::Continue
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const HB: Duration = Duration::from_secs(30);
+    const LOGIN: Duration = Duration::from_secs(10);
+
+    fn verdict(flow: Option<Flow>) -> Option<CloseReason> {
+        match flow {
+            Some(Flow::Close(reason, _)) => reason,
+            Some(Flow::Continue) => panic!("a deadline closes or says nothing"),
+            None => None,
+        }
+    }
+
+    #[test]
+    fn one_timer_serves_the_login_and_heartbeat_deadlines() {
+        let t0 = TokioInstant::now();
+        let s = Duration::from_secs;
+        let mut d = Deadlines::new(t0, HB, LOGIN);
+        assert_eq!(d.next(), t0 + LOGIN, "the login deadline comes first");
+        assert_eq!(
+            verdict(d.expired(t0 + LOGIN, false)),
+            Some(CloseReason::LoginTimeout)
+        );
+
+        // Logged in and reading: the timer fires at the login deadline, finds the
+        // session alive, and moves to the heartbeat deadline of the last read.
+        let mut d = Deadlines::new(t0, HB, LOGIN);
+        d.read(t0 + s(5));
+        assert_eq!(verdict(d.expired(t0 + LOGIN, true)), None);
+        assert_eq!(d.next(), t0 + s(35));
+        d.read(t0 + s(20));
+        assert_eq!(verdict(d.expired(t0 + s(35), true)), None, "it read since");
+        assert_eq!(d.next(), t0 + s(50));
+        assert_eq!(
+            verdict(d.expired(t0 + s(50), true)),
+            Some(CloseReason::HeartbeatTimeout)
+        );
+
+        // Silence wins over a missed login when both have passed.
+        let mut d = Deadlines::new(t0, LOGIN, LOGIN);
+        assert_eq!(
+            verdict(d.expired(t0 + LOGIN, false)),
+            Some(CloseReason::HeartbeatTimeout)
+        );
     }
 }
