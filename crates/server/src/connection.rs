@@ -3,6 +3,8 @@
 //! writes whatever the rest of the server queued for it. It never trusts the client: bad
 //! frames get numbered errors, floods get rate limited then cut, silence gets timed out.
 
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
@@ -13,18 +15,21 @@ use beckon_protocol::{
     ResponseBody, ServerMessage,
 };
 use futures_util::{FutureExt, SinkExt, StreamExt};
+use tokio::sync::mpsc::error::TrySendError;
 use tokio::sync::{mpsc, Semaphore};
+use tokio::time::Instant as TokioInstant;
 use tokio_util::sync::CancellationToken;
 
 use crate::auth::Authenticator;
 use crate::core::{Input, LoginInput, SessionId};
 use crate::ice::IceSettings;
-use crate::listener::Tasks;
+use crate::listener::{Slot, Tasks};
 use crate::metrics as m;
 use crate::pipeline::{closed_frame, encode, now_ms};
 use crate::registry::{Frame, Registry, SessionHandle};
 use crate::store::{self, ReadPool};
 use crate::ws::{Charge, CloseCode, CloseFrame, FrameBudget, Message, Socket, Utf8Bytes};
+use hyper::upgrade::OnUpgrade;
 
 /// What every connection shares.
 pub struct Shared {
@@ -76,7 +81,28 @@ enum Flow {
     Close(Option<CloseReason>, u16),
 }
 
-pub async fn serve(mut socket: Socket, budget: Arc<FrameBudget>, shared: Arc<Shared>) {
+/// What a message read leads to: done with, or a request for the hub.
+enum Step {
+    Done(Flow),
+    Forward(u64, Input),
+}
+
+impl From<Flow> for Step {
+    fn from(flow: Flow) -> Step {
+        Step::Done(flow)
+    }
+}
+
+/// Serves an upgraded connection, holding `slot` (its place under the connection cap)
+/// until the session ends. The socket is opened here rather than passed in: an `async
+/// fn` keeps its arguments for its whole life beside the locals they move into, and
+/// the socket is the largest part of every connection's task.
+pub async fn serve(slot: Option<Slot>, on_upgrade: OnUpgrade, shared: Arc<Shared>) {
+    let _slot = slot;
+    let budget = Arc::new(FrameBudget::default());
+    let Some(mut socket) = crate::ws::open(on_upgrade, budget.clone()).await else {
+        return;
+    };
     let session = shared.next_session.fetch_add(1, Ordering::Relaxed);
     let (out, mut queue) = shared.registry.open(session);
     let overflowed = out.overflowed.clone();
@@ -91,10 +117,13 @@ pub async fn serve(mut socket: Socket, budget: Arc<FrameBudget>, shared: Arc<Sha
         queries: Arc::new(AtomicUsize::new(0)),
         query_turn: Arc::new(Semaphore::new(1)),
     };
-    let idle = tokio::time::sleep(shared.heartbeat_timeout);
-    tokio::pin!(idle);
-    let login_deadline = tokio::time::sleep(shared.login_timeout);
-    tokio::pin!(login_deadline);
+    let mut clock = Deadlines::new(
+        TokioInstant::now(),
+        shared.heartbeat_timeout,
+        shared.login_timeout,
+    );
+    let timer = tokio::time::sleep_until(clock.next());
+    tokio::pin!(timer);
     let flow = loop {
         // In this order: a verdict first; then what is queued, so the answers to what was
         // read go out before more is read, and a client that pipelines requests holds
@@ -105,12 +134,14 @@ pub async fn serve(mut socket: Socket, budget: Arc<FrameBudget>, shared: Arc<Sha
             _ = budget.flooding.cancelled() => Flow::Close(Some(CloseReason::Flooding), 1008),
             _ = shared.shutdown.cancelled() => shared.stopping(),
             Some(frame) = queue.recv() => {
-                write_queued(&mut socket, &mut conn, frame, &mut queue, &overflowed).await
+                // Boxed: a batch's futures (its send timeout among them) would otherwise
+                // be part of every connection's task while it waits.
+                Box::pin(write_queued(&mut socket, &mut conn, frame, &mut queue, &overflowed)).await
             }
             msg = socket.next() => {
                 conn.last_seen = now_ms();
-                idle.as_mut().reset(tokio::time::Instant::now() + shared.heartbeat_timeout);
-                let mut flow = conn.on_read(msg).await;
+                clock.read(TokioInstant::now());
+                let mut flow = conn.handle(msg).await;
                 // Frames that are already here are taken at once, so that their answers
                 // leave in one write rather than one write each.
                 for _ in 1..READ_BATCH {
@@ -123,14 +154,17 @@ pub async fn serve(mut socket: Socket, budget: Arc<FrameBudget>, shared: Arc<Sha
                     let Some(msg) = socket.next().now_or_never() else {
                         break;
                     };
-                    flow = conn.on_read(msg).await;
+                    flow = conn.handle(msg).await;
                 }
                 flow
             }
-            _ = &mut idle => Flow::Close(Some(CloseReason::HeartbeatTimeout), 1000),
-            _ = &mut login_deadline, if conn.user.is_none() => {
-                Flow::Close(Some(CloseReason::LoginTimeout), 1008)
-            }
+            _ = &mut timer => match clock.expired(TokioInstant::now(), conn.user.is_some()) {
+                Some(flow) => flow,
+                None => {
+                    timer.as_mut().reset(clock.next());
+                    Flow::Continue
+                }
+            },
         };
         if let Flow::Close(..) = flow {
             break flow;
@@ -141,12 +175,67 @@ pub async fn serve(mut socket: Socket, budget: Arc<FrameBudget>, shared: Arc<Sha
     // The session ends here, not after the goodbye below, which can take seconds.
     shared.registry.remove(session);
     metrics::gauge!(m::CONNECTIONS).decrement(1.0);
+    // Boxed: it runs once per connection, and its futures would otherwise be part of
+    // every connection's task for the whole session.
+    Box::pin(goodbye(socket, &shared, session, conn.last_seen, flow)).await;
+}
+
+/// The heartbeat and login deadlines behind one timer. A read only notes the time; the
+/// timer is moved when it fires early, not on every frame.
+struct Deadlines {
+    heartbeat: Duration,
+    /// `None` once the session is logged in.
+    login_by: Option<Instant>,
+    last_read: Instant,
+}
+
+impl Deadlines {
+    fn new(now: TokioInstant, heartbeat: Duration, login: Duration) -> Deadlines {
+        let now = now.into_std();
+        Deadlines {
+            heartbeat,
+            login_by: Some(now + login),
+            last_read: now,
+        }
+    }
+
+    fn read(&mut self, now: TokioInstant) {
+        self.last_read = now.into_std();
+    }
+
+    fn next(&self) -> TokioInstant {
+        let silent = self.last_read + self.heartbeat;
+        TokioInstant::from_std(self.login_by.map_or(silent, |at| at.min(silent)))
+    }
+
+    /// The verdict when the timer fires at `now`, or `None` if neither deadline has
+    /// passed: silence first, then a login that never came.
+    fn expired(&mut self, now: TokioInstant, logged_in: bool) -> Option<Flow> {
+        let now = now.into_std();
+        if now >= self.last_read + self.heartbeat {
+            return Some(Flow::Close(Some(CloseReason::HeartbeatTimeout), 1000));
+        }
+        if logged_in {
+            self.login_by = None;
+        } else if self.login_by.is_some_and(|at| now >= at) {
+            return Some(Flow::Close(Some(CloseReason::LoginTimeout), 1008));
+        }
+        None
+    }
+}
+
+/// Tells the hub the connection is gone, then the client why, and holds the socket open
+/// a moment so that it can read that.
+async fn goodbye(
+    mut socket: Socket,
+    shared: &Shared,
+    session: SessionId,
+    last_seen: u64,
+    flow: Flow,
+) {
     let _ = shared
         .hub
-        .send(Input::Disconnected {
-            session,
-            last_seen: conn.last_seen,
-        })
+        .send(Input::Disconnected { session, last_seen })
         .await;
     if let Flow::Close(reason, code) = flow {
         if let Some(reason) = reason {
@@ -239,7 +328,8 @@ async fn write_queued(
                         fed += 1;
                     }
                 }
-                Frame::LoggedIn { user_id, device_id } => {
+                Frame::LoggedIn(login) => {
+                    let (user_id, device_id) = *login;
                     tracing::debug!(session = conn.session, user = %user_id, device = %device_id, "logged in");
                     conn.user = Some(user_id);
                 }
@@ -267,53 +357,77 @@ async fn write_queued(
 }
 
 impl Conn {
-    async fn on_read(&mut self, msg: Option<Result<Message, crate::ws::Error>>) -> Flow {
-        match msg {
-            Some(Ok(msg)) => self.on_message(msg).await,
-            Some(Err(e)) => {
-                tracing::debug!(session = self.session, error = %e, "websocket error");
-                Flow::Close(None, close_code(&e))
-            }
-            None => Flow::Close(None, 1000),
+    /// Reads one message and acts on it. Only a full hub queue makes it wait, and that
+    /// wait is boxed: the future of every connection's task stays small.
+    async fn handle(&mut self, msg: Option<Result<Message, crate::ws::Error>>) -> Flow {
+        match self.dispatch(msg) {
+            Ok(flow) => flow,
+            Err(wait) => wait.await,
         }
     }
 
-    async fn on_message(&mut self, msg: Message) -> Flow {
+    /// The outcome of a message, or the wait for room in the hub's queue.
+    fn dispatch(
+        &mut self,
+        msg: Option<Result<Message, crate::ws::Error>>,
+    ) -> Result<Flow, Pin<Box<dyn Future<Output = Flow> + Send + '_>>> {
+        match self.on_read(msg) {
+            Step::Done(flow) => Ok(flow),
+            Step::Forward(id, input) => match self.shared.hub.try_send(input) {
+                Ok(()) => Ok(Flow::Continue),
+                Err(TrySendError::Closed(_)) => Ok(self.shutting_down(id)),
+                Err(TrySendError::Full(input)) => Err(Box::pin(self.wait_for_hub(id, input))),
+            },
+        }
+    }
+
+    fn on_read(&mut self, msg: Option<Result<Message, crate::ws::Error>>) -> Step {
+        match msg {
+            Some(Ok(msg)) => self.on_message(msg),
+            Some(Err(e)) => {
+                tracing::debug!(session = self.session, error = %e, "websocket error");
+                Step::Done(Flow::Close(None, close_code(&e)))
+            }
+            None => Step::Done(Flow::Close(None, 1000)),
+        }
+    }
+
+    fn on_message(&mut self, msg: Message) -> Step {
         // Pings and pongs were charged as they were read (see [`crate::ws::FrameGuard`]).
         if let Message::Ping(_) | Message::Pong(_) = msg {
-            return Flow::Continue;
+            return Step::Done(Flow::Continue);
         }
         if let Some(flow) = self.rate_limit(&msg) {
-            return flow;
+            return Step::Done(flow);
         }
-        match msg {
-            Message::Text(text) => self.on_text(text.as_str()).await,
+        Step::Done(match msg {
+            Message::Text(text) => return self.on_text(text.as_str()),
             Message::Binary(_) => {
                 self.reply_error(None, ErrorCode::BinaryFrame, "send JSON text frames")
             }
             Message::Ping(_) | Message::Pong(_) | Message::Frame(_) => Flow::Continue,
             Message::Close(_) => Flow::Close(None, 1000),
-        }
+        })
     }
 
-    async fn on_text(&mut self, text: &str) -> Flow {
+    fn on_text(&mut self, text: &str) -> Step {
         let started = Instant::now();
         if text.len() > MAX_FRAME_BYTES {
             let msg = format!(
                 "frame is {} bytes; the limit is {MAX_FRAME_BYTES}",
                 text.len()
             );
-            return self.reply_error(None, ErrorCode::FrameTooLarge, msg);
+            return self.reply_error(None, ErrorCode::FrameTooLarge, msg).into();
         }
         let request = match Request::parse(text) {
             Ok(r) => r,
             Err(invalid) => {
                 metrics::counter!(m::BAD_FRAMES, "code" => invalid.0.code.name()).increment(1);
-                return self.reply(ServerMessage::Error(invalid.0));
+                return self.reply(ServerMessage::Error(invalid.0)).into();
             }
         };
         let id = request.id;
-        match request.body {
+        Step::Done(match request.body {
             RequestBody::Heartbeat => {
                 let result = ResponseBody::Heartbeat(HeartbeatResult {
                     server_time: now_ms(),
@@ -323,13 +437,13 @@ impl Conn {
             RequestBody::Login(login) => {
                 let token = login.token.as_deref();
                 if let Err((code, msg)) = self.shared.auth.verify(&login.user_id, token) {
-                    return self.reply_error(Some(id), code, msg);
+                    return self.reply_error(Some(id), code, msg).into();
                 }
                 let ice = self
                     .shared
                     .ice
                     .config_for(&login.user_id, SystemTime::now());
-                self.forward(
+                return Step::Forward(
                     id,
                     Input::Login(LoginInput {
                         session: self.session,
@@ -340,12 +454,13 @@ impl Conn {
                         ice,
                         started,
                     }),
-                )
-                .await
+                );
             }
             RequestBody::QueryIceConfig => {
                 let Some(user) = &self.user else {
-                    return self.reply_error(Some(id), ErrorCode::NotLoggedIn, "log in first");
+                    return self
+                        .reply_error(Some(id), ErrorCode::NotLoggedIn, "log in first")
+                        .into();
                 };
                 let result = ResponseBody::QueryIceConfig(
                     self.shared.ice.config_for(user, SystemTime::now()),
@@ -354,7 +469,9 @@ impl Conn {
             }
             RequestBody::QueryCallInvitationList(q) => {
                 let Some(user) = self.user.clone() else {
-                    return self.reply_error(Some(id), ErrorCode::NotLoggedIn, "log in first");
+                    return self
+                        .reply_error(Some(id), ErrorCode::NotLoggedIn, "log in first")
+                        .into();
                 };
                 self.query(id, user, q.count, q.next_flag)
             }
@@ -365,9 +482,9 @@ impl Conn {
                     body,
                     started,
                 };
-                self.forward(id, input).await
+                return Step::Forward(id, input);
             }
-        }
+        })
     }
 
     /// Every frame costs a token, whatever it holds: errors and pings cost the server too.
@@ -391,12 +508,17 @@ impl Conn {
         Some(self.reply_error(id, ErrorCode::RateLimited, text))
     }
 
-    async fn forward(&mut self, id: u64, input: Input) -> Flow {
+    /// The hub's queue is full: waits for room, a bounded time.
+    async fn wait_for_hub(&mut self, id: u64, input: Input) -> Flow {
         match tokio::time::timeout(HUB_QUEUE_WAIT, self.shared.hub.send(input)).await {
             Ok(Ok(())) => Flow::Continue,
-            Ok(Err(_)) => self.reply_error(Some(id), ErrorCode::ShuttingDown, "server is stopping"),
+            Ok(Err(_)) => self.shutting_down(id),
             Err(_) => self.reply_error(Some(id), ErrorCode::Overloaded, "server is busy; retry"),
         }
+    }
+
+    fn shutting_down(&self, id: u64) -> Flow {
+        self.reply_error(Some(id), ErrorCode::ShuttingDown, "server is stopping")
     }
 
     /// Reads run beside the hub on the blocking pool, one at a time per connection and a
@@ -468,5 +590,54 @@ impl Conn {
             self.out.offer(Frame::Text(text));
         }
         Flow::Continue
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const HB: Duration = Duration::from_secs(30);
+    const LOGIN: Duration = Duration::from_secs(10);
+
+    fn verdict(flow: Option<Flow>) -> Option<CloseReason> {
+        match flow {
+            Some(Flow::Close(reason, _)) => reason,
+            Some(Flow::Continue) => panic!("a deadline closes or says nothing"),
+            None => None,
+        }
+    }
+
+    #[test]
+    fn one_timer_serves_the_login_and_heartbeat_deadlines() {
+        let t0 = TokioInstant::now();
+        let s = Duration::from_secs;
+        let mut d = Deadlines::new(t0, HB, LOGIN);
+        assert_eq!(d.next(), t0 + LOGIN, "the login deadline comes first");
+        assert_eq!(
+            verdict(d.expired(t0 + LOGIN, false)),
+            Some(CloseReason::LoginTimeout)
+        );
+
+        // Logged in and reading: the timer fires at the login deadline, finds the
+        // session alive, and moves to the heartbeat deadline of the last read.
+        let mut d = Deadlines::new(t0, HB, LOGIN);
+        d.read(t0 + s(5));
+        assert_eq!(verdict(d.expired(t0 + LOGIN, true)), None);
+        assert_eq!(d.next(), t0 + s(35));
+        d.read(t0 + s(20));
+        assert_eq!(verdict(d.expired(t0 + s(35), true)), None, "it read since");
+        assert_eq!(d.next(), t0 + s(50));
+        assert_eq!(
+            verdict(d.expired(t0 + s(50), true)),
+            Some(CloseReason::HeartbeatTimeout)
+        );
+
+        // Silence wins over a missed login when both have passed.
+        let mut d = Deadlines::new(t0, LOGIN, LOGIN);
+        assert_eq!(
+            verdict(d.expired(t0 + LOGIN, false)),
+            Some(CloseReason::HeartbeatTimeout)
+        );
     }
 }

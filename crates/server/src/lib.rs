@@ -186,13 +186,6 @@ async fn upgrade(State(app): State<App>, mut req: Request) -> Response {
         Err(refused) => return refused.into_response(),
     };
     let shared = app.shared.clone();
-    app.tasks.spawn(async move {
-        // The connection's place under the cap is held until the session ends.
-        let _slot = slot;
-        let budget = Arc::new(ws::FrameBudget::default());
-        if let Some(socket) = ws::open(on_upgrade, budget.clone()).await {
-            connection::serve(socket, budget, shared).await;
-        }
-    });
+    app.tasks.spawn(connection::serve(slot, on_upgrade, shared));
     response
 }

@@ -8,7 +8,9 @@ use std::future::Future;
 use std::io;
 use std::net::{IpAddr, SocketAddr};
 use std::num::NonZeroU32;
+use std::pin::Pin;
 use std::sync::Arc;
+use std::task::{Context, Poll};
 use std::time::Duration;
 
 use axum::Router;
@@ -18,7 +20,7 @@ use hyper::server::conn::http1;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use tokio::net::{TcpListener, TcpSocket, TcpStream};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
-use tokio_util::sync::CancellationToken;
+use tokio_util::sync::{CancellationToken, WaitForCancellationFutureOwned};
 use tokio_util::task::TaskTracker;
 
 use crate::metrics as m;
@@ -55,12 +57,9 @@ pub struct Tasks {
 impl Tasks {
     /// Spawns `fut`, which is dropped (with its socket) if `abort_all` comes first.
     pub fn spawn(&self, fut: impl Future<Output = ()> + Send + 'static) {
-        let kill = self.kill.clone();
-        self.tracker.spawn(async move {
-            tokio::select! {
-                _ = fut => {}
-                _ = kill.cancelled() => {}
-            }
+        self.tracker.spawn(Killable {
+            fut,
+            kill: self.kill.clone().cancelled_owned(),
         });
     }
 
@@ -78,6 +77,30 @@ impl Tasks {
         self.kill.cancel();
         self.tracker.wait().await;
         left
+    }
+}
+
+pin_project_lite::pin_project! {
+    /// `fut` until it ends or the kill token is cancelled. A struct rather than an `async`
+    /// block: a block would hold `fut` twice, once as captured and once being polled, and
+    /// a connection's future is its task's largest part.
+    struct Killable<F> {
+        #[pin]
+        fut: F,
+        #[pin]
+        kill: WaitForCancellationFutureOwned,
+    }
+}
+
+impl<F: Future<Output = ()>> Future for Killable<F> {
+    type Output = ();
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        let this = self.project();
+        if this.fut.poll(cx).is_ready() || this.kill.poll(cx).is_ready() {
+            return Poll::Ready(());
+        }
+        Poll::Pending
     }
 }
 

@@ -113,7 +113,7 @@ impl From<Batch> for Encoded {
                     device_id,
                 } => Some(EncodedOut::Frame(
                     session,
-                    Frame::LoggedIn { user_id, device_id },
+                    Frame::LoggedIn(Box::new((user_id, device_id))),
                 )),
                 Out::Close { session, reason } => {
                     Some(EncodedOut::Frame(session, Frame::Close(reason)))

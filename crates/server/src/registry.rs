@@ -3,24 +3,26 @@
 //! queues together share a byte budget; a client whose queue cannot take a frame is not
 //! reading, and it is disconnected rather than allowed to grow server memory.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, RwLock};
+use std::sync::{Arc, Mutex, RwLock};
 
 use axum::extract::ws::Utf8Bytes;
 use beckon_protocol::limits::{OUTBOUND_QUEUE_BYTES, OUTBOUND_QUEUE_FRAMES, OUTBOUND_SHARE_BYTES};
 use beckon_protocol::CloseReason;
-use tokio::sync::mpsc;
+use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 
 use crate::core::SessionId;
 use crate::metrics as m;
 
-/// What a connection task receives from the rest of the server.
+/// What a connection task receives from the rest of the server. Small, because a queue
+/// that has held a few frames keeps their slots.
 #[derive(Debug)]
 pub enum Frame {
     Text(Utf8Bytes),
-    LoggedIn { user_id: String, device_id: String },
+    /// The user and device that the session logged in as.
+    LoggedIn(Box<(String, String)>),
     Close(CloseReason),
 }
 
@@ -39,11 +41,68 @@ struct Total {
     queued: AtomicUsize,
 }
 
+/// One connection's queue. Not a tokio channel: that allocates a block of 32 slots
+/// up front, about 2 KiB for every idle connection; this holds nothing while empty.
+struct Slots {
+    frames: Mutex<Frames>,
+    ready: Notify,
+    /// Bytes of the frames in `frames`.
+    queued: AtomicUsize,
+}
+
+#[derive(Default)]
+struct Frames {
+    queue: VecDeque<Frame>,
+    /// The receiver is gone: nothing more is taken.
+    closed: bool,
+}
+
+/// Slots a drained queue keeps; more are given back, so a burst does not stay.
+const KEPT_SLOTS: usize = 4;
+
+impl Slots {
+    fn try_push(&self, frame: Frame) -> Result<(), Frame> {
+        let Ok(mut f) = self.frames.lock() else {
+            return Err(frame);
+        };
+        if f.closed || f.queue.len() >= OUTBOUND_QUEUE_FRAMES {
+            return Err(frame);
+        }
+        f.queue.push_back(frame);
+        drop(f);
+        self.ready.notify_one();
+        Ok(())
+    }
+
+    fn try_pop(&self) -> Option<Frame> {
+        let mut f = self.frames.lock().ok()?;
+        let frame = f.queue.pop_front();
+        if f.queue.is_empty() && f.queue.capacity() > KEPT_SLOTS {
+            f.queue.shrink_to(KEPT_SLOTS);
+        }
+        frame
+    }
+
+    fn is_closed(&self) -> bool {
+        self.frames.lock().map_or(true, |f| f.closed)
+    }
+
+    /// Closes the queue and returns what was left in it.
+    fn close(&self) -> VecDeque<Frame> {
+        match self.frames.lock() {
+            Ok(mut f) => {
+                f.closed = true;
+                std::mem::take(&mut f.queue)
+            }
+            Err(_) => VecDeque::new(),
+        }
+    }
+}
+
 /// The sending side of one connection's queue; cloned wherever something is queued for it.
 #[derive(Clone)]
 pub struct SessionHandle {
-    tx: mpsc::Sender<Frame>,
-    queued: Arc<AtomicUsize>,
+    slots: Arc<Slots>,
     total: Arc<Total>,
     /// Cancelled when the queue overflowed: the connection closes at once.
     pub overflowed: CancellationToken,
@@ -52,8 +111,7 @@ pub struct SessionHandle {
 /// The receiving side, owned by the connection task. Dropping it gives back the bytes of
 /// whatever is still queued.
 pub struct Queue {
-    rx: mpsc::Receiver<Frame>,
-    queued: Arc<AtomicUsize>,
+    slots: Arc<Slots>,
     total: Arc<Total>,
 }
 
@@ -67,19 +125,19 @@ impl SessionHandle {
     /// [`offer`](Self::offer), telling whether the frame was queued.
     pub fn push(&self, frame: Frame) -> bool {
         let bytes = frame.bytes();
-        let mine = self.queued.fetch_add(bytes, Ordering::Relaxed) + bytes;
+        let mine = self.slots.queued.fetch_add(bytes, Ordering::Relaxed) + bytes;
         let all = self.total.queued.fetch_add(bytes, Ordering::Relaxed) + bytes;
         // Over the total budget only connections that are behind are cut: one that keeps
         // up holds next to nothing.
         let fits = mine <= OUTBOUND_QUEUE_BYTES
             && (all <= self.total.budget || mine <= OUTBOUND_SHARE_BYTES);
-        if fits && self.tx.try_send(frame).is_ok() {
+        if fits && self.slots.try_push(frame).is_ok() {
             metrics::gauge!(m::OUTBOUND_BYTES).increment(bytes as f64);
             return true;
         }
-        self.queued.fetch_sub(bytes, Ordering::Relaxed);
+        self.slots.queued.fetch_sub(bytes, Ordering::Relaxed);
         self.total.queued.fetch_sub(bytes, Ordering::Relaxed);
-        if !self.tx.is_closed() {
+        if !self.slots.is_closed() {
             self.overflowed.cancel();
         }
         false
@@ -87,21 +145,27 @@ impl SessionHandle {
 }
 
 impl Queue {
+    /// The next frame, once there is one. The connection holds a handle to its own
+    /// queue, so it never ends by itself; `Option` keeps the shape of a channel.
     pub async fn recv(&mut self) -> Option<Frame> {
-        let frame = self.rx.recv().await?;
-        self.release(frame.bytes());
-        Some(frame)
+        loop {
+            if let Some(frame) = self.try_recv() {
+                return Some(frame);
+            }
+            // A frame pushed since `try_recv` left a permit: this returns at once.
+            self.slots.ready.notified().await;
+        }
     }
 
     /// The next frame if one is queued already, without waiting.
     pub fn try_recv(&mut self) -> Option<Frame> {
-        let frame = self.rx.try_recv().ok()?;
+        let frame = self.slots.try_pop()?;
         self.release(frame.bytes());
         Some(frame)
     }
 
     fn release(&self, bytes: usize) {
-        self.queued.fetch_sub(bytes, Ordering::Relaxed);
+        self.slots.queued.fetch_sub(bytes, Ordering::Relaxed);
         self.total.queued.fetch_sub(bytes, Ordering::Relaxed);
         metrics::gauge!(m::OUTBOUND_BYTES).decrement(bytes as f64);
     }
@@ -110,8 +174,7 @@ impl Queue {
 impl Drop for Queue {
     fn drop(&mut self) {
         // Closed first, so nothing lands after the drain.
-        self.rx.close();
-        while let Ok(frame) = self.rx.try_recv() {
+        for frame in self.slots.close() {
             self.release(frame.bytes());
         }
     }
@@ -136,11 +199,13 @@ impl Registry {
 
     /// A new connection's queue, registered under `id`.
     pub fn open(&self, id: SessionId) -> (SessionHandle, Queue) {
-        let (tx, rx) = mpsc::channel(OUTBOUND_QUEUE_FRAMES);
-        let queued = Arc::new(AtomicUsize::new(0));
+        let slots = Arc::new(Slots {
+            frames: Mutex::default(),
+            ready: Notify::new(),
+            queued: AtomicUsize::new(0),
+        });
         let handle = SessionHandle {
-            tx,
-            queued: queued.clone(),
+            slots: slots.clone(),
             total: self.total.clone(),
             overflowed: CancellationToken::new(),
         };
@@ -148,8 +213,7 @@ impl Registry {
             map.insert(id, handle.clone());
         }
         let queue = Queue {
-            rx,
-            queued,
+            slots,
             total: self.total.clone(),
         };
         (handle, queue)

@@ -527,7 +527,8 @@ fn members_of(conn: &Connection, seq: Seq) -> Result<Vec<Member>, Fault> {
                     Fault::Bad(format!("call {seq}: members.push is not valid JSON: {e}"))
                 })
             })
-            .transpose()?;
+            .transpose()?
+            .map(Box::new);
         out.push(m);
     }
     Ok(out)

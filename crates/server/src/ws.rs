@@ -79,13 +79,18 @@ pub async fn open(on_upgrade: OnUpgrade, budget: std::sync::Arc<FrameBudget>) ->
     // make the server hold. Frames written in a batch are joined up to the write buffer's
     // size and leave in one write when the batch is flushed.
     let config = WebSocketConfig::default()
-        .read_buffer_size(4096)
+        .read_buffer_size(READ_BUFFER_BYTES)
         .write_buffer_size(WRITE_BUFFER_BYTES)
         .max_message_size(Some(HARD_MAX_FRAME_BYTES))
         .max_frame_size(Some(HARD_MAX_FRAME_BYTES));
     let io = FrameGuard::new(TokioIo::new(upgraded), budget);
     Some(WebSocketStream::from_raw_socket(io, Role::Server, Some(config)).await)
 }
+
+/// The read buffer an idle connection keeps, and the most one read takes from the
+/// socket. Requests are a few hundred bytes, so one read still takes one or several; a
+/// larger frame grows the buffer to its size.
+const READ_BUFFER_BYTES: usize = 1024;
 
 /// Bytes of frames a connection joins before writing them; every batch is flushed at its
 /// end, so this only bounds how much one write carries.

@@ -33,7 +33,8 @@ pub struct Invite {
     /// Absolute deadline in Unix ms: persisted, so a restart fires it at the same moment.
     pub deadline: u64,
     pub extended_data: String,
-    pub push: Option<PushConfig>,
+    /// Boxed: rarely set, and unboxed it would be most of every member's size.
+    pub push: Option<Box<PushConfig>>,
 }
 
 impl Invite {
@@ -50,7 +51,7 @@ impl Invite {
             timeout_secs,
             deadline: now + u64::from(timeout_secs) * 1000,
             extended_data,
-            push,
+            push: push.map(Box::new),
         }
     }
 }
@@ -116,7 +117,7 @@ impl Call {
             create_time: self.create_time,
             expire_time: Some(member.invite.deadline),
             extended_data: member.invite.extended_data.clone(),
-            push_config: member.invite.push.clone(),
+            push_config: member.invite.push.as_deref().cloned(),
             call_user_list: self.members.iter().map(Member::info).collect(),
         }
     }

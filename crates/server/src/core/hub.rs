@@ -7,6 +7,7 @@ use beckon_protocol::{
 };
 
 use super::presence::Presence;
+use super::seqs::Seqs;
 use super::table::{self, Event};
 use super::timers::{TimerKey, Timers};
 use super::{Batch, Call, Out, Seq, SessionId};
@@ -102,10 +103,12 @@ impl Default for Stats {
 
 pub struct Hub {
     pub(super) config: HubConfig,
-    pub(super) calls: HashMap<Seq, Call>,
+    /// Boxed: a map keeps spare room for growth, and a spare slot is then 16 bytes, not
+    /// a whole call.
+    pub(super) calls: HashMap<Seq, Box<Call>>,
     pub(super) call_ids: HashMap<String, Seq>,
     /// Live calls each user is a member of: for login delivery and the "in a call" check.
-    pub(super) live_by_user: HashMap<String, Vec<Seq>>,
+    pub(super) live_by_user: HashMap<String, Seqs>,
     pub(super) presence: Presence,
     /// Devices that left without logging out, with the moment they count as gone. Only
     /// the latest departure counts: a device that came back and left again gets a new
@@ -148,19 +151,14 @@ impl Hub {
         for call in calls {
             self.next_seq = self.next_seq.max(call.seq + 1);
             if call.is_live() {
-                for m in &call.members {
+                for (i, m) in call.members.iter().enumerate() {
                     self.live_by_user
                         .entry(m.user_id.clone())
                         .or_default()
                         .push(call.seq);
                     if m.state.is_pending() {
-                        self.timers.add(
-                            m.invite.deadline,
-                            TimerKey::Invitee {
-                                seq: call.seq,
-                                user: m.user_id.clone(),
-                            },
-                        );
+                        self.timers
+                            .add(m.invite.deadline, TimerKey::invitee(call.seq, i));
                     }
                     if let Some(device) = &m.device {
                         self.device_left(
@@ -174,7 +172,7 @@ impl Hub {
                 ended.push((call.end_time, call.seq));
             }
             self.call_ids.insert(call.id.clone(), call.seq);
-            self.calls.insert(call.seq, call);
+            self.calls.insert(call.seq, Box::new(call));
         }
         ended.sort_unstable();
         self.ended.extend(ended);
@@ -264,9 +262,18 @@ impl Hub {
     pub fn tick(&mut self, now: u64) {
         while let Some((at, key)) = self.timers.pop_due(now) {
             match key {
-                TimerKey::Invitee { seq, user } => self.invitee_deadline(now, seq, &user),
-                TimerKey::DeviceGone { user, device } => {
-                    let k = (user, device);
+                TimerKey::Invitee { seq, member } => {
+                    let user = self
+                        .calls
+                        .get(&seq)
+                        .and_then(|c| c.members.get(member as usize))
+                        .map(|m| m.user_id.clone());
+                    if let Some(user) = user {
+                        self.invitee_deadline(now, seq, &user);
+                    }
+                }
+                TimerKey::DeviceGone(k) => {
+                    let k = *k;
                     if self.away.get(&k) == Some(&at) {
                         self.away.remove(&k);
                         self.device_gone(now, &k.0, &k.1);
@@ -300,7 +307,7 @@ impl Hub {
     pub fn take_batch(&mut self) -> Batch {
         let writes = std::mem::take(&mut self.dirty)
             .into_iter()
-            .filter_map(|seq| self.calls.get(&seq).cloned())
+            .filter_map(|seq| self.calls.get(&seq).map(|c| Call::clone(c)))
             .collect();
         Batch {
             writes,
@@ -462,8 +469,8 @@ impl Hub {
         call.state = CallState::Ended;
         call.end_time = now;
         // Members keep their states, but nobody's invitation can time out any more.
-        for m in &call.members {
-            self.timers.remove_invitee(seq, m);
+        for (i, m) in call.members.iter().enumerate() {
+            self.timers.remove_invitee(seq, i, m);
         }
         let members: Vec<String> = call.members.iter().map(|m| m.user_id.clone()).collect();
         for user in &members {
@@ -519,8 +526,7 @@ impl Hub {
     pub(super) fn device_left(&mut self, user: String, device: String, at: u64) {
         let key = (user, device);
         let before = self.away.insert(key.clone(), at);
-        let (user, device) = key;
-        let timer = TimerKey::DeviceGone { user, device };
+        let timer = TimerKey::DeviceGone(Box::new(key));
         if let Some(before) = before.filter(|b| *b != at) {
             self.timers.remove(before, timer.clone());
         }
@@ -531,9 +537,7 @@ impl Hub {
     pub(super) fn device_back(&mut self, user: &str, device: &str) {
         let key = (user.to_string(), device.to_string());
         if let Some(at) = self.away.remove(&key) {
-            let (user, device) = key;
-            self.timers
-                .remove(at, TimerKey::DeviceGone { user, device });
+            self.timers.remove(at, TimerKey::DeviceGone(Box::new(key)));
         }
     }
 
@@ -552,10 +556,12 @@ impl Hub {
         reason: Option<StateReason>,
         now: u64,
     ) -> Option<CallUserState> {
-        let m = self.calls.get_mut(&seq)?.member_mut(user)?;
+        let call = self.calls.get_mut(&seq)?;
+        let i = call.members.iter().position(|m| m.user_id == user)?;
+        let m = &mut call.members[i];
         let before = m.state;
         if !state.is_pending() {
-            self.timers.remove_invitee(seq, m);
+            self.timers.remove_invitee(seq, i, m);
         }
         m.set_state(state, reason, now);
         Some(before)

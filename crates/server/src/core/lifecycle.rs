@@ -96,7 +96,11 @@ impl Hub {
     /// Every invitation still ringing for this user rings on the new device too; an
     /// invitee that was offline is now `received`, and the members are told.
     fn ring_new_session(&mut self, now: u64, session: SessionId, user: &str) {
-        let seqs = self.live_by_user.get(user).cloned().unwrap_or_default();
+        let seqs = self
+            .live_by_user
+            .get(user)
+            .map(|s| s.as_slice().to_vec())
+            .unwrap_or_default();
         for seq in seqs {
             let call = &self.calls[&seq];
             let Some(member) = call.member(user) else {
@@ -160,7 +164,11 @@ impl Hub {
     /// a gone caller cancels the invitation for everyone (the seed's rule); in advanced
     /// mode an accepted member quits, so nobody is left "in a call" with a dead device.
     pub(super) fn device_gone(&mut self, now: u64, user: &str, device: &str) {
-        let seqs = self.live_by_user.get(user).cloned().unwrap_or_default();
+        let seqs = self
+            .live_by_user
+            .get(user)
+            .map(|s| s.as_slice().to_vec())
+            .unwrap_or_default();
         for seq in seqs {
             let Some(call) = self.calls.get(&seq) else {
                 continue;

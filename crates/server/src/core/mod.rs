@@ -12,6 +12,7 @@ mod lifecycle;
 mod out;
 mod presence;
 mod requests;
+mod seqs;
 pub mod table;
 mod timers;
 

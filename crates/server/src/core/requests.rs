@@ -168,7 +168,7 @@ impl Hub {
             members,
         };
         self.call_ids.insert(call_id.clone(), seq);
-        self.calls.insert(seq, call);
+        self.calls.insert(seq, Box::new(call));
         self.index_member(&actor.user, seq);
         self.start_ringing(seq, &invitees, invite.deadline);
         let call = &self.calls[&seq];
@@ -207,8 +207,13 @@ impl Hub {
     fn start_ringing(&mut self, seq: Seq, invitees: &[String], deadline: u64) {
         for user in invitees {
             self.index_member(user, seq);
-            let user = user.clone();
-            self.add_timer(deadline, TimerKey::Invitee { seq, user });
+            let member = self.calls[&seq]
+                .members
+                .iter()
+                .position(|m| m.user_id == *user);
+            if let Some(i) = member {
+                self.add_timer(deadline, TimerKey::invitee(seq, i));
+            }
         }
         self.mark_dirty(seq);
         self.deliver_invitations(seq, invitees);

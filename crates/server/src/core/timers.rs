@@ -8,12 +8,21 @@ use std::collections::BTreeSet;
 
 use super::{Member, Seq};
 
+/// 16 bytes, so an entry is 24: one is held for every invitation that rings.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
 pub enum TimerKey {
-    /// An invitee's invitation may have timed out.
-    Invitee { seq: Seq, user: String },
-    /// A device may have been gone for the whole grace period.
-    DeviceGone { user: String, device: String },
+    /// An invitee's invitation may have timed out. `member` is its place in the call's
+    /// members, which are only ever appended to.
+    Invitee { seq: Seq, member: u32 },
+    /// A device (user, device) may have been gone for the whole grace period.
+    DeviceGone(Box<(String, String)>),
+}
+
+impl TimerKey {
+    pub fn invitee(seq: Seq, member: usize) -> TimerKey {
+        let member = u32::try_from(member).unwrap_or(u32::MAX);
+        TimerKey::Invitee { seq, member }
+    }
 }
 
 #[derive(Debug, Default)]
@@ -31,12 +40,11 @@ impl Timers {
         self.set.remove(&(at, key));
     }
 
-    /// Removes the timeout of `member` of call `seq` if it is pending: a pending member's
-    /// timer is always due at its invitation's deadline.
-    pub fn remove_invitee(&mut self, seq: Seq, member: &Member) {
+    /// Removes the timeout of `member`, at `index` in call `seq`, if it is pending: a
+    /// pending member's timer is always due at its invitation's deadline.
+    pub fn remove_invitee(&mut self, seq: Seq, index: usize, member: &Member) {
         if member.state.is_pending() {
-            let user = member.user_id.clone();
-            self.remove(member.invite.deadline, TimerKey::Invitee { seq, user });
+            self.remove(member.invite.deadline, TimerKey::invitee(seq, index));
         }
     }
 

@@ -50,7 +50,7 @@ fn every_state_change_is_written_and_refusals_write_nothing() {
 
     // Storage, replayed, holds exactly what the hub holds.
     for (seq, call) in &d.hub.calls {
-        assert_eq!(d.store.get(seq), Some(call));
+        assert_eq!(d.store.get(seq), Some(&**call));
     }
     assert_eq!(d.store.len(), d.hub.calls.len());
 }

@@ -447,14 +447,18 @@ impl Model {
             .iter()
             .map(|(u, seqs)| {
                 let set: BTreeSet<Seq> = seqs.iter().copied().collect();
-                assert_eq!(set.len(), seqs.len(), "{u} indexed twice in one call");
+                assert_eq!(
+                    set.len(),
+                    seqs.iter().count(),
+                    "{u} indexed twice in one call"
+                );
                 (u.clone(), set)
             })
             .collect();
         assert_eq!(index, live_by_user);
         // Storage, replayed, holds what memory holds; what memory let go had ended.
         for (seq, call) in &hub.calls {
-            assert_eq!(d.store.get(seq), Some(call), "storage diverged");
+            assert_eq!(d.store.get(seq), Some(&**call), "storage diverged");
         }
         for (seq, call) in &d.store {
             if !hub.calls.contains_key(seq) {
