@@ -18,8 +18,8 @@ pub fn prepare<R: Runtime>(app: &AppHandle<R>) {
     if app.get_webview_window(LABEL).is_some() {
         return;
     }
-    // On Linux the popup lives in the main window's web process: its own would cost about
-    // 90 MiB (PSS) for a page that is hidden nearly all the time.
+    // On Linux the popup lives in the main window's web process: its own made the app 38 MiB
+    // (PSS) bigger for a page that is hidden nearly all the time, and saved ~6 ms a showing.
     #[cfg(target_os = "linux")]
     if let Some(main) = app.get_webview_window(crate::MAIN) {
         let handle = app.clone();
