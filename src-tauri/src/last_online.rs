@@ -6,7 +6,7 @@
 //! at most that much of what was already told; a clean quit writes it last.
 
 use std::path::Path;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
@@ -46,11 +46,7 @@ pub fn write(dir: &Path, user_id: &str) {
     }
 }
 
-fn now_ms() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_millis() as u64)
-}
+use beckon_protocol::now_unix_ms as now_ms;
 
 #[cfg(test)]
 mod tests {

@@ -4,7 +4,7 @@
 //! popup's time is printed next to its floor, measured in the same run: bob's main window,
 //! already on screen, drawing the same call from the same update.
 
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context, Result};
 use beckon_client::CallType;
@@ -125,8 +125,4 @@ fn percentile(sorted: &[u64], p: f64) -> u64 {
     sorted[rank - 1]
 }
 
-fn unix_ms() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_millis() as u64)
-}
+use beckon_protocol::now_unix_ms as unix_ms;

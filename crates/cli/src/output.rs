@@ -372,11 +372,7 @@ fn clock() -> String {
     jiff::Zoned::now().strftime("%H:%M:%S").to_string()
 }
 
-pub fn unix_ms() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_millis() as u64)
-}
+pub use beckon_protocol::now_unix_ms as unix_ms;
 
 #[cfg(test)]
 mod tests {

@@ -3,7 +3,7 @@
 //! fresh ones are fetched with `queryIceConfig` when they are about to expire.
 mod common;
 
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
 use beckon_protocol::{IceConfig, IceTransportPolicy};
 use beckon_server::cli::Cli;
@@ -37,12 +37,7 @@ fn expiry(c: &IceConfig) -> u64 {
     c.expires_at.expect("TURN credentials expire")
 }
 
-fn unix_ms() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap()
-        .as_millis() as u64
-}
+use beckon_protocol::now_unix_ms as unix_ms;
 
 #[tokio::test]
 async fn credentials_about_to_expire_are_replaced_by_fresh_ones() {

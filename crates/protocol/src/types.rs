@@ -5,6 +5,14 @@ use crate::{CallMode, CallState, CallUserState, StateReason};
 /// Milliseconds since the Unix epoch, UTC. All times on the wire use it.
 pub type UnixMillis = u64;
 
+/// Now, as the wire counts time. A clock set before 1970 reads as 0 rather than failing:
+/// a time is never worth stopping a call for.
+pub fn now_unix_ms() -> UnixMillis {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as UnixMillis)
+}
+
 /// Shown by a client that is in the background when the invitation arrives; stored with the
 /// invitation so a device that logs in later still gets it.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]

@@ -4,7 +4,7 @@
 //! that a crash could take back, nor events out of order.
 
 use std::sync::Arc;
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
 use axum::extract::ws::Utf8Bytes;
 use beckon_protocol::{ServerMessage, SessionClosed};
@@ -16,12 +16,7 @@ use crate::metrics as m;
 use crate::registry::{Frame, Registry};
 use crate::store::{StoreError, Writer};
 
-pub fn now_ms() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_millis() as u64)
-        .unwrap_or_default()
-}
+pub use beckon_protocol::now_unix_ms as now_ms;
 
 /// Inputs taken from the queue per round: enough to amortise a commit, few enough to keep
 /// the latency of the first one low.

@@ -7,7 +7,7 @@ mod common;
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
 use beckon_client::{ClosedBy, WireClient};
 use beckon_protocol::CallUserState::*;
@@ -20,12 +20,7 @@ const BIN: &str = env!("CARGO_BIN_EXE_beckon-server");
 /// after a restart the callers must be back within it or their calls count as abandoned.
 const HEARTBEAT_SECS: u64 = 3;
 
-fn now_ms() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap()
-        .as_millis() as u64
-}
+use beckon_protocol::now_unix_ms as now_ms;
 
 /// One run of the binary on `dir/b.db`. Killed (SIGKILL) if dropped.
 struct Server {

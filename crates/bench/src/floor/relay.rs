@@ -7,7 +7,6 @@
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Mutex, MutexGuard};
-use std::time::{SystemTime, UNIX_EPOCH};
 
 use beckon_protocol::limits::{
     DEFAULT_HEARTBEAT_TIMEOUT_MS, DEFAULT_TIMEOUT_SECS, HEARTBEATS_PER_TIMEOUT,
@@ -360,11 +359,7 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|p| p.into_inner())
 }
 
-fn now_ms() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_millis() as u64)
-}
+use beckon_protocol::now_unix_ms as now_ms;
 
 #[cfg(test)]
 mod tests {

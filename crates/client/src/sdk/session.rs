@@ -320,8 +320,4 @@ impl Session<'_, '_> {
     }
 }
 
-pub(crate) fn unix_ms() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_millis() as u64)
-}
+pub(crate) use beckon_protocol::now_unix_ms as unix_ms;
