@@ -74,11 +74,8 @@ pub async fn run(
     metrics::install();
     let (writer, reads) = store::open(&config.db_path, config.durability)?;
     let stop_checkpoints = Arc::new(std::sync::atomic::AtomicBool::new(false));
-    let checkpointer = store::spawn_checkpointer(
-        &config.db_path,
-        std::time::Duration::from_millis(500),
-        stop_checkpoints.clone(),
-    )?;
+    let checkpointer = store::Checkpointer::open(&config.db_path, &writer, Default::default())?
+        .spawn(&config.db_path, stop_checkpoints.clone())?;
     let now = pipeline::now_ms();
     let hub_config = HubConfig {
         heartbeat_timeout_ms: config.heartbeat_timeout.as_millis() as u64,
