@@ -16,7 +16,7 @@ fn member(user: &str, state: CallUserState) -> Member {
         user_id: user.into(),
         state,
         reason: None,
-        extended_data: String::new(),
+        extended_data: Box::default(),
         inviter: "caller".into(),
         update_time: 1,
         invite: Invite::new(1, None, String::new(), None),
@@ -34,14 +34,14 @@ fn batch(seq: &mut u64) -> Vec<Call> {
             let callee = format!("user-{}", *seq * 104_729 % 1000);
             Call {
                 seq: *seq,
-                id: format!("call-{:016x}", seq.wrapping_mul(0x9e37_79b9_7f4a_7c15)),
-                caller: caller.clone(),
-                caller_name: caller.clone(),
+                id: format!("call-{:016x}", seq.wrapping_mul(0x9e37_79b9_7f4a_7c15)).into(),
+                caller: caller.as_str().into(),
+                caller_name: caller.as_str().into(),
                 mode: CallMode::Normal,
                 state: CallState::Started,
                 create_time: 1,
                 end_time: 0,
-                extended_data: String::new(),
+                extended_data: Box::default(),
                 answered: false,
                 members: vec![
                     member(&caller, CallUserState::Accepted),

@@ -1,4 +1,5 @@
 use std::collections::{BTreeSet, HashMap, VecDeque};
+use std::sync::Arc;
 use std::time::Instant;
 
 use beckon_protocol::{
@@ -106,9 +107,9 @@ pub struct Hub {
     /// Boxed: a map keeps spare room for growth, and a spare slot is then 16 bytes, not
     /// a whole call.
     pub(super) calls: HashMap<Seq, Box<Call>>,
-    pub(super) call_ids: HashMap<String, Seq>,
+    pub(super) call_ids: HashMap<Arc<str>, Seq>,
     /// Live calls each user is a member of: for login delivery and the "in a call" check.
-    pub(super) live_by_user: HashMap<String, Seqs>,
+    pub(super) live_by_user: HashMap<Arc<str>, Seqs>,
     pub(super) presence: Presence,
     /// Devices that left without logging out, with the moment they count as gone. Only
     /// the latest departure counts: a device that came back and left again gets a new
@@ -148,9 +149,16 @@ impl Hub {
     /// deadlines that passed while the server was down fire on the first tick.
     pub fn restore(&mut self, calls: Vec<Call>, now: u64) {
         let mut ended = Vec::new();
-        for call in calls {
+        for mut call in calls {
             self.next_seq = self.next_seq.max(call.seq + 1);
             if call.is_live() {
+                // Rows come back with a string each; share one per user again.
+                call.caller = self.user_id(&call.caller);
+                for m in &mut call.members {
+                    m.user_id = self.user_id(&m.user_id);
+                    m.inviter = self.user_id(&m.inviter);
+                    self.live_by_user.entry(m.user_id.clone()).or_default();
+                }
                 for (i, m) in call.members.iter().enumerate() {
                     self.live_by_user
                         .entry(m.user_id.clone())
@@ -162,8 +170,8 @@ impl Hub {
                     }
                     if let Some(device) = &m.device {
                         self.device_left(
-                            m.user_id.clone(),
-                            device.clone(),
+                            m.user_id.to_string(),
+                            device.to_string(),
                             now + self.config.heartbeat_timeout_ms,
                         );
                     }
@@ -404,7 +412,7 @@ impl Hub {
         let list = call
             .members
             .iter()
-            .filter(|m| changed.contains(&m.user_id))
+            .filter(|m| changed.iter().any(|c| **c == *m.user_id))
             .map(|m| m.info())
             .collect::<Vec<_>>();
         if list.is_empty() {
@@ -414,15 +422,15 @@ impl Hub {
             .members
             .iter()
             .filter(|m| table::receives(Event::UserStateChanged, m.state))
-            .filter(|m| !skip.contains(&m.user_id))
-            .map(|m| m.user_id.as_str())
+            .filter(|m| !skip.iter().any(|c| **c == *m.user_id))
+            .map(|m| &*m.user_id)
             .collect();
         if let Some((user, _)) = actor {
             users.push(user);
         }
         let to = self.sessions_of(users, actor.map(|(_, s)| s));
         let msg = ServerMessage::CallUserStateChanged(CallUserStateChanged {
-            call_id: call.id.clone(),
+            call_id: call.id.to_string(),
             call_user_list: list,
         });
         self.send(to, msg);
@@ -472,7 +480,7 @@ impl Hub {
         for (i, m) in call.members.iter().enumerate() {
             self.timers.remove_invitee(seq, i, m);
         }
-        let members: Vec<String> = call.members.iter().map(|m| m.user_id.clone()).collect();
+        let members: Vec<Arc<str>> = call.members.iter().map(|m| m.user_id.clone()).collect();
         for user in &members {
             if let Some(list) = self.live_by_user.get_mut(user) {
                 list.retain(|s| *s != seq);
@@ -491,11 +499,11 @@ impl Hub {
             .members
             .iter()
             .filter(|m| table::receives(Event::Ended, m.state))
-            .map(|m| m.user_id.as_str());
+            .map(|m| &*m.user_id);
         let to = self.sessions_of(users, except);
         let msg = ServerMessage::CallInvitationEnded(CallInvitationEnded {
-            call_id: call.id.clone(),
-            caller: call.caller.clone(),
+            call_id: call.id.to_string(),
+            caller: call.caller.to_string(),
             mode: call.mode,
             operated_user_id: operator.map(str::to_string).unwrap_or_default(),
             extended_data,
@@ -515,8 +523,18 @@ impl Hub {
         })
     }
 
-    pub(super) fn index_member(&mut self, user: &str, seq: Seq) {
-        let list = self.live_by_user.entry(user.to_string()).or_default();
+    /// The one allocation of `user`'s ID: the one presence or the call index already
+    /// holds, when there is one.
+    pub(super) fn user_id(&self, user: &str) -> Arc<str> {
+        self.presence
+            .user_id(user)
+            .or_else(|| self.live_by_user.get_key_value(user).map(|(id, _)| id))
+            .cloned()
+            .unwrap_or_else(|| Arc::from(user))
+    }
+
+    pub(super) fn index_member(&mut self, user: &Arc<str>, seq: Seq) {
+        let list = self.live_by_user.entry(user.clone()).or_default();
         if !list.contains(&seq) {
             list.push(seq);
         }
@@ -557,7 +575,7 @@ impl Hub {
         now: u64,
     ) -> Option<CallUserState> {
         let call = self.calls.get_mut(&seq)?;
-        let i = call.members.iter().position(|m| m.user_id == user)?;
+        let i = call.members.iter().position(|m| &*m.user_id == user)?;
         let m = &mut call.members[i];
         let before = m.state;
         if !state.is_pending() {

@@ -1,6 +1,8 @@
 //! Sessions coming and going, and deadlines: what happens to calls when a device logs in,
 //! logs out or disappears, and when an invitation runs out of time.
 
+use std::sync::Arc;
+
 use beckon_protocol::limits::MAX_DEVICES_PER_USER;
 use beckon_protocol::{
     CallInvitationTimeout, CallMode, CallUserState, CloseReason, ErrorCode, LoginResult,
@@ -62,9 +64,9 @@ impl Hub {
         self.presence.add(
             session,
             Session {
-                user_id: user_id.clone(),
-                user_name: user_name.clone(),
-                device_id: device_id.clone(),
+                user_id: self.user_id(&user_id),
+                user_name: Arc::from(user_name.as_str()),
+                device_id: Arc::from(device_id.as_str()),
             },
         );
         self.push_out(Out::LoggedIn {
@@ -157,7 +159,7 @@ impl Hub {
         // The device gets one heartbeat timeout, counted from its last frame, to come back
         // (a network blip, a laptop lid). A silent connection has used it up already.
         let at = (last_seen + self.config.heartbeat_timeout_ms).max(now);
-        self.device_left(s.user_id, s.device_id, at);
+        self.device_left(s.user_id.to_string(), s.device_id.to_string(), at);
     }
 
     /// The device a member was in the call on is gone for good. Before anyone accepted,
@@ -179,12 +181,12 @@ impl Hub {
             if !call.is_live() || member.device.as_deref() != Some(device) {
                 continue;
             }
-            if call.caller == user && !call.answered {
+            if &*call.caller == user && !call.answered {
                 let pending: Vec<String> = call
                     .members
                     .iter()
                     .filter(|m| m.state.is_pending())
-                    .map(|m| m.user_id.clone())
+                    .map(|m| m.user_id.to_string())
                     .collect();
                 let caller = call.caller.clone();
                 let advanced = call.mode == CallMode::Advanced;
@@ -235,7 +237,9 @@ impl Hub {
             let to = self.sessions_of([user], None);
             self.send(
                 to,
-                ServerMessage::CallInvitationTimeout(CallInvitationTimeout { call_id }),
+                ServerMessage::CallInvitationTimeout(CallInvitationTimeout {
+                    call_id: call_id.to_string(),
+                }),
             );
         }
         self.state_changed(seq, &[user.to_string()], None, &[]);

@@ -1,20 +1,21 @@
 //! Who is online: logged-in sessions, by user and device.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use super::SessionId;
 
 #[derive(Debug, Clone)]
 pub struct Session {
-    pub user_id: String,
-    pub user_name: String,
-    pub device_id: String,
+    pub user_id: Arc<str>,
+    pub user_name: Arc<str>,
+    pub device_id: Arc<str>,
 }
 
 #[derive(Debug, Default)]
 pub struct Presence {
     sessions: HashMap<SessionId, Session>,
-    by_user: HashMap<String, Vec<SessionId>>,
+    by_user: HashMap<Arc<str>, Vec<SessionId>>,
 }
 
 impl Presence {
@@ -45,6 +46,11 @@ impl Presence {
         self.by_user.get(user).map(Vec::as_slice).unwrap_or(&[])
     }
 
+    /// The one allocation of `user`'s ID, if they are online.
+    pub fn user_id(&self, user: &str) -> Option<&Arc<str>> {
+        self.by_user.get_key_value(user).map(|(id, _)| id)
+    }
+
     pub fn is_online(&self, user: &str) -> bool {
         !self.sessions_of(user).is_empty()
     }
@@ -53,7 +59,7 @@ impl Presence {
         self.sessions_of(user)
             .iter()
             .copied()
-            .find(|id| self.sessions[id].device_id == device)
+            .find(|id| &*self.sessions[id].device_id == device)
     }
 
     pub fn len(&self) -> usize {

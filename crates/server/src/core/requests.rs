@@ -3,6 +3,8 @@
 //! state), then whether the call is still live (`callEnded`); only then does it change
 //! anything.
 
+use std::sync::Arc;
+
 use beckon_protocol::limits::MAX_CALL_MEMBERS;
 use beckon_protocol::{
     is_valid_id, CallAnswer, CallCancel, CallCancelResult, CallEndResult, CallIdResult,
@@ -48,9 +50,9 @@ fn screen_invitees(
 
 /// The requester, resolved from its session.
 struct Actor {
-    user: String,
-    name: String,
-    device: String,
+    user: Arc<str>,
+    name: Arc<str>,
+    device: Arc<str>,
     session: SessionId,
 }
 
@@ -134,7 +136,7 @@ impl Hub {
         let timeout = invite.timeout_secs;
         let seq = self.next_seq;
         self.next_seq += 1;
-        let call_id = self.new_id();
+        let call_id: Arc<str> = Arc::from(self.new_id());
         // Sized once: grown by push, a call's Vec would carry up to twice the room it
         // needs for as long as it is in memory.
         let mut members = Vec::with_capacity(1 + invitees.len());
@@ -142,7 +144,7 @@ impl Hub {
             user_id: actor.user.clone(),
             state: CallUserState::Accepted,
             reason: None,
-            extended_data: String::new(),
+            extended_data: Box::default(),
             inviter: actor.user.clone(),
             update_time: now,
             invite: Invite {
@@ -163,7 +165,7 @@ impl Hub {
             state: CallState::Started,
             create_time: now,
             end_time: 0,
-            extended_data: r.extended_data,
+            extended_data: r.extended_data.into_boxed_str(),
             answered: false,
             members,
         };
@@ -174,29 +176,29 @@ impl Hub {
         let call = &self.calls[&seq];
         let created = ServerMessage::CallInvitationCreated(call.creation_info());
         let result = CallInviteResult {
-            call_id,
+            call_id: call_id.to_string(),
             timeout,
             create_time: now,
             call_user_list: call.members[1..].iter().map(Member::info).collect(),
             error_invitees: errors,
         };
-        let to = self.sessions_of([actor.user.as_str()], Some(session));
+        let to = self.sessions_of([&*actor.user], Some(session));
         self.send(to, created);
         Ok(ResponseBody::CallInvite(result))
     }
 
-    fn new_invitee(&self, user: &str, inviter: &str, invite: &Invite, now: u64) -> Member {
+    fn new_invitee(&self, user: &str, inviter: &Arc<str>, invite: &Invite, now: u64) -> Member {
         let state = if self.presence.is_online(user) {
             CallUserState::Received
         } else {
             CallUserState::Inviting
         };
         Member {
-            user_id: user.to_string(),
+            user_id: self.user_id(user),
             state,
             reason: None,
-            extended_data: String::new(),
-            inviter: inviter.to_string(),
+            extended_data: Box::default(),
+            inviter: inviter.clone(),
             update_time: now,
             invite: invite.clone(),
             device: None,
@@ -206,14 +208,13 @@ impl Hub {
     /// New invitees of call `seq`: indexed, their timeout armed, stored, and rung.
     fn start_ringing(&mut self, seq: Seq, invitees: &[String], deadline: u64) {
         for user in invitees {
-            self.index_member(user, seq);
-            let member = self.calls[&seq]
-                .members
-                .iter()
-                .position(|m| m.user_id == *user);
-            if let Some(i) = member {
-                self.add_timer(deadline, TimerKey::invitee(seq, i));
-            }
+            let members = &self.calls[&seq].members;
+            let Some(i) = members.iter().position(|m| *m.user_id == **user) else {
+                continue;
+            };
+            let id = members[i].user_id.clone();
+            self.index_member(&id, seq);
+            self.add_timer(deadline, TimerKey::invitee(seq, i));
         }
         self.mark_dirty(seq);
         self.deliver_invitations(seq, invitees);
@@ -244,7 +245,7 @@ impl Hub {
         // may also have ended the call: check `answered` before liveness.
         let seq = match self.checked(&r.call_id, &actor.user, None) {
             Err(e) if e.code == ErrorCode::CallEnded => {
-                let seq = self.call_ids[&r.call_id];
+                let seq = self.call_ids[r.call_id.as_str()];
                 if self.calls[&seq].answered {
                     return Err(Refusal::new(
                         ErrorCode::CallAlreadyAccepted,
@@ -272,7 +273,7 @@ impl Hub {
             call.members[1..]
                 .iter()
                 .filter(|m| m.state.is_pending() && m.inviter == actor.user)
-                .map(|m| m.user_id.clone())
+                .map(|m| m.user_id.to_string())
                 .collect()
         } else {
             r.invitees.clone()
@@ -321,7 +322,7 @@ impl Hub {
             StateReason::CancelledByInviter,
             &actor.user,
             r.extended_data,
-            Some((&actor.user, session)),
+            Some((&*actor.user, session)),
         );
         self.check_auto_end(now, seq, Some(session));
         Ok(ResponseBody::CallCancel(CallCancelResult {
@@ -356,7 +357,7 @@ impl Hub {
         self.send(
             to,
             ServerMessage::CallInvitationCancelled(CallInvitationCancelled {
-                call_id,
+                call_id: call_id.to_string(),
                 inviter: inviter.to_string(),
                 extended_data,
                 reason,
@@ -386,13 +387,13 @@ impl Hub {
         let call = self.calls.get_mut(&seq).expect("checked call");
         call.answered = true;
         let m = call.member_mut(&actor.user).expect("checked member");
-        m.extended_data = extended_data;
+        m.extended_data = extended_data.into_boxed_str();
         m.device = Some(actor.device.clone());
         self.mark_dirty(seq);
         self.state_changed(
             seq,
-            std::slice::from_ref(&actor.user),
-            Some((&actor.user, actor.session)),
+            &[actor.user.to_string()],
+            Some((&*actor.user, actor.session)),
             &[],
         );
     }
@@ -409,12 +410,12 @@ impl Hub {
         self.set_member_state(seq, &actor.user, CallUserState::Rejected, reason, now);
         let call = self.calls.get_mut(&seq).expect("checked call");
         let m = call.member_mut(&actor.user).expect("checked member");
-        m.extended_data = r.extended_data;
+        m.extended_data = r.extended_data.into_boxed_str();
         self.mark_dirty(seq);
         self.state_changed(
             seq,
-            std::slice::from_ref(&actor.user),
-            Some((&actor.user, session)),
+            &[actor.user.to_string()],
+            Some((&*actor.user, session)),
             &[],
         );
         self.check_auto_end(now, seq, Some(session));
@@ -472,12 +473,12 @@ impl Hub {
             }
         }
         self.start_ringing(seq, &invitees, invite.deadline);
-        self.state_changed(seq, &invitees, Some((&actor.user, session)), &invitees);
+        self.state_changed(seq, &invitees, Some((&*actor.user, session)), &invitees);
         let call = &self.calls[&seq];
         let list = call
             .members
             .iter()
-            .filter(|m| invitees.contains(&m.user_id))
+            .filter(|m| invitees.iter().any(|u| **u == *m.user_id))
             .map(Member::info)
             .collect();
         Ok(ResponseBody::CallingInvite(CallInviteResult {
@@ -526,7 +527,7 @@ impl Hub {
         self.set_member_state(seq, user, CallUserState::Quit, reason, now);
         let call = self.calls.get_mut(&seq).expect("known call");
         let m = call.member_mut(user).expect("known member");
-        m.extended_data = extended_data;
+        m.extended_data = extended_data.into_boxed_str();
         m.device = None;
         self.mark_dirty(seq);
         let user = user.to_string();
@@ -587,8 +588,8 @@ impl Hub {
         };
         let msg = ServerMessage::Relay(RelayEvent {
             call_id: r.call_id,
-            from_user_id: actor.user,
-            from_device_id: actor.device,
+            from_user_id: actor.user.to_string(),
+            from_device_id: actor.device.to_string(),
             payload: r.payload,
         });
         self.send(vec![target], msg);

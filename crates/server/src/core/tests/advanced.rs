@@ -60,7 +60,7 @@ fn calling_invite_grows_the_call_to_ten_members_and_no_further() {
     }
     d.assert_quiet();
     let carol = d.call(&id).member("carol").unwrap();
-    assert_eq!(carol.inviter, "bob");
+    assert_eq!(&*carol.inviter, "bob");
     assert_eq!(carol.reason, None);
 
     // Seven more: ten distinct users in all.

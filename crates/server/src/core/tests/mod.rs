@@ -369,11 +369,14 @@ impl Driver {
     fn assert_written(&self, call_id: &str) {
         let call = self.call(call_id);
         assert_eq!(
-            self.last_writes.iter().filter(|c| c.id == call_id).count(),
+            self.last_writes
+                .iter()
+                .filter(|c| &*c.id == call_id)
+                .count(),
             1,
             "the change to {call_id} was not written"
         );
-        let written = self.last_writes.iter().find(|c| c.id == call_id).unwrap();
+        let written = self.last_writes.iter().find(|c| &*c.id == call_id).unwrap();
         assert_eq!(written, call);
     }
 }

@@ -164,10 +164,10 @@ fn restored_ended_calls_still_answer_precisely_until_evicted() {
     // Not busy: the call ended.
     d.invite(13, &["alice"], Normal, 30);
     d.advance_to(T0 + 599_999);
-    assert!(d.hub.call_ids.contains_key(&id));
+    assert!(d.hub.call_ids.contains_key(id.as_str()));
     d.advance(1);
     assert!(
-        !d.hub.call_ids.contains_key(&id),
+        !d.hub.call_ids.contains_key(id.as_str()),
         "evicted after the retention"
     );
     assert_eq!(d.err(13, accept(&id)).code, ErrorCode::CallNotFound);

@@ -156,7 +156,7 @@ impl Model {
                 self.d
                     .hub
                     .call_ids
-                    .get(*id)
+                    .get(id.as_str())
                     .is_some_and(|seq| self.d.hub.calls[seq].is_live())
             })
             .collect();
@@ -284,11 +284,8 @@ impl Model {
                             })
                             .collect();
                         assert_eq!(pairs(&r.call_user_list), want);
-                        let got: BTreeSet<&str> = r
-                            .call_user_list
-                            .iter()
-                            .map(|m| m.user_id.as_str())
-                            .collect();
+                        let got: BTreeSet<&str> =
+                            r.call_user_list.iter().map(|m| &*m.user_id).collect();
                         assert_eq!(got, valid);
                         self.calls.push(r.call_id);
                     }
@@ -367,7 +364,7 @@ impl Model {
                 .as_str()
                 .map(str::to_string);
             if let Some(call_id) = call_id {
-                let seq = self.d.hub.call_ids[&call_id];
+                let seq = self.d.hub.call_ids[call_id.as_str()];
                 assert!(
                     self.d.hub.calls[&seq].member(user).is_some(),
                     "{user} got an event about a call it is not in: {msg:?}"
@@ -397,7 +394,7 @@ impl Model {
             assert_eq!(hub.call_ids.get(&call.id), Some(seq));
             let pending = call.count(CallUserState::is_pending);
             let accepted = call.count(|s| s == Accepted);
-            let users: BTreeSet<&str> = call.members.iter().map(|m| m.user_id.as_str()).collect();
+            let users: BTreeSet<&str> = call.members.iter().map(|m| &*m.user_id).collect();
             assert_eq!(users.len(), call.members.len(), "a user is a member once");
             assert!(call.members.len() <= beckon_protocol::limits::MAX_CALL_MEMBERS);
             if !call.is_live() {
@@ -417,7 +414,7 @@ impl Model {
             }
             for m in &call.members {
                 live_by_user
-                    .entry(m.user_id.clone())
+                    .entry(m.user_id.to_string())
                     .or_default()
                     .insert(*seq);
                 if m.state.is_pending() {
@@ -452,7 +449,7 @@ impl Model {
                     seqs.iter().count(),
                     "{u} indexed twice in one call"
                 );
-                (u.clone(), set)
+                (u.to_string(), set)
             })
             .collect();
         assert_eq!(index, live_by_user);
