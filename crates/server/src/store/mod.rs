@@ -35,15 +35,16 @@ pub enum Database {
 impl FromStr for Database {
     type Err = DbUrlError;
 
-    /// A `postgres://` or `postgresql://` URL is PostgreSQL; anything else is a file path.
+    /// A `postgres://` or `postgresql://` URL (the scheme in any case, so a capitalised
+    /// one does not quietly become a file name) is PostgreSQL; anything else is a path.
     fn from_str(s: &str) -> Result<Database, DbUrlError> {
-        let scheme = s.split_once("://").map(|(scheme, _)| scheme);
-        match scheme {
-            Some(scheme)
+        match s.split_once("://") {
+            Some((scheme, rest))
                 if scheme.eq_ignore_ascii_case("postgres")
                     || scheme.eq_ignore_ascii_case("postgresql") =>
             {
-                PgUrl::parse(s).map(Database::Postgres)
+                PgUrl::parse(&format!("{}://{rest}", scheme.to_ascii_lowercase()))
+                    .map(Database::Postgres)
             }
             _ => Ok(Database::Sqlite(PathBuf::from(s))),
         }
@@ -79,7 +80,7 @@ impl PgUrl {
     pub fn parse(url: &str) -> Result<PgUrl, DbUrlError> {
         let config = ::postgres::Config::from_str(url).map_err(|e| DbUrlError {
             url: redact(url),
-            reason: e.to_string(),
+            reason: with_causes(&e),
         })?;
         Ok(PgUrl {
             url: url.to_string(),
@@ -180,7 +181,7 @@ pub enum StoreError {
         doing: &'static str,
         source: rusqlite::Error,
     },
-    #[error("{db}: cannot {doing}: {source}")]
+    #[error("{db}: cannot {doing}: {}", with_causes(.source))]
     Postgres {
         db: String,
         doing: &'static str,
@@ -202,6 +203,19 @@ pub enum StoreError {
         doing: &'static str,
         detail: String,
     },
+}
+
+/// `e` and what caused it: the `postgres` crate's errors say only their kind ("db error")
+/// and keep the server's message, or the socket's error, as their source.
+fn with_causes(e: &dyn std::error::Error) -> String {
+    let mut text = e.to_string();
+    let mut cause = e.source();
+    while let Some(c) = cause {
+        text.push_str(": ");
+        text.push_str(&c.to_string());
+        cause = c.source();
+    }
+    text
 }
 
 impl StoreError {
