@@ -15,7 +15,7 @@
 use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::{mpsc, Arc, LazyLock, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use beckon_protocol::CallList;
 use postgres::types::ToSql;
@@ -31,6 +31,13 @@ use crate::core::{Call, Seq};
 /// PostgreSQL counterpart of SQLite's `<db>.lock`. ASCII "beckon". Advisory locks belong
 /// to one database, so servers on different databases of one PostgreSQL never meet.
 pub const ADVISORY_LOCK_KEY: i64 = 0x6265_636b_6f6e;
+
+/// How long a starting server keeps asking for the advisory lock before it says the
+/// database is in use. A server that was just killed holds it until its PostgreSQL
+/// backend notices the closed connection, which on a busy machine takes a moment: a
+/// supervisor's immediate restart should not fail on that.
+const LOCK_GRACE: Duration = Duration::from_secs(3);
+const LOCK_RETRY: Duration = Duration::from_millis(50);
 
 /// Used when the URL sets no `connect_timeout`: a database that does not answer stops the
 /// start with an error instead of hanging it.
@@ -172,11 +179,18 @@ pub fn open(url: &PgUrl, durability: Durability) -> Result<(Writer, Readers), St
     let db = url.to_string();
     let mut client = connect(url, &db, "connect")?;
     let doing = "take the database's advisory lock";
-    let locked: bool = client
-        .query_one("SELECT pg_try_advisory_lock($1)", &[&ADVISORY_LOCK_KEY])
-        .map_err(pg(&db, doing))?
-        .try_get(0)
-        .map_err(pg(&db, doing))?;
+    let give_up = Instant::now() + LOCK_GRACE;
+    let locked = loop {
+        let locked: bool = client
+            .query_one("SELECT pg_try_advisory_lock($1)", &[&ADVISORY_LOCK_KEY])
+            .map_err(pg(&db, doing))?
+            .try_get(0)
+            .map_err(pg(&db, doing))?;
+        if locked || Instant::now() >= give_up {
+            break locked;
+        }
+        std::thread::sleep(LOCK_RETRY);
+    };
     if !locked {
         return Err(StoreError::Locked {
             holder: format!("its PostgreSQL advisory lock {ADVISORY_LOCK_KEY:#x}"),
