@@ -221,9 +221,14 @@ impl PgServer {
     /// A new empty database, `beckon_test_<n>`.
     pub fn create_database(&self) -> PgUrl {
         let name = format!("beckon_test_{}", NEXT_DB.fetch_add(1, Ordering::Relaxed));
-        let sql = format!("CREATE DATABASE {name}");
-        self.on_admin(move |c| c.batch_execute(&sql))
-            .unwrap_or_else(|e| panic!("CREATE DATABASE {name}: {e}"));
+        // FILE_COPY (PostgreSQL 15 and later): a quarter of the default WAL_LOG's time
+        // for a small template, and the checkpoints it costs are cheap with fsync off.
+        let create = format!("CREATE DATABASE {name}");
+        self.on_admin(move |c| {
+            c.batch_execute(&format!("{create} STRATEGY = FILE_COPY"))
+                .or_else(|_| c.batch_execute(&create))
+        })
+        .unwrap_or_else(|e| panic!("CREATE DATABASE {name}: {e}"));
         self.url(&name)
     }
 
