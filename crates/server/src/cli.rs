@@ -388,6 +388,27 @@ mod tests {
     }
 
     #[test]
+    fn the_db_flag_takes_a_postgres_url_and_never_shows_its_password() {
+        let c = serve(&["--db", "postgres://beckon:s3cret@localhost/beckon"])
+            .config()
+            .unwrap();
+        assert!(matches!(c.db, Database::Postgres(_)), "{:?}", c.db);
+        assert_eq!(c.db.to_string(), "postgres://beckon:***@localhost/beckon");
+        assert!(!format!("{c:?}").contains("s3cret"));
+        let c = serve(&["--db", "/tmp/x.db"]).config().unwrap();
+        assert_eq!(c.db, Database::Sqlite("/tmp/x.db".into()));
+        let e = Cli::try_parse_from([
+            "beckon-server",
+            "--db",
+            "postgres://u:s3cret@h/db?sslmode=x",
+        ])
+        .unwrap_err()
+        .to_string();
+        assert!(e.contains("not a valid PostgreSQL URL"), "{e}");
+        assert!(!e.contains("s3cret"), "{e}");
+    }
+
+    #[test]
     fn a_turn_uri_needs_its_secret() {
         let base = ["--db", "/tmp/x.db", "--turn-uri", "turn:t.example:3478"];
         let e = serve(&base).config();

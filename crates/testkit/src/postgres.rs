@@ -180,6 +180,11 @@ impl PgServer {
         self.port
     }
 
+    /// The temporary directory: the data directory (`data`) and the server's log.
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
     /// Whether a superuser connection is accepted.
     fn admin(&self) -> Result<(), postgres::Error> {
         self.on_admin(|_| Ok(()))

@@ -203,8 +203,11 @@ pub fn open(url: &PgUrl, durability: Durability) -> Result<(Writer, Readers), St
         Durability::Full => "on",
         Durability::Normal => "off",
     };
+    // Notices ("relation already exists, skipping" at every start) would reach the log.
     client
-        .batch_execute(&format!("SET synchronous_commit = {sync}"))
+        .batch_execute(&format!(
+            "SET synchronous_commit = {sync}; SET client_min_messages = warning"
+        ))
         .map_err(pg(&db, "configure the connection"))?;
     client
         .batch_execute(SCHEMA)
