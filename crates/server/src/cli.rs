@@ -188,7 +188,7 @@ pub struct StoreArgs {
     /// Where calls are kept: an SQLite file, or a PostgreSQL database as a
     /// `postgres://user:password@host/dbname` URL (connected without TLS). Default:
     /// beckon.db in the user's data directory.
-    #[arg(long, env = "BECKON_DB", value_parser = parse_db, hide_env_values = true)]
+    #[arg(long, env = "BECKON_DB", value_parser = DbParser, hide_env_values = true)]
     pub db: Option<Database>,
     /// Token-signing secret. Default: kept in a `secret` file beside the SQLite database
     /// (in the user's data directory with PostgreSQL), created on first use.
@@ -196,8 +196,32 @@ pub struct StoreArgs {
     pub secret: Option<String>,
 }
 
-fn parse_db(text: &str) -> Result<Database, crate::store::DbUrlError> {
-    text.parse()
+/// `--db`'s parser. Not a plain `FromStr` one: clap's own error for a bad value quotes the
+/// value, which here may hold a password.
+#[derive(Clone)]
+struct DbParser;
+
+impl clap::builder::TypedValueParser for DbParser {
+    type Value = Database;
+
+    fn parse_ref(
+        &self,
+        cmd: &clap::Command,
+        _arg: Option<&clap::Arg>,
+        value: &std::ffi::OsStr,
+    ) -> Result<Database, clap::Error> {
+        // Not UTF-8: not a URL, so a file path.
+        let Some(text) = value.to_str() else {
+            return Ok(Database::Sqlite(PathBuf::from(value)));
+        };
+        text.parse().map_err(|e: crate::store::DbUrlError| {
+            clap::Error::raw(
+                clap::error::ErrorKind::ValueValidation,
+                format!("--db: {e}\n"),
+            )
+            .with_cmd(cmd)
+        })
+    }
 }
 
 #[derive(Debug, Clone, Args)]
