@@ -124,15 +124,24 @@ pub async fn serve(slot: Option<Slot>, on_upgrade: OnUpgrade, shared: Arc<Shared
     );
     let timer = tokio::time::sleep_until(clock.next());
     tokio::pin!(timer);
+    // The verdicts are waited on by futures made once, not once per round of the loop:
+    // each one made registers a waiter, and the shutdown token is shared by every
+    // connection, so at thousands of frames a second its lock was contended. A child token
+    // gives each connection a waiter list of its own.
+    let shutdown = shared.shutdown.child_token();
+    let shutting_down = shutdown.cancelled();
+    let slow = overflowed.cancelled();
+    let flooding = budget.flooding.cancelled();
+    tokio::pin!(shutting_down, slow, flooding);
     let flow = loop {
         // In this order: a verdict first; then what is queued, so the answers to what was
         // read go out before more is read, and a client that pipelines requests holds
         // one frame's worth of answers, not a queue's.
         let flow = tokio::select! {
             biased;
-            _ = overflowed.cancelled() => Flow::Close(Some(CloseReason::SlowConsumer), 1008),
-            _ = budget.flooding.cancelled() => Flow::Close(Some(CloseReason::Flooding), 1008),
-            _ = shared.shutdown.cancelled() => shared.stopping(),
+            _ = &mut slow => Flow::Close(Some(CloseReason::SlowConsumer), 1008),
+            _ = &mut flooding => Flow::Close(Some(CloseReason::Flooding), 1008),
+            _ = &mut shutting_down => shared.stopping(),
             Some(frame) = queue.recv() => {
                 // Boxed: a batch's futures (its send timeout among them) would otherwise
                 // be part of every connection's task while it waits.

@@ -223,6 +223,7 @@ pub fn storage_thread(
         for batch in group.drain(..) {
             release(&registry, batch.outs);
         }
+        writer.maintain();
     }
     Ok(())
 }

@@ -323,11 +323,8 @@ pub fn open(db: &Database, durability: Durability) -> Result<Opened, StoreError>
             let lock = sqlite::lock(path)?;
             let (writer, reads) = sqlite::open(path, durability)?;
             let stop = Arc::new(AtomicBool::new(false));
-            let checkpointer = sqlite::spawn_checkpointer(
-                path,
-                std::time::Duration::from_millis(500),
-                stop.clone(),
-            )?;
+            let checkpointer = sqlite::Checkpointer::open(path, &writer, Default::default())?
+                .spawn(path, stop.clone())?;
             Ok(Opened {
                 writer: Writer::Sqlite(writer),
                 reads: ReadPool::Sqlite(reads),
@@ -360,6 +357,15 @@ impl Writer {
         match self {
             Writer::Sqlite(w) => w.write(calls),
             Writer::Postgres(w) => w.write(calls),
+        }
+    }
+
+    /// Upkeep between commits, off the answers' path (SQLite: finishing a long WAL so the
+    /// next commit starts it over; PostgreSQL: none, its server does its own).
+    pub fn maintain(&mut self) {
+        match self {
+            Writer::Sqlite(w) => w.maintain(),
+            Writer::Postgres(_) => {}
         }
     }
 
