@@ -11,8 +11,7 @@ use beckon_protocol::{ServerMessage, SessionClosed};
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
-use crate::core::Seq;
-use crate::core::{Batch, Hub, Input, Out};
+use crate::core::{Batch, Hub, Input, Out, Seq};
 use crate::metrics as m;
 use crate::registry::{Frame, Registry};
 use crate::store::{self, Database, Durability, ReadPool, StoreError, Writer};
