@@ -56,3 +56,27 @@ need_ui() {
 need_media() {
     apt_install coturn chromium chromium-driver
 }
+
+# PostgreSQL's server binaries, for the server's tests on PostgreSQL: crates/testkit runs
+# its own throwaway initdb and postgres, so the package must start no service of its own.
+# Debian's maintainer scripts start the cluster they create unless policy-rc.d says no;
+# any cluster running anyway is stopped.
+need_postgres() {
+    if command -v initdb >/dev/null 2>&1 || compgen -G '/usr/lib/postgresql/*/bin/initdb' >/dev/null \
+        || { command -v pg_config >/dev/null 2>&1 && [ -x "$(pg_config --bindir)/initdb" ]; }; then
+        return 0
+    fi
+    local policy=/usr/sbin/policy-rc.d made_policy=""
+    if [ ! -e "$policy" ]; then
+        printf '#!/bin/sh\nexit 101\n' | as_root tee "$policy" >/dev/null
+        as_root chmod 755 "$policy"
+        made_policy=1
+    fi
+    apt_install postgresql
+    [ -n "$made_policy" ] && as_root rm -f "$policy"
+    if command -v pg_lsclusters >/dev/null 2>&1; then
+        pg_lsclusters --no-header 2>/dev/null | while read -r version name _port status _rest; do
+            if [ "$status" = online ]; then as_root pg_ctlcluster "$version" "$name" stop; fi
+        done
+    fi
+}

@@ -12,7 +12,7 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 
 use crate::auth::{self, AuthMode};
 use crate::ice::{IceSettings, Turn, TurnSecret};
-use crate::store::Durability;
+use crate::store::{Database, Durability};
 use crate::Config;
 
 #[derive(Debug, Parser)]
@@ -74,7 +74,8 @@ pub struct ServeArgs {
     /// Seconds of silence after which a session ends and its device counts as gone.
     #[arg(long, env = "BECKON_HEARTBEAT_TIMEOUT", default_value_t = DEFAULT_HEARTBEAT_TIMEOUT_MS / 1000)]
     pub heartbeat_timeout: u64,
-    /// fsync every commit (full) or only at checkpoints (normal).
+    /// full: every answered change is on disk first (survives power loss); normal: survives
+    /// a killed server, not a power cut, and is faster. See docs/storage.md.
     #[arg(long, env = "BECKON_SYNC", value_enum, default_value_t = Durability::Full)]
     pub sync: Durability,
     /// Connections held at once, logged in or not; past it new ones get HTTP 503. Keep it
@@ -184,13 +185,43 @@ impl IceArgs {
 
 #[derive(Debug, Clone, Args)]
 pub struct StoreArgs {
-    /// SQLite database file. Default: beckon.db in the user's data directory.
-    #[arg(long, env = "BECKON_DB")]
-    pub db: Option<PathBuf>,
-    /// Token-signing secret. Default: kept in a `secret` file beside the database,
-    /// created on first use.
+    /// Where calls are kept: an SQLite file, or a PostgreSQL database as a
+    /// `postgres://user:password@host/dbname` URL (connected without TLS). Default:
+    /// beckon.db in the user's data directory.
+    #[arg(long, env = "BECKON_DB", value_parser = DbParser, hide_env_values = true)]
+    pub db: Option<Database>,
+    /// Token-signing secret. Default: kept in a `secret` file beside the SQLite database
+    /// (in the user's data directory with PostgreSQL), created on first use.
     #[arg(long, env = "BECKON_SECRET", hide_env_values = true)]
     pub secret: Option<String>,
+}
+
+/// `--db`'s parser. Not a plain `FromStr` one: clap's own error for a bad value quotes the
+/// value, which here may hold a password.
+#[derive(Clone)]
+struct DbParser;
+
+impl clap::builder::TypedValueParser for DbParser {
+    type Value = Database;
+
+    fn parse_ref(
+        &self,
+        cmd: &clap::Command,
+        _arg: Option<&clap::Arg>,
+        value: &std::ffi::OsStr,
+    ) -> Result<Database, clap::Error> {
+        // Not UTF-8: not a URL, so a file path.
+        let Some(text) = value.to_str() else {
+            return Ok(Database::Sqlite(PathBuf::from(value)));
+        };
+        text.parse().map_err(|e: crate::store::DbUrlError| {
+            clap::Error::raw(
+                clap::error::ErrorKind::ValueValidation,
+                format!("--db: {e}\n"),
+            )
+            .with_cmd(cmd)
+        })
+    }
 }
 
 #[derive(Debug, Clone, Args)]
@@ -219,6 +250,8 @@ pub enum CliError {
     },
     #[error("no data directory for this user; pass --db")]
     NoDataDir,
+    #[error("no data directory for this user to keep the token secret in; pass --secret")]
+    NoSecretDir,
     #[error("not a valid user ID: {0}")]
     BadUser(String),
     #[error(
@@ -233,11 +266,11 @@ pub enum CliError {
 }
 
 impl StoreArgs {
-    pub fn db_path(&self) -> Result<PathBuf, CliError> {
+    pub fn database(&self) -> Result<Database, CliError> {
         match &self.db {
-            Some(p) => Ok(p.clone()),
-            None => directories::ProjectDirs::from("", "", "beckon")
-                .map(|d| d.data_dir().join("beckon.db"))
+            Some(db) => Ok(db.clone()),
+            None => data_dir()
+                .map(|d| Database::Sqlite(d.join("beckon.db")))
                 .ok_or(CliError::NoDataDir),
         }
     }
@@ -246,9 +279,16 @@ impl StoreArgs {
         if let Some(s) = &self.secret {
             return Ok(s.as_bytes().to_vec());
         }
-        let path = self.db_path()?.with_file_name("secret");
+        let path = match self.database()? {
+            Database::Sqlite(path) => path.with_file_name("secret"),
+            Database::Postgres(_) => data_dir().ok_or(CliError::NoSecretDir)?.join("secret"),
+        };
         auth::secret_from_file(&path).map_err(|source| CliError::Secret { path, source })
     }
+}
+
+fn data_dir() -> Option<PathBuf> {
+    directories::ProjectDirs::from("", "", "beckon").map(|d| d.data_dir().to_path_buf())
 }
 
 impl ServeArgs {
@@ -271,7 +311,7 @@ impl ServeArgs {
             }
         };
         Ok(Config {
-            db_path: self.store.db_path()?,
+            db: self.store.database()?,
             durability: self.sync,
             auth,
             heartbeat_timeout: Duration::from_secs(self.heartbeat_timeout.max(1)),
@@ -369,6 +409,27 @@ mod tests {
         .config()
         .unwrap();
         assert!(matches!(c.auth, AuthMode::Token { .. }));
+    }
+
+    #[test]
+    fn the_db_flag_takes_a_postgres_url_and_never_shows_its_password() {
+        let c = serve(&["--db", "postgres://beckon:s3cret@localhost/beckon"])
+            .config()
+            .unwrap();
+        assert!(matches!(c.db, Database::Postgres(_)), "{:?}", c.db);
+        assert_eq!(c.db.to_string(), "postgres://beckon:***@localhost/beckon");
+        assert!(!format!("{c:?}").contains("s3cret"));
+        let c = serve(&["--db", "/tmp/x.db"]).config().unwrap();
+        assert_eq!(c.db, Database::Sqlite("/tmp/x.db".into()));
+        let e = Cli::try_parse_from([
+            "beckon-server",
+            "--db",
+            "postgres://u:s3cret@h/db?sslmode=x",
+        ])
+        .unwrap_err()
+        .to_string();
+        assert!(e.contains("not a valid PostgreSQL URL"), "{e}");
+        assert!(!e.contains("s3cret"), "{e}");
     }
 
     #[test]

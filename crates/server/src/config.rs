@@ -1,17 +1,17 @@
 use std::num::NonZeroU32;
-use std::path::PathBuf;
 use std::time::Duration;
 
 use beckon_protocol::limits::DEFAULT_HEARTBEAT_TIMEOUT_MS;
 
 use crate::auth::AuthMode;
 use crate::ice::IceSettings;
-use crate::store::Durability;
+use crate::store::{Database, Durability};
 
 /// Everything `run` needs; the binary builds it from flags, tests build it directly.
 #[derive(Debug, Clone)]
 pub struct Config {
-    pub db_path: PathBuf,
+    /// Where the calls are kept: an SQLite file or a PostgreSQL database.
+    pub db: Database,
     pub durability: Durability,
     pub auth: AuthMode,
     /// Silence longer than this ends a session; a device gone this long counts as gone.
@@ -53,9 +53,9 @@ impl Config {
 
 impl Config {
     /// Open auth: what tests and local demos want.
-    pub fn for_tests(db_path: PathBuf) -> Config {
+    pub fn for_tests(db: impl Into<Database>) -> Config {
         Config {
-            db_path,
+            db: db.into(),
             durability: Durability::Normal,
             auth: AuthMode::Open,
             heartbeat_timeout: Duration::from_millis(DEFAULT_HEARTBEAT_TIMEOUT_MS),

@@ -2,8 +2,8 @@
 //! so tests and embedders start the real server on any listener.
 //!
 //! Inside: one task per connection ([`connection`]), one hub task that owns all call state
-//! ([`core::Hub`], plain code), and one storage thread that commits each batch to SQLite
-//! before its answers and events go out ([`pipeline`]).
+//! ([`core::Hub`], plain code), and one storage thread that commits each batch to SQLite or
+//! PostgreSQL ([`store`]) before its answers and events go out ([`pipeline`]).
 
 pub mod auth;
 pub mod cli;
@@ -44,6 +44,8 @@ pub enum RunError {
     Store(#[from] store::StoreError),
     #[error("network: {0}")]
     Io(#[from] std::io::Error),
+    #[error("storage: the storage thread ended before the database was open")]
+    StorageGone,
 }
 
 /// Inputs waiting for the hub. Full means the hub is behind: connections wait (up to a
@@ -69,41 +71,57 @@ pub async fn run(
     config: Config,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), RunError> {
-    // Held until the disk is finished; a second server on this database stops here.
-    let _lock = store::lock(&config.db_path)?;
     metrics::install();
-    let (writer, reads) = store::open(&config.db_path, config.durability)?;
-    let stop_checkpoints = Arc::new(std::sync::atomic::AtomicBool::new(false));
-    let checkpointer = store::Checkpointer::open(&config.db_path, &writer, Default::default())?
-        .spawn(&config.db_path, stop_checkpoints.clone())?;
     let now = pipeline::now_ms();
     let hub_config = HubConfig {
         heartbeat_timeout_ms: config.heartbeat_timeout.as_millis() as u64,
         ended_retention_ms: config.ended_retention.as_millis() as u64,
         ..HubConfig::default()
     };
-    let (calls, next_seq) = writer.load(now, hub_config.ended_retention_ms)?;
+    let registry = Arc::new(Registry::new(config.outbound_budget_bytes));
+    let (input_tx, input_rx) = mpsc::channel(HUB_QUEUE);
+    let (batch_tx, batch_rx) = mpsc::channel(STORAGE_QUEUE);
+    let storage_failed = CancellationToken::new();
+    // The storage thread opens the database itself and owns it to the end: a second
+    // server on this database stops here, with the error the thread hands back.
+    let (opened_tx, opened) = tokio::sync::oneshot::channel();
+    let storage = {
+        let open = pipeline::OpenStore {
+            db: config.db.clone(),
+            durability: config.durability,
+            now,
+            retention_ms: hub_config.ended_retention_ms,
+            opened: opened_tx,
+        };
+        let registry = registry.clone();
+        let failed = storage_failed.clone();
+        std::thread::Builder::new()
+            .name("beckon-storage".into())
+            .spawn(move || pipeline::storage_owner(open, batch_rx, registry, failed))?
+    };
+    let restored = match opened.await {
+        Ok(Ok(restored)) => restored,
+        failed => {
+            let _ = tokio::task::spawn_blocking(move || storage.join()).await;
+            return Err(match failed {
+                Ok(Err(e)) => e.into(),
+                _ => RunError::StorageGone,
+            });
+        }
+    };
     tracing::info!(
-        calls = calls.len(),
-        db = %config.db_path.display(),
+        calls = restored.calls.len(),
+        db = %config.db,
         "restored calls from storage"
     );
     let mut hub = Hub::new(
         hub_config,
         Box::new(|| uuid::Uuid::new_v4().simple().to_string()),
     );
-    hub.restore(calls, now);
-    hub.set_next_seq(next_seq);
+    hub.restore(restored.calls, now);
+    hub.set_next_seq(restored.next_seq);
+    let reads = restored.reads;
 
-    let registry = Arc::new(Registry::new(config.outbound_budget_bytes));
-    let (input_tx, input_rx) = mpsc::channel(HUB_QUEUE);
-    let (batch_tx, batch_rx) = mpsc::channel(STORAGE_QUEUE);
-    let storage_registry = registry.clone();
-    let storage_failed = CancellationToken::new();
-    let failed = storage_failed.clone();
-    let storage = std::thread::Builder::new()
-        .name("beckon-storage".into())
-        .spawn(move || pipeline::storage_thread(writer, batch_rx, storage_registry, failed))?;
     let hub_stop = CancellationToken::new();
     let hub_task = tokio::spawn(pipeline::hub_task(
         hub,
@@ -166,8 +184,6 @@ pub async fn run(
     hub_stop.cancel();
     let _ = hub_task.await;
     let stored = tokio::task::spawn_blocking(move || storage.join()).await;
-    stop_checkpoints.store(true, std::sync::atomic::Ordering::Relaxed);
-    let _ = tokio::task::spawn_blocking(move || checkpointer.join()).await;
     drop(listener);
     tracing::info!("stopped");
     match stored {

@@ -11,10 +11,10 @@ use beckon_protocol::{ServerMessage, SessionClosed};
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
-use crate::core::{Batch, Hub, Input, Out};
+use crate::core::{Batch, Hub, Input, Out, Seq};
 use crate::metrics as m;
 use crate::registry::{Frame, Registry};
-use crate::store::{StoreError, Writer};
+use crate::store::{self, Database, Durability, ReadPool, StoreError, Writer};
 
 pub use beckon_protocol::now_unix_ms as now_ms;
 
@@ -122,7 +122,71 @@ impl From<Batch> for Encoded {
     }
 }
 
-/// Runs on its own OS thread: SQLite calls block. Several queued batches are committed in
+/// What the storage thread needs to open the database, and where it says how that went.
+pub struct OpenStore {
+    pub db: Database,
+    pub durability: Durability,
+    /// The clock reading the restored calls are judged at.
+    pub now: u64,
+    pub retention_ms: u64,
+    pub opened: tokio::sync::oneshot::Sender<Result<Restored, StoreError>>,
+}
+
+/// The database's state at start, for the hub, and the history's read handle.
+pub struct Restored {
+    pub calls: Vec<crate::core::Call>,
+    pub next_seq: Seq,
+    pub reads: ReadPool,
+}
+
+/// The storage thread's whole life: opens the database (taking it for this server alone),
+/// loads the calls to restore and hands them over, runs [`storage_thread`], and releases
+/// the database after the last commit. Opening here rather than in `run` keeps every
+/// blocking database client on this OS thread, from its first call to its drop.
+pub fn storage_owner(
+    open: OpenStore,
+    batches: mpsc::Receiver<Encoded>,
+    registry: Arc<Registry>,
+    failed: CancellationToken,
+) -> Result<(), StoreError> {
+    let OpenStore {
+        db,
+        durability,
+        now,
+        retention_ms,
+        opened,
+    } = open;
+    let store = store::open(&db, durability).and_then(|mut store| {
+        let (calls, next_seq) = store.writer.load(now, retention_ms)?;
+        Ok((store, calls, next_seq))
+    });
+    let (store, calls, next_seq) = match store {
+        Ok(loaded) => loaded,
+        Err(e) => {
+            // `run` returns this error; it has gone nowhere else.
+            let _ = opened.send(Err(e));
+            return Ok(());
+        }
+    };
+    let store::Opened {
+        writer,
+        reads,
+        keeper,
+    } = store;
+    let restored = Restored {
+        calls,
+        next_seq,
+        reads,
+    };
+    let result = match opened.send(Ok(restored)) {
+        Ok(()) => storage_thread(writer, batches, registry, failed),
+        Err(_) => Ok(()),
+    };
+    keeper.finish();
+    result
+}
+
+/// Runs on its own OS thread: database calls block. Several queued batches are committed in
 /// one transaction (group commit), which is what makes durable writes fast.
 ///
 /// A failed commit ends the thread with the error, after cancelling `failed` so the server

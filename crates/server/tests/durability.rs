@@ -12,6 +12,7 @@ use std::time::{Duration, Instant};
 use beckon_client::{ClosedBy, WireClient};
 use beckon_protocol::CallUserState::*;
 use beckon_protocol::*;
+use beckon_server::store::Database;
 use common::*;
 use serde_json::json;
 
@@ -22,7 +23,16 @@ const HEARTBEAT_SECS: u64 = 3;
 
 use beckon_protocol::now_unix_ms as now_ms;
 
-/// One run of the binary on `dir/b.db`. Killed (SIGKILL) if dropped.
+/// The test's `--db`: a file in `dir`, or a fresh PostgreSQL database with
+/// `BECKON_TEST_DB=postgres`; every run of the test uses the same one.
+fn database(dir: &Path) -> String {
+    match beckon_testkit::postgres::test_database(dir) {
+        Database::Sqlite(path) => path.display().to_string(),
+        Database::Postgres(url) => url.expose().to_string(),
+    }
+}
+
+/// One run of the binary on `db`, logging into `dir`. Killed (SIGKILL) if dropped.
 struct Server {
     child: Option<Child>,
     port: u16,
@@ -30,7 +40,7 @@ struct Server {
 }
 
 impl Server {
-    async fn start(dir: &Path, run: usize) -> Server {
+    async fn start(dir: &Path, db: &str, run: usize) -> Server {
         let port = std::net::TcpListener::bind("127.0.0.1:0")
             .unwrap()
             .local_addr()
@@ -41,8 +51,7 @@ impl Server {
         let child = Command::new(BIN)
             .arg("--listen")
             .arg(format!("127.0.0.1:{port}"))
-            .arg("--db")
-            .arg(dir.join("b.db"))
+            .args(["--db", db])
             .args(["--auth", "open", "--heartbeat-timeout"])
             .arg(HEARTBEAT_SECS.to_string())
             .stdin(Stdio::null())
@@ -229,7 +238,8 @@ fn same_call(before: &CallInfo, after: &CallInfo) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_killed_server_comes_back_with_every_call_and_deadline() {
     let dir = tempfile::tempdir().unwrap();
-    let mut server = Server::start(dir.path(), 1).await;
+    let db = database(dir.path());
+    let mut server = Server::start(dir.path(), &db, 1).await;
     let url = server.url();
     let everyone = [
         "alice", "bob", "carol", "dave", "erin", "frank", "gina", "hank", "ivan", "judy", "kate",
@@ -338,7 +348,7 @@ async fn a_killed_server_comes_back_with_every_call_and_deadline() {
     let down_until = h_deadline + 300;
     tokio::time::sleep(Duration::from_millis(down_until.saturating_sub(now_ms()))).await;
     let restart_from = now_ms();
-    let server = Server::start(dir.path(), 2).await;
+    let server = Server::start(dir.path(), &db, 2).await;
     let restarted = now_ms();
     assert!(
         d_deadline > restarted + 1000,
@@ -509,7 +519,8 @@ async fn a_killed_server_comes_back_with_every_call_and_deadline() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sigterm_says_goodbye_exits_zero_and_keeps_the_calls() {
     let dir = tempfile::tempdir().unwrap();
-    let mut server = Server::start(dir.path(), 1).await;
+    let db = database(dir.path());
+    let mut server = Server::start(dir.path(), &db, 1).await;
     let url = server.url();
     let mut alice = login(&url, "alice").await;
     let mut bob = login(&url, "bob").await;
@@ -534,7 +545,7 @@ async fn sigterm_says_goodbye_exits_zero_and_keeps_the_calls() {
     assert!(!healthy(server.port), "nothing listens any more");
 
     // Back on the same database: the ringing call is still ringing.
-    let server = Server::start(dir.path(), 2).await;
+    let server = Server::start(dir.path(), &db, 2).await;
     let url = server.url();
     let alice = login(&url, "alice").await;
     let mut bob = login(&url, "bob").await;
@@ -544,5 +555,49 @@ async fn sigterm_says_goodbye_exits_zero_and_keeps_the_calls() {
     assert_eq!(call.state, CallState::Started);
     assert_eq!(state_in(&call.call_user_list, "bob"), Received);
     bob.client.call_accept(&sent.call_id, "").await.unwrap();
+    drop(server);
+}
+
+/// Always on PostgreSQL, whatever `BECKON_TEST_DB` says: SIGKILL, and a new server on the
+/// same database has the ringing call, which still times out at its original deadline.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn on_postgres_a_killed_server_comes_back_and_the_call_still_times_out() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = beckon_testkit::postgres::fresh_database();
+    let mut server = Server::start(dir.path(), db.expose(), 1).await;
+    let url = server.url();
+    let alice = login(&url, "alice").await;
+    let mut bob = login(&url, "bob").await;
+    let sent = alice.invite(&["bob"], CallMode::Normal, 4).await;
+    let rung = bob.received().await;
+    server.kill();
+    drop((alice, bob));
+
+    let server = Server::start(dir.path(), db.expose(), 2).await;
+    let url = server.url();
+    let alice = login(&url, "alice").await;
+    let mut bob = login(&url, "bob").await;
+    let again = rings(&mut bob, &sent.call_id).await;
+    assert_eq!(again.expire_time, rung.expire_time);
+    let call = history_call(&alice, &sent.call_id).await;
+    assert_eq!(state_in(&call.call_user_list, "bob"), Received);
+    wait_long(
+        &mut bob,
+        Duration::from_secs(10),
+        "callInvitationTimeout",
+        |e| match e {
+            ServerMessage::CallInvitationTimeout(t) if t.call_id == sent.call_id => Some(()),
+            _ => None,
+        },
+    )
+    .await;
+    let at = now_ms();
+    let deadline = rung.expire_time.expect("an expiry time");
+    assert!(
+        at >= deadline,
+        "timed out at {at}, before its deadline {deadline}"
+    );
+    let call = history_call(&alice, &sent.call_id).await;
+    assert_eq!(state_in(&call.call_user_list, "bob"), Timeout);
     drop(server);
 }

@@ -19,7 +19,7 @@ struct Stopped {
 #[test]
 fn a_half_sent_upgrade_does_not_hold_shutdown_and_nothing_runs_after_it() {
     let dir = tempfile::tempdir().unwrap();
-    let mut config = Config::for_tests(dir.path().join("beckon.db"));
+    let mut config = Config::for_tests(beckon_testkit::postgres::test_database(dir.path()));
     // Long enough that only the shutdown deadline can end the half-sent request.
     config.header_read_timeout = Duration::from_secs(600);
     config.shutdown_deadline = Duration::from_secs(2);

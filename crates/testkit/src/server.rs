@@ -1,14 +1,16 @@
 use std::net::SocketAddr;
-use std::path::PathBuf;
 use std::time::Duration;
 
+use beckon_server::store::Database;
 use beckon_server::Config;
 use tokio::net::TcpListener;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
 /// A real server in this process, on 127.0.0.1 port 0, with its database in a temporary
-/// directory. Dropping it leaves the server task to end with the test's runtime.
+/// directory, or, with `BECKON_TEST_DB=postgres`, in a fresh database of the test
+/// binary's PostgreSQL ([`crate::postgres`]). Dropping it leaves the server task to end
+/// with the test's runtime.
 pub struct TestServer {
     pub addr: SocketAddr,
     pub dir: tempfile::TempDir,
@@ -25,7 +27,7 @@ impl TestServer {
 
     pub async fn start_with(tweak: impl FnOnce(&mut Config)) -> TestServer {
         let dir = tempfile::tempdir().unwrap();
-        let mut config = Config::for_tests(dir.path().join("beckon.db"));
+        let mut config = Config::for_tests(crate::postgres::test_database(dir.path()));
         tweak(&mut config);
         Self::start_in(dir, config).await
     }
@@ -71,8 +73,8 @@ impl TestServer {
         &self.config
     }
 
-    pub fn db_path(&self) -> PathBuf {
-        self.config.db_path.clone()
+    pub fn db(&self) -> &Database {
+        &self.config.db
     }
 
     /// Stops the server gracefully (sessions are told `serverShutdown`) and waits for it.
