@@ -47,17 +47,17 @@ fn text(rng: &mut Rng) -> String {
 
 fn member(rng: &mut Rng, user: &str, caller: &str, at: u64) -> Member {
     Member {
-        user_id: user.to_string(),
+        user_id: user.into(),
         state: CallUserState::Received,
         reason: None,
-        extended_data: text(rng),
-        inviter: caller.to_string(),
+        extended_data: text(rng).into(),
+        inviter: caller.into(),
         update_time: at,
         invite: Invite {
             time: at,
             timeout_secs: rng.below(120) as u32 + 1,
             deadline: at + 60_000,
-            extended_data: text(rng),
+            extended_data: text(rng).into(),
             push: (rng.below(3) == 0).then(|| {
                 Box::new(PushConfig {
                     title: "T".into(),
@@ -66,7 +66,7 @@ fn member(rng: &mut Rng, user: &str, caller: &str, at: u64) -> Member {
                 })
             }),
         },
-        device: (rng.below(2) == 0).then(|| format!("{user}-d")),
+        device: (rng.below(2) == 0).then(|| format!("{user}-d").into()),
     }
 }
 
@@ -77,15 +77,15 @@ fn new_call(rng: &mut Rng, seq: u64) -> Call {
     members[0].state = CallUserState::Accepted;
     for _ in 0..rng.below(4) + 1 {
         let user = rng.pick(&USERS);
-        if members.iter().all(|m| m.user_id != user) {
+        if members.iter().all(|m| &*m.user_id != user) {
             members.push(member(rng, user, caller, at));
         }
     }
     Call {
         seq,
-        id: format!("call-{seq}"),
-        caller: caller.to_string(),
-        caller_name: format!("{caller} name {}", text(rng)),
+        id: format!("call-{seq}").into(),
+        caller: caller.into(),
+        caller_name: format!("{caller} name {}", text(rng)).into(),
         mode: if rng.below(3) == 0 {
             CallMode::Advanced
         } else {
@@ -94,7 +94,7 @@ fn new_call(rng: &mut Rng, seq: u64) -> Call {
         state: CallState::Started,
         create_time: at,
         end_time: 0,
-        extended_data: text(rng),
+        extended_data: text(rng).into(),
         answered: false,
         members,
     }
@@ -122,7 +122,7 @@ fn changed(rng: &mut Rng, call: &Call) -> Call {
             m.state = rng.pick(&states);
             m.reason = rng.pick(&reasons);
             m.update_time = at;
-            m.extended_data = text(rng);
+            m.extended_data = text(rng).into();
         }
     }
     call.answered |= rng.below(2) == 0;

@@ -565,55 +565,58 @@ pub(crate) fn update_set(columns: &[&str]) -> String {
         .join(", ")
 }
 
-/// A `calls` row as both databases store it.
-pub(crate) struct CallRow {
+/// A `calls` row as both databases store it. Its text borrows from the call when it is
+/// written (`S = &str`: a commit copies no strings) and owns it when it is read.
+pub(crate) struct CallRow<S = String> {
     pub seq: i64,
-    pub call_id: String,
-    pub caller: String,
-    pub caller_name: String,
+    pub call_id: S,
+    pub caller: S,
+    pub caller_name: S,
     pub mode: String,
     pub state: String,
     pub create_time: i64,
     pub end_time: i64,
-    pub extended_data: String,
+    pub extended_data: S,
     pub answered: bool,
 }
 
-/// A `members` row as both databases store it.
-pub(crate) struct MemberRow {
+/// A `members` row as both databases store it, borrowing or owning as [`CallRow`] does.
+pub(crate) struct MemberRow<S = String> {
     pub seq: i64,
     pub position: i64,
-    pub user_id: String,
+    pub user_id: S,
     pub state: String,
     pub reason: Option<String>,
-    pub extended_data: String,
-    pub inviter: String,
+    pub extended_data: S,
+    pub inviter: S,
     pub update_time: i64,
     pub invite_time: i64,
     pub timeout_secs: i64,
     pub deadline: i64,
-    pub invite_data: String,
+    pub invite_data: S,
     /// The push payload as JSON.
     pub push: Option<String>,
-    pub device: Option<String>,
+    pub device: Option<S>,
 }
 
-impl CallRow {
-    pub fn of(c: &Call) -> CallRow {
+impl<'a> CallRow<&'a str> {
+    pub fn of(c: &'a Call) -> Self {
         CallRow {
             seq: c.seq as i64,
-            call_id: c.id.clone(),
-            caller: c.caller.clone(),
-            caller_name: c.caller_name.clone(),
+            call_id: &c.id,
+            caller: &c.caller,
+            caller_name: &c.caller_name,
             mode: enum_str(&c.mode),
             state: enum_str(&c.state),
             create_time: c.create_time as i64,
             end_time: c.end_time as i64,
-            extended_data: c.extended_data.clone(),
+            extended_data: &c.extended_data,
             answered: c.answered,
         }
     }
+}
 
+impl CallRow {
     /// The call, without its members.
     pub fn decode(self) -> Result<Call, Fault> {
         let seq = self.seq;
@@ -622,44 +625,46 @@ impl CallRow {
             parse_enum("calls.state", &self.state).map_err(|e| e.in_call(seq))?;
         Ok(Call {
             seq: seq as u64,
-            id: self.call_id,
-            caller: self.caller,
-            caller_name: self.caller_name,
+            id: self.call_id.into(),
+            caller: self.caller.into(),
+            caller_name: self.caller_name.into(),
             mode,
             state,
             create_time: self.create_time as u64,
             end_time: self.end_time as u64,
-            extended_data: self.extended_data,
+            extended_data: self.extended_data.into(),
             answered: self.answered,
             members: Vec::new(),
         })
     }
 }
 
-impl MemberRow {
-    pub fn of(c: &Call, position: usize, m: &Member) -> MemberRow {
+impl<'a> MemberRow<&'a str> {
+    pub fn of(c: &Call, position: usize, m: &'a Member) -> Self {
         MemberRow {
             seq: c.seq as i64,
             position: position as i64,
-            user_id: m.user_id.clone(),
+            user_id: &m.user_id,
             state: m.state.as_str().to_string(),
             reason: m.reason.as_ref().map(enum_str),
-            extended_data: m.extended_data.clone(),
-            inviter: m.inviter.clone(),
+            extended_data: &m.extended_data,
+            inviter: &m.inviter,
             update_time: m.update_time as i64,
             invite_time: m.invite.time as i64,
             timeout_secs: i64::from(m.invite.timeout_secs),
             deadline: m.invite.deadline as i64,
-            invite_data: m.invite.extended_data.clone(),
+            invite_data: &m.invite.extended_data,
             push: m
                 .invite
                 .push
                 .as_ref()
                 .map(|p| serde_json::to_string(p).unwrap_or_default()),
-            device: m.device.clone(),
+            device: m.device.as_deref(),
         }
     }
+}
 
+impl MemberRow {
     pub fn decode(self) -> Result<Member, Fault> {
         let seq = self.seq;
         let bad = |e: Fault| e.in_call(seq);
@@ -685,20 +690,20 @@ impl MemberRow {
             )))
         })?;
         Ok(Member {
-            user_id: self.user_id,
+            user_id: self.user_id.into(),
             state,
             reason,
-            extended_data: self.extended_data,
-            inviter: self.inviter,
+            extended_data: self.extended_data.into(),
+            inviter: self.inviter.into(),
             update_time: self.update_time as u64,
             invite: Invite {
                 time: self.invite_time as u64,
                 timeout_secs,
                 deadline: self.deadline as u64,
-                extended_data: self.invite_data,
+                extended_data: self.invite_data.into(),
                 push,
             },
-            device: self.device,
+            device: self.device.map(Arc::from),
         })
     }
 }

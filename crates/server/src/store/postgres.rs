@@ -283,9 +283,9 @@ impl Writer {
 
 /// One row per call and per member, the last snapshot of each winning: one upsert
 /// statement may not touch a row twice, and applied in order the later one would win.
-fn latest_rows(calls: &[Call]) -> (Vec<CallRow>, Vec<MemberRow>) {
-    let mut call_rows: Vec<CallRow> = Vec::with_capacity(calls.len());
-    let mut member_rows: Vec<MemberRow> = Vec::new();
+fn latest_rows(calls: &[Call]) -> (Vec<CallRow<&str>>, Vec<MemberRow<&str>>) {
+    let mut call_rows: Vec<CallRow<&str>> = Vec::with_capacity(calls.len());
+    let mut member_rows: Vec<MemberRow<&str>> = Vec::new();
     let mut call_at: HashMap<i64, usize> = HashMap::new();
     let mut member_at: HashMap<(i64, &str), usize> = HashMap::new();
     for c in calls {
@@ -299,10 +299,10 @@ fn latest_rows(calls: &[Call]) -> (Vec<CallRow>, Vec<MemberRow>) {
         }
         for (position, m) in c.members.iter().enumerate() {
             let row = MemberRow::of(c, position, m);
-            match member_at.get(&(row.seq, m.user_id.as_str())) {
+            match member_at.get(&(row.seq, &*m.user_id)) {
                 Some(&i) => member_rows[i] = row,
                 None => {
-                    member_at.insert((row.seq, m.user_id.as_str()), member_rows.len());
+                    member_at.insert((row.seq, &*m.user_id), member_rows.len());
                     member_rows.push(row);
                 }
             }
@@ -326,11 +326,11 @@ struct CallArrays<'a> {
 }
 
 impl<'a> CallArrays<'a> {
-    fn of(rows: &'a [CallRow]) -> CallArrays<'a> {
+    fn of(rows: &'a [CallRow<&'a str>]) -> CallArrays<'a> {
         CallArrays {
             seq: rows.iter().map(|r| r.seq).collect(),
-            call_id: rows.iter().map(|r| r.call_id.as_str()).collect(),
-            caller: rows.iter().map(|r| r.caller.as_str()).collect(),
+            call_id: rows.iter().map(|r| r.call_id).collect(),
+            caller: rows.iter().map(|r| r.caller).collect(),
             caller_name: rows.iter().map(|r| r.caller_name.as_bytes()).collect(),
             mode: rows.iter().map(|r| r.mode.as_str()).collect(),
             state: rows.iter().map(|r| r.state.as_str()).collect(),
@@ -361,22 +361,22 @@ struct MemberArrays<'a> {
 }
 
 impl<'a> MemberArrays<'a> {
-    fn of(rows: &'a [MemberRow]) -> MemberArrays<'a> {
+    fn of(rows: &'a [MemberRow<&'a str>]) -> MemberArrays<'a> {
         MemberArrays {
             seq: rows.iter().map(|r| r.seq).collect(),
             position: rows.iter().map(|r| r.position).collect(),
-            user_id: rows.iter().map(|r| r.user_id.as_str()).collect(),
+            user_id: rows.iter().map(|r| r.user_id).collect(),
             state: rows.iter().map(|r| r.state.as_str()).collect(),
             reason: rows.iter().map(|r| r.reason.as_deref()).collect(),
             extended_data: rows.iter().map(|r| r.extended_data.as_bytes()).collect(),
-            inviter: rows.iter().map(|r| r.inviter.as_str()).collect(),
+            inviter: rows.iter().map(|r| r.inviter).collect(),
             update_time: rows.iter().map(|r| r.update_time).collect(),
             invite_time: rows.iter().map(|r| r.invite_time).collect(),
             timeout_secs: rows.iter().map(|r| r.timeout_secs).collect(),
             deadline: rows.iter().map(|r| r.deadline).collect(),
             invite_data: rows.iter().map(|r| r.invite_data.as_bytes()).collect(),
             push: rows.iter().map(|r| r.push.as_deref()).collect(),
-            device: rows.iter().map(|r| r.device.as_deref()).collect(),
+            device: rows.iter().map(|r| r.device).collect(),
         }
     }
 }
