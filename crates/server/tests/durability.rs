@@ -187,6 +187,26 @@ async fn wait_long<T>(
 }
 
 /// Waits for the callInvitationReceived for `call_id`; later events stay queued.
+/// A second server on `db`: alice and bob sign in again, and bob's invitation to
+/// `call_id` rings him with the deadline he was first given, as alice's history shows.
+async fn still_ringing(
+    dir: &Path,
+    db: &str,
+    call_id: &str,
+    rung: &InvitationInfo,
+) -> (Server, User, User) {
+    let server = Server::start(dir, db, 2).await;
+    let url = server.url();
+    let alice = login(&url, "alice").await;
+    let mut bob = login(&url, "bob").await;
+    let again = rings(&mut bob, call_id).await;
+    assert_eq!(again.expire_time, rung.expire_time);
+    let call = history_call(&alice, call_id).await;
+    assert_eq!(call.state, CallState::Started);
+    assert_eq!(state_in(&call.call_user_list, "bob"), Received);
+    (server, alice, bob)
+}
+
 async fn rings(user: &mut User, call_id: &str) -> InvitationInfo {
     user.wait_for(
         &format!("callInvitationReceived for {call_id}"),
@@ -545,15 +565,7 @@ async fn sigterm_says_goodbye_exits_zero_and_keeps_the_calls() {
     assert!(!healthy(server.port), "nothing listens any more");
 
     // Back on the same database: the ringing call is still ringing.
-    let server = Server::start(dir.path(), &db, 2).await;
-    let url = server.url();
-    let alice = login(&url, "alice").await;
-    let mut bob = login(&url, "bob").await;
-    let again = rings(&mut bob, &sent.call_id).await;
-    assert_eq!(again.expire_time, rung.expire_time);
-    let call = history_call(&alice, &sent.call_id).await;
-    assert_eq!(call.state, CallState::Started);
-    assert_eq!(state_in(&call.call_user_list, "bob"), Received);
+    let (server, _alice, bob) = still_ringing(dir.path(), &db, &sent.call_id, &rung).await;
     bob.client.call_accept(&sent.call_id, "").await.unwrap();
     drop(server);
 }
@@ -573,14 +585,8 @@ async fn on_postgres_a_killed_server_comes_back_and_the_call_still_times_out() {
     server.kill();
     drop((alice, bob));
 
-    let server = Server::start(dir.path(), db.expose(), 2).await;
-    let url = server.url();
-    let alice = login(&url, "alice").await;
-    let mut bob = login(&url, "bob").await;
-    let again = rings(&mut bob, &sent.call_id).await;
-    assert_eq!(again.expire_time, rung.expire_time);
-    let call = history_call(&alice, &sent.call_id).await;
-    assert_eq!(state_in(&call.call_user_list, "bob"), Received);
+    let (server, alice, mut bob) =
+        still_ringing(dir.path(), db.expose(), &sent.call_id, &rung).await;
     wait_long(
         &mut bob,
         Duration::from_secs(10),

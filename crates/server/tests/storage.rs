@@ -295,11 +295,7 @@ async fn a_damaged_call_in_the_history_is_not_retryable() {
         .unwrap();
     assert_eq!(n, 1);
 
-    for _ in 0..2 {
-        let err = alice.client.query_call_list(10, 0).await.unwrap_err();
-        assert_eq!(err.code(), Some(ErrorCode::StoredDataCorrupt), "{err}");
-        assert!(!err.is_retryable(), "{err}");
-    }
+    history_says_damaged(&alice).await;
     run.stop().await.unwrap();
 }
 
@@ -399,11 +395,7 @@ async fn damaged_calls_in_postgres_are_reported_as_damaged() {
     .unwrap();
     assert_eq!(n, 1);
 
-    for _ in 0..2 {
-        let err = alice.client.query_call_list(10, 0).await.unwrap_err();
-        assert_eq!(err.code(), Some(ErrorCode::StoredDataCorrupt), "{err}");
-        assert!(!err.is_retryable(), "{err}");
-    }
+    history_says_damaged(&alice).await;
     run.stop().await.unwrap();
 
     // The call is live, so a restart must load it, and cannot.
@@ -472,4 +464,13 @@ async fn postgres_keeps_any_text_a_client_sends() {
     assert_eq!(call.extended_data, "nul:\0 end");
     assert_eq!(call.caller_name, "Al\0ice \u{e9}");
     run.stop().await.unwrap();
+}
+
+/// Asking twice gets the same answer: damaged data, not worth retrying.
+async fn history_says_damaged(user: &User) {
+    for _ in 0..2 {
+        let err = user.client.query_call_list(10, 0).await.unwrap_err();
+        assert_eq!(err.code(), Some(ErrorCode::StoredDataCorrupt), "{err}");
+        assert!(!err.is_retryable(), "{err}");
+    }
 }

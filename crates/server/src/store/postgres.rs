@@ -123,7 +123,7 @@ static UPSERT_MEMBERS: LazyLock<String> = LazyLock::new(|| {
          ON CONFLICT (seq, user_id) DO UPDATE SET {}",
         column_list(&MEMBER_COLUMNS, None),
         unnest_args(&MEMBER_ARRAYS),
-        update_set(&MEMBER_UPDATED),
+        update_set(MEMBER_UPDATED),
     )
 });
 static LOAD_CALLS: LazyLock<String> = LazyLock::new(|| {

@@ -321,7 +321,7 @@ static UPSERT_MEMBER: LazyLock<String> = LazyLock::new(|| {
         "INSERT INTO members ({}) VALUES ({}) ON CONFLICT (seq, user_id) DO UPDATE SET {}",
         column_list(&MEMBER_COLUMNS, None),
         placeholders(MEMBER_COLUMNS.len()),
-        update_set(&MEMBER_UPDATED),
+        update_set(MEMBER_UPDATED),
     )
 });
 static LOAD_CALLS: LazyLock<String> = LazyLock::new(|| {
