@@ -3,6 +3,7 @@
 //! trying them first lets the settings page say, next to the field at fault, what is wrong
 //! in words the user can act on.
 
+use beckon_client::Requests;
 use std::time::Duration;
 
 use beckon_client::{WireClient, WireConfig, WireError};

@@ -2,6 +2,7 @@
 //! possible or at a fixed rate, measuring completed invitations and how long each took to
 //! ring on the invitee.
 
+use beckon_client::Requests;
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};

@@ -7,6 +7,7 @@
 //! one burst (about 3,800 at 19,000 clients), and that burst, not the server, made the
 //! bench's latency tail.
 
+use beckon_client::Requests;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 

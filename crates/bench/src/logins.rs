@@ -1,5 +1,6 @@
 //! Phase 1: connect and log in every simulated client.
 
+use beckon_client::Requests;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -182,7 +183,9 @@ async fn login_one(
             (Wire::Tcp(wire), Events::Tcp(events))
         }
     };
-    let result = wire.login(user_id.clone(), user_id.clone()).await?;
+    let result = wire
+        .login(user_id.clone(), user_id.clone(), None, None)
+        .await?;
     let client = Client {
         user_id,
         wire,

@@ -18,4 +18,4 @@ pub use sdk::{
     HeartbeatTiming,
 };
 pub use stream::EventStream;
-pub use wire::{ClosedBy, WireClient, WireConfig, WireError};
+pub use wire::{ClosedBy, Requests, WireClient, WireConfig, WireError};

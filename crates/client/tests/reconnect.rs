@@ -3,6 +3,7 @@
 
 mod common;
 
+use beckon_client::Requests;
 use std::time::Duration;
 
 use beckon_client::wire::WireClient;

@@ -2,6 +2,7 @@
 
 mod common;
 
+use beckon_client::Requests;
 use beckon_client::{ConnectionState, DisconnectReason, Error, Event, HeartbeatTiming};
 use beckon_protocol::*;
 use common::*;

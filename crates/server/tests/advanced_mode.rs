@@ -1,6 +1,7 @@
 //! Advanced mode: inviting more people, the 10-member cap, quitting, joining, ending, relay.
 mod common;
 
+use beckon_client::Requests;
 use beckon_protocol::CallUserState::*;
 use beckon_protocol::*;
 use common::*;

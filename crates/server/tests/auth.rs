@@ -2,6 +2,7 @@
 //! binary's `token` command and refusal to run open auth on a public address.
 mod common;
 
+use beckon_client::Requests;
 use std::io::Read;
 use std::path::Path;
 use std::process::{Child, Command, Output, Stdio};

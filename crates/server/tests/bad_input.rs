@@ -5,6 +5,7 @@
 //! in `bad_input_frames.rs`, floods in `bad_input_floods.rs`.
 mod common;
 
+use beckon_client::Requests;
 use beckon_protocol::limits::*;
 use beckon_protocol::*;
 use common::abuse::*;

@@ -2,6 +2,7 @@
 //! a sustained flooder, and a client that never reads. Everybody else carries on.
 mod common;
 
+use beckon_client::Requests;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 

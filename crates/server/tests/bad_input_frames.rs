@@ -4,6 +4,7 @@
 mod common;
 
 use beckon_client::ClosedBy;
+use beckon_client::Requests;
 use beckon_protocol::limits::*;
 use beckon_protocol::CallUserState::*;
 use beckon_protocol::*;

@@ -4,6 +4,7 @@
 //! on.
 mod common;
 
+use beckon_client::Requests;
 use std::num::NonZeroU32;
 use std::time::Duration;
 

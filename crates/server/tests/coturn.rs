@@ -6,6 +6,7 @@
 //! test; elsewhere it is skipped with a line saying so.
 mod common;
 
+use beckon_client::Requests;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::Command;

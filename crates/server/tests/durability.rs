@@ -4,6 +4,7 @@
 //! their invitation, and SIGTERM stops the server cleanly.
 mod common;
 
+use beckon_client::Requests;
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};

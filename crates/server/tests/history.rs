@@ -2,6 +2,7 @@
 //! caller's and the invitees' calls alike, and every member's state, reason and data.
 mod common;
 
+use beckon_client::Requests;
 use std::collections::HashSet;
 
 use beckon_protocol::CallUserState::*;

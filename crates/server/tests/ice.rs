@@ -3,6 +3,7 @@
 //! server without TURN hands out none.
 mod common;
 
+use beckon_client::Requests;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use beckon_protocol::*;

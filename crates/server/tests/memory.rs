@@ -2,6 +2,7 @@
 //! reads the process's peak memory (VmHWM), which other tests would disturb.
 mod common;
 
+use beckon_client::Requests;
 use std::time::Duration;
 
 use beckon_protocol::limits::*;

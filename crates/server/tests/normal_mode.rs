@@ -2,6 +2,7 @@
 //! party is told.
 mod common;
 
+use beckon_client::Requests;
 use beckon_protocol::CallUserState::*;
 use beckon_protocol::*;
 use common::*;

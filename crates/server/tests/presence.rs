@@ -1,6 +1,7 @@
 //! Who is online: offline invitees, several devices, a caller that leaves or goes silent.
 mod common;
 
+use beckon_client::Requests;
 use std::time::Duration;
 
 use beckon_protocol::CallUserState::*;

@@ -2,6 +2,7 @@
 //! party ends up seeing the same final states.
 mod common;
 
+use beckon_client::Requests;
 use std::time::Duration;
 
 use beckon_protocol::limits::REQUESTS_PER_SEC;

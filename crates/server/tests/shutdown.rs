@@ -2,6 +2,7 @@
 //! shutdown deadline, and by then nothing of the server runs any more (no hub, no timer
 //! that could write to the database) and only then is the port released.
 
+use beckon_client::Requests;
 use std::time::Duration;
 
 use beckon_client::wire::WireClient;

@@ -9,6 +9,7 @@
 //! dead invitation (cancelled, timed out) is not delivered".
 mod common;
 
+use beckon_client::Requests;
 use std::sync::atomic::{AtomicU32, Ordering};
 
 use beckon_protocol::CallUserState::*;

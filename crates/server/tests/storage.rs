@@ -9,6 +9,7 @@
 
 mod common;
 
+use beckon_client::Requests;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};

@@ -2,6 +2,7 @@
 //! that page in a burst and then over and over, just under the request limit, and never
 //! read the answers.
 
+use beckon_client::Requests;
 use std::net::SocketAddr;
 use std::time::Duration;
 

@@ -2,6 +2,7 @@
 //! heartbeat, and back off between attempts. It alone owns the connection's event stream,
 //! so events reach the application in order and each goes through the tracker once.
 
+use crate::Requests;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;

@@ -35,10 +35,18 @@ fn answer(call_id: impl Into<String>, extended_data: impl Into<String>) -> CallA
     }
 }
 
-impl WireClient {
+/// The typed requests, over any connection that can send a request and return its answer:
+/// Beckon's WebSocket [`WireClient`], and other transports that speak the same messages
+/// (the bench's length-prefixed TCP floor). Bring it into scope to call them.
+// Callers hold concrete connections, whose futures are `Send` as their own are.
+#[allow(async_fn_in_trait)]
+pub trait Requests {
+    /// Sends one request and waits for its answer.
+    async fn request(&self, body: RequestBody) -> Result<ResponseBody, WireError>;
+
     /// `token` may be `None` when the server runs in open (dev) mode; `device_id` `None`
     /// lets the server generate one (returned in the result).
-    pub async fn login(
+    async fn login(
         &self,
         user_id: impl Into<String>,
         user_name: impl Into<String>,
@@ -54,32 +62,32 @@ impl WireClient {
         expect_result!(self.request(RequestBody::Login(login)).await, Login)
     }
 
-    pub async fn logout(&self) -> Result<(), WireError> {
+    async fn logout(&self) -> Result<(), WireError> {
         match self.request(RequestBody::Logout).await? {
             ResponseBody::Logout => Ok(()),
             other => Err(unexpected("Logout", &other)),
         }
     }
 
-    pub async fn heartbeat(&self) -> Result<HeartbeatResult, WireError> {
+    async fn heartbeat(&self) -> Result<HeartbeatResult, WireError> {
         expect_result!(self.request(RequestBody::Heartbeat).await, Heartbeat)
     }
 
-    pub async fn call_invite(&self, invite: CallInvite) -> Result<CallInviteResult, WireError> {
+    async fn call_invite(&self, invite: CallInvite) -> Result<CallInviteResult, WireError> {
         expect_result!(
             self.request(RequestBody::CallInvite(invite)).await,
             CallInvite
         )
     }
 
-    pub async fn call_cancel(&self, cancel: CallCancel) -> Result<CallCancelResult, WireError> {
+    async fn call_cancel(&self, cancel: CallCancel) -> Result<CallCancelResult, WireError> {
         expect_result!(
             self.request(RequestBody::CallCancel(cancel)).await,
             CallCancel
         )
     }
 
-    pub async fn call_accept(
+    async fn call_accept(
         &self,
         call_id: impl Into<String>,
         extended_data: impl Into<String>,
@@ -88,7 +96,7 @@ impl WireClient {
         expect_result!(self.request(body).await, CallAccept)
     }
 
-    pub async fn call_reject(
+    async fn call_reject(
         &self,
         call_id: impl Into<String>,
         extended_data: impl Into<String>,
@@ -102,17 +110,14 @@ impl WireClient {
         expect_result!(self.request(body).await, CallReject)
     }
 
-    pub async fn calling_invite(
-        &self,
-        invite: CallingInvite,
-    ) -> Result<CallInviteResult, WireError> {
+    async fn calling_invite(&self, invite: CallingInvite) -> Result<CallInviteResult, WireError> {
         expect_result!(
             self.request(RequestBody::CallingInvite(invite)).await,
             CallingInvite
         )
     }
 
-    pub async fn call_join(
+    async fn call_join(
         &self,
         call_id: impl Into<String>,
         extended_data: impl Into<String>,
@@ -121,7 +126,7 @@ impl WireClient {
         expect_result!(self.request(body).await, CallJoin)
     }
 
-    pub async fn call_quit(
+    async fn call_quit(
         &self,
         call_id: impl Into<String>,
         extended_data: impl Into<String>,
@@ -130,7 +135,7 @@ impl WireClient {
         expect_result!(self.request(body).await, CallQuit)
     }
 
-    pub async fn call_end(
+    async fn call_end(
         &self,
         call_id: impl Into<String>,
         extended_data: impl Into<String>,
@@ -141,21 +146,21 @@ impl WireClient {
 
     /// One page of the calls this user is a member of, newest first; pass the returned
     /// `next_flag` back for the next page (0 for the first).
-    pub async fn query_call_list(&self, count: u32, next_flag: u64) -> Result<CallList, WireError> {
+    async fn query_call_list(&self, count: u32, next_flag: u64) -> Result<CallList, WireError> {
         let body =
             RequestBody::QueryCallInvitationList(QueryCallInvitationList { count, next_flag });
         expect_result!(self.request(body).await, QueryCallInvitationList)
     }
 
     /// ICE servers with fresh TURN credentials for the logged-in user.
-    pub async fn query_ice_config(&self) -> Result<IceConfig, WireError> {
+    async fn query_ice_config(&self) -> Result<IceConfig, WireError> {
         expect_result!(
             self.request(RequestBody::QueryIceConfig).await,
             QueryIceConfig
         )
     }
 
-    pub async fn relay(
+    async fn relay(
         &self,
         call_id: impl Into<String>,
         to_user_id: impl Into<String>,
@@ -170,5 +175,11 @@ impl WireClient {
             ResponseBody::Relay => Ok(()),
             other => Err(unexpected("Relay", &other)),
         }
+    }
+}
+
+impl Requests for WireClient {
+    async fn request(&self, body: RequestBody) -> Result<ResponseBody, WireError> {
+        WireClient::request(self, body).await
     }
 }

@@ -10,6 +10,7 @@ mod events;
 #[cfg(test)]
 mod tests;
 
+pub use calls::Requests;
 pub use client::{WireClient, WireConfig};
 pub use error::{ClosedBy, WireError};
 pub use events::Events;

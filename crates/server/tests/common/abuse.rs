@@ -1,6 +1,7 @@
 //! What the bad-input tests (`tests/bad_input*.rs`) share: frames sent raw on a real
 //! connection, the errors they earn, and proof that the server still serves afterwards.
 
+use beckon_client::Requests;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 

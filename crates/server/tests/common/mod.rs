@@ -4,6 +4,7 @@
 
 pub mod abuse;
 
+use beckon_client::Requests;
 use std::time::Duration;
 
 use beckon_client::wire::{Events, WireClient, WireError};
