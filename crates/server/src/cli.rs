@@ -11,6 +11,7 @@ use beckon_protocol::IceTransportPolicy;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
 use crate::auth::{self, AuthMode};
+use crate::cluster::ClusterConfig;
 use crate::ice::{IceSettings, Turn, TurnSecret};
 use crate::store::{Database, Durability};
 use crate::Config;
@@ -61,6 +62,11 @@ pub struct ServeArgs {
     pub listen: SocketAddr,
     #[command(flatten)]
     pub store: StoreArgs,
+    /// Run as one node of a cluster: the NATS server(s) the nodes share, e.g.
+    /// `nats://127.0.0.1:4222`. Needs a PostgreSQL --db, the same for every node, and the
+    /// same --secret on every node with token auth.
+    #[arg(long, env = "BECKON_NATS")]
+    pub nats: Option<String>,
     #[arg(long, env = "BECKON_AUTH", value_enum, default_value_t = AuthFlag::Auto)]
     pub auth: AuthFlag,
     /// Allow open auth on a non-loopback address (anyone on the network can be anyone).
@@ -263,6 +269,10 @@ pub enum CliError {
     BadIceUri(String, &'static str),
     #[error("cannot sign the token: {0}")]
     Sign(#[from] jsonwebtoken::errors::Error),
+    #[error(
+        "--nats runs a cluster node, whose calls are in PostgreSQL: give --db a postgres:// URL"
+    )]
+    NatsWithoutPostgres,
 }
 
 impl StoreArgs {
@@ -310,8 +320,15 @@ impl ServeArgs {
                 secret: self.store.secret()?,
             }
         };
+        let db = self.store.database()?;
+        let cluster = match (&self.nats, &db) {
+            (None, _) => None,
+            (Some(nats), Database::Postgres(_)) => Some(ClusterConfig { nats: nats.clone() }),
+            (Some(_), Database::Sqlite(_)) => return Err(CliError::NatsWithoutPostgres),
+        };
         Ok(Config {
-            db: self.store.database()?,
+            db,
+            cluster,
             durability: self.sync,
             auth,
             heartbeat_timeout: Duration::from_secs(self.heartbeat_timeout.max(1)),

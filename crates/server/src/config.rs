@@ -4,6 +4,7 @@ use std::time::Duration;
 use beckon_protocol::limits::DEFAULT_HEARTBEAT_TIMEOUT_MS;
 
 use crate::auth::AuthMode;
+use crate::cluster::ClusterConfig;
 use crate::ice::IceSettings;
 use crate::store::{Database, Durability};
 
@@ -33,6 +34,8 @@ pub struct Config {
     pub outbound_budget_bytes: usize,
     /// STUN and TURN servers handed to clients, and how TURN credentials are minted.
     pub ice: IceSettings,
+    /// Set: this server is one node of a cluster on `db` (PostgreSQL) and this NATS.
+    pub cluster: Option<ClusterConfig>,
 }
 
 impl Config {
@@ -68,6 +71,7 @@ impl Config {
             shutdown_deadline: Config::DEFAULT_SHUTDOWN_DEADLINE,
             outbound_budget_bytes: Config::DEFAULT_OUTBOUND_BUDGET_BYTES,
             ice: IceSettings::default(),
+            cluster: None,
         }
     }
 }

@@ -3,6 +3,7 @@
 //! Batches are released in the order they were made, so no client ever sees an effect
 //! that a crash could take back, nor events out of order.
 
+use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -11,7 +12,7 @@ use beckon_protocol::{ServerMessage, SessionClosed};
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
-use crate::core::{Batch, Hub, Input, Out, Seq};
+use crate::core::{Batch, Hub, Input, NodeId, Out, Seq};
 use crate::metrics as m;
 use crate::registry::{Frame, Registry};
 use crate::store::{self, Database, Durability, ReadPool, StoreError, Writer};
@@ -122,11 +123,28 @@ impl From<Batch> for Encoded {
     }
 }
 
+/// Where the storage thread gets its database.
+pub enum Source {
+    /// A server on its own: takes the database or says who has it.
+    Alone(Database),
+    /// A cluster node: connects, says its number and hands over the reads on `joined`,
+    /// then waits its turn to lead (until `stop` is set).
+    Elected {
+        url: store::PgUrl,
+        joined: tokio::sync::oneshot::Sender<Result<(NodeId, ReadPool), StoreError>>,
+        stop: Arc<AtomicBool>,
+        /// Where frames for the other nodes' sessions go, once this node leads.
+        publish: mpsc::Sender<crate::cluster::Publish>,
+    },
+}
+
 /// What the storage thread needs to open the database, and where it says how that went.
+/// An elected node that stopped before its turn drops `opened` unanswered.
 pub struct OpenStore {
-    pub db: Database,
+    pub source: Source,
     pub durability: Durability,
-    /// The clock reading the restored calls are judged at.
+    /// The clock reading the restored calls are judged at (for an elected node: the
+    /// moment it was elected).
     pub now: u64,
     pub retention_ms: u64,
     pub opened: tokio::sync::oneshot::Sender<Result<Restored, StoreError>>,
@@ -136,7 +154,12 @@ pub struct OpenStore {
 pub struct Restored {
     pub calls: Vec<crate::core::Call>,
     pub next_seq: Seq,
-    pub reads: ReadPool,
+    /// A cluster node has its reads from the start, before it leads.
+    pub reads: Option<ReadPool>,
+    /// The election this server leads by (0 on its own).
+    pub term: u64,
+    /// The clock reading the calls were loaded at, to restore them at.
+    pub at: u64,
 }
 
 /// The storage thread's whole life: opens the database (taking it for this server alone),
@@ -150,40 +173,83 @@ pub fn storage_owner(
     failed: CancellationToken,
 ) -> Result<(), StoreError> {
     let OpenStore {
-        db,
+        source,
         durability,
         now,
         retention_ms,
         opened,
     } = open;
-    let store = store::open(&db, durability).and_then(|mut store| {
-        let (calls, next_seq) = store.writer.load(now, retention_ms)?;
-        Ok((store, calls, next_seq))
+    let mut outlet = Outlet {
+        registry,
+        nodes: None,
+    };
+    let mut now = now;
+    let store = match source {
+        Source::Alone(db) => {
+            store::open(&db, durability).map(|o| Some((o.writer, 0, Some(o.reads), Some(o.keeper))))
+        }
+        Source::Elected {
+            url,
+            joined,
+            stop,
+            publish,
+        } => {
+            let candidate = match store::candidate(&url) {
+                Ok((candidate, node, reads)) => {
+                    let _ = joined.send(Ok((node, reads)));
+                    outlet.nodes = Some(crate::cluster::Outlet::new(node, publish));
+                    candidate
+                }
+                Err(e) => {
+                    let _ = joined.send(Err(e));
+                    return Ok(());
+                }
+            };
+            let elected = store::elect(candidate, durability, &stop);
+            // The take-over is the restart: deadlines and grace periods count from it.
+            now = now_ms();
+            elected.map(|w| w.map(|(w, term)| (w, term, None, None)))
+        }
+    };
+    // The calls are loaded once this server holds the database, never before.
+    let store = store.and_then(|store| match store {
+        Some((mut writer, term, reads, keeper)) => {
+            let (calls, next_seq) = writer.load(now, retention_ms)?;
+            let restored = Restored {
+                calls,
+                next_seq,
+                reads,
+                term,
+                at: now,
+            };
+            Ok(Some((writer, keeper, restored)))
+        }
+        None => Ok(None),
     });
-    let (store, calls, next_seq) = match store {
-        Ok(loaded) => loaded,
+    let (writer, keeper, restored) = match store {
+        Ok(Some(loaded)) => loaded,
+        Ok(None) => return Ok(()),
         Err(e) => {
             // `run` returns this error; it has gone nowhere else.
             let _ = opened.send(Err(e));
             return Ok(());
         }
     };
-    let store::Opened {
-        writer,
-        reads,
-        keeper,
-    } = store;
-    let restored = Restored {
-        calls,
-        next_seq,
-        reads,
-    };
     let result = match opened.send(Ok(restored)) {
-        Ok(()) => storage_thread(writer, batches, registry, failed),
+        Ok(()) => storage_thread(writer, batches, outlet, failed),
         Err(_) => Ok(()),
     };
-    keeper.finish();
+    if let Some(keeper) = keeper {
+        keeper.finish();
+    }
     result
+}
+
+/// Where committed frames go: this server's connections, and in a cluster the other
+/// nodes' too.
+pub struct Outlet {
+    pub registry: Arc<Registry>,
+    pub nodes: Option<crate::cluster::Outlet>,
 }
 
 /// Runs on its own OS thread: database calls block. Several queued batches are committed in
@@ -196,7 +262,7 @@ pub fn storage_owner(
 pub fn storage_thread(
     mut writer: Writer,
     mut batches: mpsc::Receiver<Encoded>,
-    registry: Arc<Registry>,
+    mut outlet: Outlet,
     failed: CancellationToken,
 ) -> Result<(), StoreError> {
     let mut group: Vec<Encoded> = Vec::new();
@@ -220,14 +286,18 @@ pub fn storage_thread(
             metrics::counter!(m::COMMIT_CALLS).increment(writes.len() as u64);
         }
         for batch in group.drain(..) {
-            release(&registry, batch.outs);
+            release(&mut outlet, batch.outs);
+        }
+        if let Some(nodes) = &mut outlet.nodes {
+            nodes.flush();
         }
         writer.maintain();
     }
     Ok(())
 }
 
-fn release(registry: &Registry, outs: Vec<EncodedOut>) {
+fn release(outlet: &mut Outlet, outs: Vec<EncodedOut>) {
+    let registry = &outlet.registry;
     for out in outs {
         match out {
             EncodedOut::Send { to, text, timing } => {
@@ -238,9 +308,20 @@ fn release(registry: &Registry, outs: Vec<EncodedOut>) {
                     metrics::histogram!(m::REQUEST_LATENCY, "type" => kind)
                         .record(started.elapsed().as_secs_f64());
                 }
+                let to = match &mut outlet.nodes {
+                    Some(nodes) => nodes.route_text(to, &text),
+                    None => to,
+                };
                 registry.with_sessions(&to, |h| h.offer(Frame::Text(text.clone())));
             }
             EncodedOut::Frame(session, frame) => {
+                let frame = match &mut outlet.nodes {
+                    Some(nodes) => match nodes.route_frame(session, frame) {
+                        Some(mine) => mine,
+                        None => continue,
+                    },
+                    None => frame,
+                };
                 let mut frame = Some(frame);
                 registry.with_sessions(&[session], |h| {
                     if let Some(f) = frame.take() {

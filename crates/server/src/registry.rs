@@ -230,6 +230,17 @@ impl Registry {
         self.total.queued.load(Ordering::Relaxed)
     }
 
+    /// Runs `f` on every session's handle; returns how many there were.
+    pub fn for_each(&self, mut f: impl FnMut(&SessionHandle)) -> usize {
+        match self.sessions.read() {
+            Ok(map) => {
+                map.values().for_each(&mut f);
+                map.len()
+            }
+            Err(_) => 0,
+        }
+    }
+
     /// Runs `f` with the handles of `ids` under one read lock.
     pub fn with_sessions(&self, ids: &[SessionId], mut f: impl FnMut(&SessionHandle)) {
         if let Ok(map) = self.sessions.read() {

@@ -58,6 +58,10 @@ pub fn fresh_database() -> PgUrl {
 /// What `BECKON_TEST_DB` asks the server's tests to run on: `postgres`, or SQLite when
 /// unset (or `sqlite`).
 pub fn uses_postgres() -> bool {
+    // A cluster keeps its calls in PostgreSQL.
+    if crate::uses_cluster() {
+        return true;
+    }
     match std::env::var("BECKON_TEST_DB").as_deref() {
         Ok("postgres") => true,
         Ok("sqlite") | Ok("") | Err(_) => false,
@@ -119,7 +123,7 @@ impl PgServer {
             String::from_utf8_lossy(&out.stdout),
             String::from_utf8_lossy(&out.stderr)
         );
-        let port = free_port();
+        let port = crate::free_port();
         let log_file = std::fs::File::create(&log).expect("create the server log");
         let child = run("postgres")
             .arg("-D")
@@ -264,13 +268,6 @@ impl Drop for PgServer {
     fn drop(&mut self) {
         self.stop();
     }
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("a free port")
 }
 
 /// As root: the uid and gid of `postgres`, or of `nobody`, to run the server as.

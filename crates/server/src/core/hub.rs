@@ -11,7 +11,7 @@ use super::presence::Presence;
 use super::seqs::Seqs;
 use super::table::{self, Event};
 use super::timers::{TimerKey, Timers};
-use super::{Batch, Call, Out, Seq, SessionId};
+use super::{node_of, Batch, Call, NodeId, Out, Seq, SessionId};
 
 #[derive(Debug, Clone)]
 pub struct HubConfig {
@@ -62,6 +62,12 @@ pub enum Input {
     /// The connection ended without logout; `last_seen` is when it last sent anything.
     Disconnected {
         session: SessionId,
+        last_seen: u64,
+    },
+    /// A cluster node stopped answering: each of its sessions ended as if disconnected,
+    /// at `last_seen`, the node's last sign of life.
+    NodeGone {
+        node: NodeId,
         last_seen: u64,
     },
 }
@@ -213,6 +219,16 @@ impl Hub {
             }
             Input::Disconnected { session, last_seen } => {
                 self.disconnected(now, session, last_seen)
+            }
+            Input::NodeGone { node, last_seen } => {
+                for session in self
+                    .presence
+                    .ids()
+                    .filter(|s| node_of(*s) == node)
+                    .collect::<Vec<_>>()
+                {
+                    self.disconnected(now, session, last_seen);
+                }
             }
         }
     }

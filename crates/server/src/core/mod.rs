@@ -18,6 +18,6 @@ mod timers;
 
 pub use call::{Call, Invite, Member, Seq};
 pub use hub::{Hub, HubConfig, Input, LoginInput, Stats};
-pub use out::{Batch, Out, SessionId};
+pub use out::{first_session, node_of, Batch, NodeId, Out, SessionId};
 #[cfg(test)]
 mod tests;

@@ -4,8 +4,25 @@ use beckon_protocol::{CloseReason, ServerMessage};
 
 use super::Call;
 
-/// Identifies one WebSocket connection for the lifetime of the process.
+/// Identifies one WebSocket connection for the lifetime of the process. In a cluster the
+/// top 16 bits are the node that holds the connection ([`node_of`]), so the hub can tell
+/// which sessions a dead node took with it, and frames route by node without a table.
 pub type SessionId = u64;
+
+/// A node of a cluster, numbered by the database at start; 0 is a server on its own.
+pub type NodeId = u16;
+
+const NODE_SHIFT: u32 = 48;
+
+/// The first session ID of `node`; each later one adds 1.
+pub fn first_session(node: NodeId) -> SessionId {
+    (u64::from(node) << NODE_SHIFT) | 1
+}
+
+/// The node holding `session`.
+pub fn node_of(session: SessionId) -> NodeId {
+    (session >> NODE_SHIFT) as NodeId
+}
 
 /// Something the runtime must do, in order, once the batch that produced it is durable.
 // `Send` is by far the most common variant; boxing it would cost an allocation per

@@ -62,6 +62,10 @@ impl Presence {
             .find(|id| &*self.sessions[id].device_id == device)
     }
 
+    pub fn ids(&self) -> impl Iterator<Item = SessionId> + '_ {
+        self.sessions.keys().copied()
+    }
+
     pub fn len(&self) -> usize {
         self.sessions.len()
     }

@@ -21,7 +21,7 @@ use serde::de::DeserializeOwned;
 
 use crate::core::{Call, Invite, Member, Seq};
 
-pub use self::postgres::ADVISORY_LOCK_KEY;
+pub use self::postgres::{Candidate, ADVISORY_LOCK_KEY};
 
 /// Where the calls are kept, as `--db` says: decided once, at parse time.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -348,6 +348,25 @@ pub fn open(db: &Database, durability: Durability) -> Result<Opened, StoreError>
             })
         }
     }
+}
+
+/// A cluster node's hold on its PostgreSQL database: the node's number, and the history
+/// reads it serves whether or not it leads.
+pub fn candidate(url: &PgUrl) -> Result<(Candidate, crate::core::NodeId, ReadPool), StoreError> {
+    let (candidate, node, readers) = Candidate::connect(url)?;
+    Ok((candidate, node, ReadPool::Postgres(readers)))
+}
+
+/// Waits for `candidate`'s turn to lead, then the writer as [`open`] gives it and the
+/// election's term; `None` once `stop` is set.
+pub fn elect(
+    candidate: Candidate,
+    durability: Durability,
+    stop: &AtomicBool,
+) -> Result<Option<(Writer, u64)>, StoreError> {
+    Ok(candidate
+        .elect(durability, stop)?
+        .map(|(w, term)| (Writer::Postgres(Box::new(w)), term)))
 }
 
 impl Writer {

@@ -14,6 +14,7 @@
 
 use std::collections::HashMap;
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{mpsc, Arc, LazyLock, Mutex};
 use std::time::{Duration, Instant};
 
@@ -25,7 +26,7 @@ use super::{
     column_list, update_set, CallRow, Durability, Fault, HistoryQuery, MemberRow, Page, PgUrl,
     StoreError, CALL_COLUMNS, CALL_UPDATED, HISTORY_DOING, MEMBER_COLUMNS, MEMBER_UPDATED, READERS,
 };
-use crate::core::{Call, Seq};
+use crate::core::{Call, NodeId, Seq};
 
 /// The key of the advisory lock a server holds on its database while it runs: the
 /// PostgreSQL counterpart of SQLite's `<db>.lock`. ASCII "beckon". Advisory locks belong
@@ -178,14 +179,9 @@ pub struct Writer {
 pub fn open(url: &PgUrl, durability: Durability) -> Result<(Writer, Readers), StoreError> {
     let db = url.to_string();
     let mut client = connect(url, &db, "connect")?;
-    let doing = "take the database's advisory lock";
     let give_up = Instant::now() + LOCK_GRACE;
     let locked = loop {
-        let locked: bool = client
-            .query_one("SELECT pg_try_advisory_lock($1)", &[&ADVISORY_LOCK_KEY])
-            .map_err(pg(&db, doing))?
-            .try_get(0)
-            .map_err(pg(&db, doing))?;
+        let locked = try_lock(&mut client, &db)?;
         if locked || Instant::now() >= give_up {
             break locked;
         }
@@ -197,34 +193,117 @@ pub fn open(url: &PgUrl, durability: Durability) -> Result<(Writer, Readers), St
             db,
         });
     }
-    // `on` waits for the WAL flush of each commit, `off` answers before it: a crashed
-    // PostgreSQL may then lose the last commits, but a killed beckon-server loses nothing.
-    let sync = match durability {
-        Durability::Full => "on",
-        Durability::Normal => "off",
-    };
-    // Notices ("relation already exists, skipping" at every start) would reach the log.
+    let writer = Writer::set_up(client, db, durability)?;
+    Ok((writer, Readers::start(url)?))
+}
+
+fn try_lock(client: &mut Client, db: &str) -> Result<bool, StoreError> {
+    let doing = "take the database's advisory lock";
     client
-        .batch_execute(&format!(
-            "SET synchronous_commit = {sync}; SET client_min_messages = warning"
-        ))
-        .map_err(pg(&db, "configure the connection"))?;
-    client
-        .batch_execute(SCHEMA)
-        .map_err(pg(&db, "create the tables"))?;
-    let doing = "prepare the statements";
-    let upsert_calls = client.prepare(&UPSERT_CALLS).map_err(pg(&db, doing))?;
-    let upsert_members = client.prepare(&UPSERT_MEMBERS).map_err(pg(&db, doing))?;
-    let readers = Readers::start(url)?;
-    Ok((
-        Writer {
+        .query_one("SELECT pg_try_advisory_lock($1)", &[&ADVISORY_LOCK_KEY])
+        .map_err(pg(db, doing))?
+        .try_get(0)
+        .map_err(pg(db, doing))
+}
+
+/// How often a cluster node that does not lead asks for the lock again: the longest a
+/// take-over waits after PostgreSQL released the lock of a dead leader.
+const ELECTION_POLL: Duration = Duration::from_millis(100);
+
+/// A cluster node's hold on the database before it leads: it numbered the node, serves
+/// the history reads, and asks for the advisory lock in turn with the other nodes. The
+/// holder of the lock is the one node that writes, the leader.
+pub struct Candidate {
+    client: Client,
+    db: String,
+}
+
+impl Candidate {
+    /// Connects, gives this node a number no other live node has (from a sequence, so a
+    /// restarted node gets a new one), and starts the reading threads.
+    pub fn connect(url: &PgUrl) -> Result<(Candidate, NodeId, Readers), StoreError> {
+        let db = url.to_string();
+        let mut client = connect(url, &db, "connect")?;
+        // Concurrent `CREATE … IF NOT EXISTS` can still collide in PostgreSQL's catalog;
+        // starting nodes take turns on a second lock key, held to the end of the transaction.
+        let number = (|| {
+            let mut tx = client.transaction()?;
+            tx.execute("SET LOCAL client_min_messages = warning", &[])?;
+            tx.execute(
+                "SELECT pg_advisory_xact_lock($1)",
+                &[&(ADVISORY_LOCK_KEY + 1)],
+            )?;
+            tx.execute("CREATE SEQUENCE IF NOT EXISTS beckon_nodes", &[])?;
+            tx.execute("CREATE SEQUENCE IF NOT EXISTS beckon_terms", &[])?;
+            let n: i64 = tx
+                .query_one("SELECT nextval('beckon_nodes')", &[])?
+                .try_get(0)?;
+            tx.commit()?;
+            Ok(n)
+        })()
+        .map_err(pg(&db, "number this node"))?;
+        // 1..=65535: 0 is a server on its own, and the number is 16 bits of a session ID.
+        let node = (number - 1).rem_euclid(i64::from(NodeId::MAX)) as NodeId + 1;
+        Ok((Candidate { client, db }, node, Readers::start(url)?))
+    }
+
+    /// Waits until this node holds the lock, then readies the writer; `None` when `stop`
+    /// was set first. Also returns the term: how many elections this database has seen.
+    pub fn elect(
+        mut self,
+        durability: Durability,
+        stop: &AtomicBool,
+    ) -> Result<Option<(Writer, u64)>, StoreError> {
+        while !try_lock(&mut self.client, &self.db)? {
+            if stop.load(Ordering::Relaxed) {
+                return Ok(None);
+            }
+            std::thread::sleep(ELECTION_POLL);
+        }
+        let doing = "count the election";
+        let term: i64 = self
+            .client
+            .query_one("SELECT nextval('beckon_terms')", &[])
+            .map_err(pg(&self.db, doing))?
+            .try_get(0)
+            .map_err(pg(&self.db, doing))?;
+        let writer = Writer::set_up(self.client, self.db, durability)?;
+        Ok(Some((writer, term as u64)))
+    }
+}
+
+impl Writer {
+    /// The writer on a connection that holds the lock: tables, settings, statements.
+    fn set_up(
+        mut client: Client,
+        db: String,
+        durability: Durability,
+    ) -> Result<Writer, StoreError> {
+        // `on` waits for the WAL flush of each commit, `off` answers before it: a crashed
+        // PostgreSQL may then lose the last commits, but a killed beckon-server loses nothing.
+        let sync = match durability {
+            Durability::Full => "on",
+            Durability::Normal => "off",
+        };
+        // Notices ("relation already exists, skipping" at every start) would reach the log.
+        client
+            .batch_execute(&format!(
+                "SET synchronous_commit = {sync}; SET client_min_messages = warning"
+            ))
+            .map_err(pg(&db, "configure the connection"))?;
+        client
+            .batch_execute(SCHEMA)
+            .map_err(pg(&db, "create the tables"))?;
+        let doing = "prepare the statements";
+        let upsert_calls = client.prepare(&UPSERT_CALLS).map_err(pg(&db, doing))?;
+        let upsert_members = client.prepare(&UPSERT_MEMBERS).map_err(pg(&db, doing))?;
+        Ok(Writer {
             client,
             db,
             upsert_calls,
             upsert_members,
-        },
-        readers,
-    ))
+        })
+    }
 }
 
 impl Writer {

@@ -288,23 +288,8 @@ pub fn free_port(ip: &str) -> u16 {
         .port()
 }
 
-/// GET /healthz of a server on 127.0.0.1:`port` over plain TCP; true once it answers ok.
-pub fn healthy(port: u16) -> bool {
-    use std::io::{Read, Write};
-    let Ok(mut tcp) = std::net::TcpStream::connect(("127.0.0.1", port)) else {
-        return false;
-    };
-    let _ = tcp.set_read_timeout(Some(Duration::from_secs(2)));
-    if tcp
-        .write_all(b"GET /healthz HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n")
-        .is_err()
-    {
-        return false;
-    }
-    let mut text = String::new();
-    let _ = tcp.read_to_string(&mut text);
-    text.starts_with("HTTP/1.1 200") && text.trim_end().ends_with("ok")
-}
+#[allow(unused_imports)]
+pub use beckon_testkit::healthy;
 
 impl User {
     /// Waits for the `callInvitationCancelled` event.

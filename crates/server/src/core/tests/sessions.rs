@@ -199,3 +199,31 @@ fn a_second_disconnect_gets_its_own_grace_period() {
     d.advance_to(T0 + 50_000);
     assert_eq!(d.state(&id, "bob"), Cancelled);
 }
+
+#[test]
+fn a_gone_node_takes_only_its_own_sessions_and_the_caller_gone_rule_applies() {
+    use crate::core::{first_session, node_of};
+    let (n1, n2) = (first_session(1), first_session(2));
+    assert_eq!((node_of(n1), node_of(n2), node_of(7)), (1, 2, 0));
+    let mut d = Driver::new();
+    d.login(n1, "alice", "a1");
+    d.login(n2, "bob", "b1");
+    d.login(n2 + 1, "carol", "c1");
+    let id = d.invite(n1, &["bob", "carol"], Normal, 120).call_id;
+    d.drain();
+
+    d.advance(6_000);
+    let last_seen = T0 + 2_000;
+    let step = d.input(Input::NodeGone { node: 1, last_seen });
+    assert!(step.answers.is_empty());
+    d.online.remove(&n1);
+    assert_eq!(d.hub.online_sessions(), 2, "node 2's sessions stay");
+    d.assert_quiet();
+
+    d.advance_to(last_seen + HB);
+    d.assert_written(&id);
+    for s in [n2, n2 + 1] {
+        assert_eq!(d.expect_cancelled(s, &id).reason, StateReason::CallerGone);
+    }
+    d.assert_quiet();
+}

@@ -1,0 +1,225 @@
+//! What every node runs, the leader included: forwarding its sessions' inputs to the hub,
+//! delivering the frames the leader sends for them, and following the leader.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use axum::extract::ws::Utf8Bytes;
+use futures_util::StreamExt;
+use tokio::sync::{mpsc, watch};
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+
+use super::wire::{Beacon, Delivery, ToHub, ToNode, BEACON_EVERY};
+use super::{close_all, ClusterError, Nats};
+use crate::core::{Input, LoginInput, NodeId};
+use crate::registry::{Frame, Registry};
+
+/// The leader a node follows: the highest term heard.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Leader {
+    pub node: NodeId,
+    pub term: u64,
+}
+
+/// A node's tasks, running until the `stop` given to [`join`].
+pub struct Joined {
+    pub tasks: Vec<JoinHandle<()>>,
+    /// `None` until a leader is heard of.
+    pub leader: watch::Receiver<Option<Leader>>,
+}
+
+/// Starts the node's side: `inputs` are what its connections send the hub.
+pub async fn join(
+    nats: Nats,
+    registry: Arc<Registry>,
+    inputs: mpsc::Receiver<Input>,
+    stop: CancellationToken,
+) -> Result<Joined, ClusterError> {
+    let frames = nats.subscribe(nats.subjects.node(nats.node)).await?;
+    let beacons = nats.subscribe(nats.subjects.beacons()).await?;
+    let (leader_tx, leader) = watch::channel(None);
+    let tasks = vec![
+        tokio::spawn(forward(nats.clone(), inputs, leader.clone(), stop.clone())),
+        tokio::spawn(deliver(frames, registry.clone(), stop.clone())),
+        tokio::spawn(follow(nats, beacons, registry, leader_tx, stop)),
+    ];
+    Ok(Joined { tasks, leader })
+}
+
+/// Inputs wait in their bounded queue until there is a leader to hear them: without one,
+/// NATS would drop them.
+async fn forward(
+    nats: Nats,
+    mut inputs: mpsc::Receiver<Input>,
+    mut leader: watch::Receiver<Option<Leader>>,
+    stop: CancellationToken,
+) {
+    tokio::select! {
+        _ = leader.wait_for(Option::is_some) => {}
+        _ = stop.cancelled() => return,
+    }
+    let subject = nats.subjects.hub();
+    loop {
+        // What is queued goes out first: a node stops after its connections did, and
+        // their last `Disconnected` still reach the leader.
+        let input = tokio::select! {
+            biased;
+            input = inputs.recv() => match input {
+                Some(input) => input,
+                None => return,
+            },
+            _ = stop.cancelled() => return,
+        };
+        let msg = match input {
+            Input::Login(LoginInput {
+                session,
+                req,
+                user_id,
+                user_name,
+                device_id,
+                ice,
+                started: _,
+            }) => ToHub::Login {
+                session,
+                req,
+                user_id,
+                user_name,
+                device_id,
+                ice,
+            },
+            Input::Request {
+                session, req, body, ..
+            } => ToHub::Request { session, req, body },
+            Input::Disconnected { session, last_seen } => {
+                ToHub::Disconnected { session, last_seen }
+            }
+            // Only the leader's own watch makes these.
+            Input::NodeGone { .. } => continue,
+        };
+        nats.publish(subject.clone(), &msg).await;
+    }
+}
+
+impl ToHub {
+    /// The input as the hub takes it, timed from its arrival at the leader.
+    pub fn into_input(self, now: Instant) -> Input {
+        match self {
+            ToHub::Login {
+                session,
+                req,
+                user_id,
+                user_name,
+                device_id,
+                ice,
+            } => Input::Login(LoginInput {
+                session,
+                req,
+                user_id,
+                user_name,
+                device_id,
+                ice,
+                started: now,
+            }),
+            ToHub::Request { session, req, body } => Input::Request {
+                session,
+                req,
+                body,
+                started: now,
+            },
+            ToHub::Disconnected { session, last_seen } => {
+                Input::Disconnected { session, last_seen }
+            }
+        }
+    }
+}
+
+async fn deliver(
+    mut frames: async_nats::Subscriber,
+    registry: Arc<Registry>,
+    stop: CancellationToken,
+) {
+    loop {
+        let msg = tokio::select! {
+            msg = frames.next() => match msg {
+                Some(msg) => msg,
+                None => return,
+            },
+            _ = stop.cancelled() => return,
+        };
+        match serde_json::from_slice::<ToNode>(&msg.payload) {
+            Ok(ToNode::Deliveries { items }) => {
+                for item in items {
+                    deliver_one(&registry, item);
+                }
+            }
+            Ok(ToNode::CloseAll) => close_all(&registry, "the leader counted this node as gone"),
+            Err(e) => tracing::error!(error = %e, "unreadable frames from the leader"),
+        }
+    }
+}
+
+fn deliver_one(registry: &Registry, item: Delivery) {
+    let (to, frame) = match item {
+        Delivery::Text { to, text } => {
+            let text = Utf8Bytes::from(String::from(Box::<str>::from(text)));
+            return registry.with_sessions(&to, |h| h.offer(Frame::Text(text.clone())));
+        }
+        Delivery::LoggedIn {
+            session,
+            user_id,
+            device_id,
+        } => (session, Frame::LoggedIn(Box::new((user_id, device_id)))),
+        Delivery::Close { session, reason } => (session, Frame::Close(reason)),
+    };
+    let mut frame = Some(frame);
+    registry.with_sessions(&[to], |h| {
+        if let Some(f) = frame.take() {
+            h.offer(f)
+        }
+    });
+}
+
+/// Says this node is alive, and follows the leader. A new leader restored the calls but
+/// knows no session, and a NATS outage may have dropped frames: either way this node's
+/// sessions start over.
+async fn follow(
+    mut nats: Nats,
+    mut beacons: async_nats::Subscriber,
+    registry: Arc<Registry>,
+    leader: watch::Sender<Option<Leader>>,
+    stop: CancellationToken,
+) {
+    let mut every = tokio::time::interval(BEACON_EVERY);
+    let alive = Beacon::Alive { node: nats.node };
+    loop {
+        tokio::select! {
+            _ = every.tick() => nats.publish(nats.subjects.beacons(), &alive).await,
+            msg = beacons.next() => {
+                let Some(msg) = msg else { return };
+                let Ok(Beacon::Leader { node, term }) = serde_json::from_slice(&msg.payload) else {
+                    continue;
+                };
+                let heard = Leader { node, term };
+                let before = *leader.borrow();
+                match before {
+                    Some(b) if b.term >= term => {}
+                    _ => {
+                        tracing::info!(leader = node, term, "following a new leader");
+                        if before.is_some() {
+                            close_all(&registry, "a new leader took over");
+                        }
+                        leader.send_replace(Some(heard));
+                    }
+                }
+            }
+            changed = nats.reconnects.changed() => {
+                if changed.is_err() {
+                    return;
+                }
+                close_all(&registry, "frames may have been lost while NATS was away");
+            }
+            _ = stop.cancelled() => return,
+        }
+    }
+}
