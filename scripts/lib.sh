@@ -80,3 +80,24 @@ need_postgres() {
         done
     fi
 }
+
+# nats-server, for cluster tests and scripts/cluster, which start their own. Debian's
+# package enables a service on 127.0.0.1:4222 (scripts/cluster's default port) and starts
+# it unless policy-rc.d says no: it is kept from starting, and stopped and disabled if it
+# runs anyway.
+need_nats() {
+    if command -v nats-server >/dev/null 2>&1 || [ -x /usr/sbin/nats-server ]; then
+        return 0
+    fi
+    local policy=/usr/sbin/policy-rc.d made_policy=""
+    if [ ! -e "$policy" ]; then
+        printf '#!/bin/sh\nexit 101\n' | as_root tee "$policy" >/dev/null
+        as_root chmod 755 "$policy"
+        made_policy=1
+    fi
+    apt_install nats-server
+    [ -n "$made_policy" ] && as_root rm -f "$policy"
+    if [ -d /run/systemd/system ]; then
+        as_root systemctl disable --now nats-server >/dev/null 2>&1 || true
+    fi
+}

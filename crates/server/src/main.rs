@@ -27,6 +27,8 @@ fn main() -> std::process::ExitCode {
             tracing_subscriber::EnvFilter::try_new(&serve.log)
                 .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
         )
+        // Colours only for a person watching; a log file stays greppable.
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stdout()))
         .init();
     let config = match serve.config() {
         Ok(c) => c,

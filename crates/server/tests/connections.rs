@@ -257,7 +257,12 @@ async fn no_login_within_the_login_timeout_closes_even_with_heartbeats() {
 
 #[tokio::test]
 async fn connections_past_the_cap_get_503_and_users_carry_on() {
-    let s = TestServer::start_with(|c| c.max_connections = 3).await;
+    // The cap is one listener's: on one node, whatever BECKON_TEST_CLUSTER says.
+    let s = TestServer::start_with(|c| {
+        c.max_connections = 3;
+        c.cluster = None;
+    })
+    .await;
     let mut alice = s.user("alice").await;
     let bob = s.user("bob").await;
     let addr = s.http().trim_start_matches("http://").to_string();
@@ -288,6 +293,8 @@ async fn connections_past_the_cap_get_503_and_users_carry_on() {
 async fn connections_past_the_per_ip_rate_get_429() {
     let s = TestServer::start_with(|c| {
         c.connections_per_ip_per_sec = NonZeroU32::new(2);
+        // One listener's limit, on one node whatever BECKON_TEST_CLUSTER says.
+        c.cluster = None;
         // Connections let in wait for headers that never come, and end after this.
         c.header_read_timeout = Duration::from_secs(1);
     })

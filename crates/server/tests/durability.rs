@@ -6,14 +6,14 @@ mod common;
 
 use beckon_client::Requests;
 use std::collections::HashMap;
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, ExitStatus, Stdio};
-use std::time::{Duration, Instant};
+use std::path::Path;
+use std::time::Duration;
 
-use beckon_client::{ClosedBy, WireClient};
+use beckon_client::ClosedBy;
 use beckon_protocol::CallUserState::*;
 use beckon_protocol::*;
 use beckon_server::store::Database;
+use beckon_testkit::process::ServerProcess;
 use common::*;
 use serde_json::json;
 
@@ -33,158 +33,31 @@ fn database(dir: &Path) -> String {
     }
 }
 
-/// One run of the binary on `db`, logging into `dir`. Killed (SIGKILL) if dropped.
-struct Server {
-    child: Option<Child>,
-    port: u16,
-    log: PathBuf,
-}
+/// One run of the binary on `db`, logging into `dir`.
+struct Server;
 
 impl Server {
-    async fn start(dir: &Path, db: &str, run: usize) -> Server {
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
-        let log = dir.join(format!("server-{run}.log"));
-        let out = std::fs::File::create(&log).unwrap();
-        let child = Command::new(BIN)
-            .arg("--listen")
-            .arg(format!("127.0.0.1:{port}"))
-            .args(["--db", db])
-            .args(["--auth", "open", "--heartbeat-timeout"])
-            .arg(HEARTBEAT_SECS.to_string())
-            .stdin(Stdio::null())
-            .stdout(out.try_clone().unwrap())
-            .stderr(out)
-            .spawn()
-            .unwrap();
-        let mut server = Server {
-            child: Some(child),
-            port,
-            log,
-        };
-        let deadline = Instant::now() + Duration::from_secs(20);
-        loop {
-            if let Ok(Some(status)) = server.child.as_mut().unwrap().try_wait() {
-                panic!("the server exited ({status}):\n{}", server.log_text());
-            }
-            if tokio::task::spawn_blocking(move || healthy(port))
-                .await
-                .unwrap()
-            {
-                return server;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "the server did not become healthy"
-            );
-            tokio::time::sleep(Duration::from_millis(25)).await;
-        }
-    }
-
-    fn url(&self) -> String {
-        format!("ws://127.0.0.1:{}/ws", self.port)
-    }
-
-    fn log_text(&self) -> String {
-        std::fs::read_to_string(&self.log).unwrap_or_default()
-    }
-
-    /// SIGKILL: no goodbye, no flush, nothing.
-    fn kill(&mut self) {
-        if let Some(mut child) = self.child.take() {
-            child.kill().unwrap();
-            child.wait().unwrap();
-        }
-    }
-
-    /// SIGTERM, then wait (bounded) for the process to exit by itself.
-    async fn terminate(&mut self) -> ExitStatus {
-        let mut child = self.child.take().unwrap();
-        let ok = Command::new("kill")
-            .args(["-TERM", &child.id().to_string()])
-            .status()
-            .unwrap();
-        assert!(ok.success());
-        let deadline = Instant::now() + Duration::from_secs(15);
-        loop {
-            if let Some(status) = child.try_wait().unwrap() {
-                return status;
-            }
-            if Instant::now() > deadline {
-                let _ = child.kill();
-                panic!("the server did not stop on SIGTERM:\n{}", self.log_text());
-            }
-            tokio::time::sleep(Duration::from_millis(25)).await;
-        }
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        self.kill();
-    }
-}
-
-/// `user` logged in on device `{user}-1`, kept alive by a heartbeat task (the heartbeat
-/// timeout is short here).
-async fn login(url: &str, user: &str) -> User {
-    let (client, events) = WireClient::connect(url).await.unwrap();
-    client
-        .login(
-            user,
-            format!("{user} name"),
-            None,
-            Some(format!("{user}-1")),
-        )
-        .await
-        .unwrap();
-    let beat = client.clone();
-    tokio::spawn(async move {
-        loop {
-            tokio::time::sleep(Duration::from_millis(400)).await;
-            if beat.heartbeat().await.is_err() {
-                return;
-            }
-        }
-    });
-    User {
-        id: user.to_string(),
-        client,
-        events,
+    async fn start(dir: &Path, db: &str, run: usize) -> ServerProcess {
+        let args = [
+            "--db",
+            db,
+            "--auth",
+            "open",
+            "--heartbeat-timeout",
+            &HEARTBEAT_SECS.to_string(),
+        ]
+        .map(String::from);
+        ServerProcess::start(BIN, dir.join(format!("server-{run}.log")), &args).await
     }
 }
 
 async fn login_all(url: &str, users: &[&str]) -> HashMap<String, User> {
-    let logins = users.iter().map(|u| login(url, u));
+    let logins = users.iter().map(|u| login_at(url, u));
     futures_util::future::join_all(logins)
         .await
         .into_iter()
         .map(|u| (u.id.clone(), u))
         .collect()
-}
-
-/// Like `User::wait_for` with a longer limit, for deadlines some seconds away.
-async fn wait_long<T>(
-    user: &mut User,
-    limit: Duration,
-    what: &str,
-    mut f: impl FnMut(&ServerMessage) -> Option<T>,
-) -> T {
-    let deadline = tokio::time::Instant::now() + limit;
-    loop {
-        let left = deadline.saturating_duration_since(tokio::time::Instant::now());
-        match user.events.next_timeout(left).await {
-            Some(e) => {
-                if let Some(t) = f(&e) {
-                    return t;
-                }
-            }
-            None => panic!("{}: no {what} within {limit:?}", user.id),
-        }
-    }
 }
 
 /// Waits for the callInvitationReceived for `call_id`; later events stay queued.
@@ -195,11 +68,11 @@ async fn still_ringing(
     db: &str,
     call_id: &str,
     rung: &InvitationInfo,
-) -> (Server, User, User) {
+) -> (ServerProcess, User, User) {
     let server = Server::start(dir, db, 2).await;
     let url = server.url();
-    let alice = login(&url, "alice").await;
-    let mut bob = login(&url, "bob").await;
+    let alice = login_at(&url, "alice").await;
+    let mut bob = login_at(&url, "bob").await;
     let again = rings(&mut bob, call_id).await;
     assert_eq!(again.expire_time, rung.expire_time);
     let call = history_call(&alice, call_id).await;
@@ -380,7 +253,7 @@ async fn a_killed_server_comes_back_with_every_call_and_deadline() {
     let back: Vec<&str> = everyone.iter().copied().filter(|u| *u != "rita").collect();
     u = login_all(&url, &back).await;
     // leo last, so kate is online to see him become `received`.
-    u.insert("leo".into(), login(&url, "leo").await);
+    u.insert("leo".into(), login_at(&url, "leo").await);
 
     // H fired at once after the restart: quinn is not rung again, the history says timeout.
     assert!(rang(user!("quinn"), &h.call_id).await.is_none());
@@ -482,11 +355,12 @@ async fn a_killed_server_comes_back_with_every_call_and_deadline() {
     );
     let limit = Duration::from_millis(d_deadline.saturating_sub(now_ms()) + 5000);
     let d_id = d.call_id.clone();
-    wait_long(user!("hank"), limit, "D's timeout", |e| match e {
-        ServerMessage::CallInvitationTimeout(t) if t.call_id == d_id => Some(()),
-        _ => None,
-    })
-    .await;
+    user!("hank")
+        .wait_long(limit, "D's timeout", |e| match e {
+            ServerMessage::CallInvitationTimeout(t) if t.call_id == d_id => Some(()),
+            _ => None,
+        })
+        .await;
     let fired = now_ms();
     assert!(
         fired + 50 >= d_deadline && fired <= d_deadline + 2000,
@@ -503,16 +377,16 @@ async fn a_killed_server_comes_back_with_every_call_and_deadline() {
     // runs out and sam's invitation is cancelled as callerGone.
     rings(user!("sam"), &i.call_id).await;
     let i_id = i.call_id.clone();
-    let cancelled = wait_long(
-        user!("sam"),
-        Duration::from_secs(HEARTBEAT_SECS + 5),
-        "callerGone",
-        |e| match e {
-            ServerMessage::CallInvitationCancelled(c) if c.call_id == i_id => Some(c.clone()),
-            _ => None,
-        },
-    )
-    .await;
+    let cancelled = user!("sam")
+        .wait_long(
+            Duration::from_secs(HEARTBEAT_SECS + 5),
+            "callerGone",
+            |e| match e {
+                ServerMessage::CallInvitationCancelled(c) if c.call_id == i_id => Some(c.clone()),
+                _ => None,
+            },
+        )
+        .await;
     assert_eq!(cancelled.reason, StateReason::CallerGone);
     let call = history_call(&u["sam"], &i.call_id).await;
     same_call(&before[&i.call_id], &call);
@@ -543,8 +417,8 @@ async fn sigterm_says_goodbye_exits_zero_and_keeps_the_calls() {
     let db = database(dir.path());
     let mut server = Server::start(dir.path(), &db, 1).await;
     let url = server.url();
-    let mut alice = login(&url, "alice").await;
-    let mut bob = login(&url, "bob").await;
+    let mut alice = login_at(&url, "alice").await;
+    let mut bob = login_at(&url, "bob").await;
     let sent = alice.invite(&["bob"], CallMode::Normal, 120).await;
     let rung = bob.received().await;
 
@@ -579,8 +453,8 @@ async fn on_postgres_a_killed_server_comes_back_and_the_call_still_times_out() {
     let db = beckon_testkit::postgres::fresh_database();
     let mut server = Server::start(dir.path(), db.expose(), 1).await;
     let url = server.url();
-    let alice = login(&url, "alice").await;
-    let mut bob = login(&url, "bob").await;
+    let alice = login_at(&url, "alice").await;
+    let mut bob = login_at(&url, "bob").await;
     let sent = alice.invite(&["bob"], CallMode::Normal, 4).await;
     let rung = bob.received().await;
     server.kill();
@@ -588,8 +462,7 @@ async fn on_postgres_a_killed_server_comes_back_and_the_call_still_times_out() {
 
     let (server, alice, mut bob) =
         still_ringing(dir.path(), db.expose(), &sent.call_id, &rung).await;
-    wait_long(
-        &mut bob,
+    bob.wait_long(
         Duration::from_secs(10),
         "callInvitationTimeout",
         |e| match e {

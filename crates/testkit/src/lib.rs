@@ -9,6 +9,7 @@
 pub mod coturn;
 pub mod nats;
 pub mod postgres;
+pub mod process;
 mod proxy;
 mod server;
 

@@ -79,9 +79,19 @@ impl User {
     pub async fn wait_for<T>(
         &mut self,
         what: &str,
+        f: impl FnMut(&ServerMessage) -> Option<T>,
+    ) -> T {
+        self.wait_long(WAIT, what, f).await
+    }
+
+    /// [`wait_for`](Self::wait_for) with another limit, for deadlines some seconds away.
+    pub async fn wait_long<T>(
+        &mut self,
+        limit: Duration,
+        what: &str,
         mut f: impl FnMut(&ServerMessage) -> Option<T>,
     ) -> T {
-        let deadline = tokio::time::Instant::now() + WAIT;
+        let deadline = tokio::time::Instant::now() + limit;
         loop {
             let left = deadline.saturating_duration_since(tokio::time::Instant::now());
             match self.events.next_timeout(left).await {
@@ -90,7 +100,7 @@ impl User {
                         return t;
                     }
                 }
-                None => panic!("{}: no {what} within {WAIT:?}", self.id),
+                None => panic!("{}: no {what} within {limit:?}", self.id),
             }
         }
     }
@@ -222,6 +232,27 @@ pub fn token_mode(secret: &str) -> AuthMode {
 
 /// Sends a heartbeat every 200 ms until the client closes, so a short heartbeat timeout
 /// only catches the clients a test means to let go silent.
+/// `user` logged in at `url` on device `{user}-1`, kept alive by a heartbeat task (for
+/// servers with a short heartbeat timeout).
+pub async fn login_at(url: &str, user: &str) -> User {
+    let (client, events) = WireClient::connect(url).await.unwrap();
+    client
+        .login(
+            user,
+            format!("{user} name"),
+            None,
+            Some(format!("{user}-1")),
+        )
+        .await
+        .unwrap();
+    keepalive(&client);
+    User {
+        id: user.to_string(),
+        client,
+        events,
+    }
+}
+
 pub fn keepalive(client: &WireClient) {
     let client = client.clone();
     tokio::spawn(async move {

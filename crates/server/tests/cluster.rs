@@ -1,0 +1,201 @@
+//! Three beckon-server processes on one PostgreSQL and one NATS: what only separate
+//! processes can show. A node killed with SIGKILL (the leader, or the node holding the
+//! caller), and NATS itself restarted, while a call rings. The integration suites run
+//! across nodes too, in-process (`BECKON_TEST_CLUSTER=1`, see beckon-testkit).
+mod common;
+
+use std::time::Duration;
+
+use beckon_client::Requests;
+use beckon_protocol::CallUserState::*;
+use beckon_protocol::*;
+use beckon_testkit::nats::NatsServer;
+use beckon_testkit::process::ServerProcess;
+use common::*;
+
+const BIN: &str = env!("CARGO_BIN_EXE_beckon-server");
+/// Short, so a dead node's devices count as gone soon; every client here heartbeats.
+const HEARTBEAT_SECS: u64 = 2;
+/// How long a node may be silent before the leader counts it as gone (the server's
+/// `NODE_SILENCE`), plus a beacon's period of lateness.
+const NODE_GONE_WITHIN: Duration = Duration::from_secs(4);
+
+use beckon_protocol::now_unix_ms as now_ms;
+
+struct Cluster {
+    dir: tempfile::TempDir,
+    db: String,
+    nats: NatsServer,
+    nodes: Vec<ServerProcess>,
+}
+
+impl Cluster {
+    /// Three nodes; the first is started alone and so leads.
+    async fn start() -> Cluster {
+        let mut cluster = Cluster {
+            dir: tempfile::tempdir().unwrap(),
+            db: beckon_testkit::postgres::fresh_database()
+                .expose()
+                .to_string(),
+            nats: NatsServer::start(),
+            nodes: Vec::new(),
+        };
+        for i in 0..3 {
+            let node = cluster.node(i).await;
+            cluster.nodes.push(node);
+        }
+        assert!(cluster.nodes[0].log_text().contains("leading the cluster"));
+        cluster
+    }
+
+    async fn node(&self, i: usize) -> ServerProcess {
+        let args = [
+            "--db",
+            &self.db,
+            "--nats",
+            &self.nats.url(),
+            "--auth",
+            "open",
+            "--heartbeat-timeout",
+            &HEARTBEAT_SECS.to_string(),
+        ]
+        .map(String::from);
+        let log = self.dir.path().join(format!("node-{i}.log"));
+        ServerProcess::start(BIN, log, &args).await
+    }
+
+    fn url(&self, i: usize) -> String {
+        self.nodes[i].url()
+    }
+
+    fn logs(&self) -> String {
+        let mut all = String::new();
+        for (i, n) in self.nodes.iter().enumerate() {
+            all += &format!("--- node {i}\n{}", n.log_text());
+        }
+        all
+    }
+}
+
+/// Waits for the node to close the session with `serverShutdown` (a new leader, or NATS
+/// back), then logs the same device in again at `url`.
+async fn relogin(user: &mut User, url: &str) {
+    let reason = user
+        .wait_long(Duration::from_secs(10), "sessionClosed", |e| match e {
+            ServerMessage::SessionClosed(c) => Some(c.reason),
+            _ => None,
+        })
+        .await;
+    assert_eq!(reason, CloseReason::ServerShutdown);
+    *user = login_at(url, &user.id).await;
+}
+
+#[tokio::test]
+async fn a_killed_leader_ringing_call_still_times_out_at_its_deadline() {
+    let mut c = Cluster::start().await;
+    let mut alice = login_at(&c.url(1), "alice").await;
+    let mut bob = login_at(&c.url(2), "bob").await;
+    let sent = alice.invite(&["bob"], CallMode::Normal, 6).await;
+    let rung = bob.received().await;
+    let deadline = sent.create_time + 6_000;
+
+    c.nodes[0].kill();
+    let killed = std::time::Instant::now();
+    // A new leader took over: every node's clients log in again and catch up.
+    relogin(&mut alice, &c.url(1)).await;
+    relogin(&mut bob, &c.url(2)).await;
+    eprintln!("both back {:?} after the kill", killed.elapsed());
+    let again = bob.received().await;
+    assert_eq!(again.call_id, rung.call_id);
+    assert_eq!(again.create_time, rung.create_time, "the same invitation");
+
+    let limit = Duration::from_millis(deadline.saturating_sub(now_ms()) + 5_000);
+    bob.wait_long(limit, "callInvitationTimeout", |e| match e {
+        ServerMessage::CallInvitationTimeout(t) if t.call_id == sent.call_id => Some(()),
+        _ => None,
+    })
+    .await;
+    let fired = now_ms();
+    eprintln!(
+        "timed out {} ms after the deadline",
+        fired as i64 - deadline as i64
+    );
+    assert!(
+        fired + 50 >= deadline && fired <= deadline + 2_000,
+        "deadline {deadline}, fired {fired}:\n{}",
+        c.logs()
+    );
+    alice.wait_state("bob", Timeout).await;
+    let call = history_call(&alice, &sent.call_id).await;
+    assert_eq!(state_in(&call.call_user_list, "bob"), Timeout);
+    assert_eq!(call.state, CallState::Ended);
+}
+
+#[tokio::test]
+async fn the_callers_node_killed_cancels_the_invitation_on_the_other_nodes() {
+    let mut c = Cluster::start().await;
+    let alice = login_at(&c.url(1), "alice").await;
+    let mut bob = login_at(&c.url(2), "bob").await;
+    let mut bob_on_leader = {
+        let (client, events) = beckon_client::wire::WireClient::connect(&c.url(0))
+            .await
+            .unwrap();
+        client
+            .login("bob", "bob name", None, Some("bob-2".to_string()))
+            .await
+            .unwrap();
+        keepalive(&client);
+        User {
+            id: "bob".into(),
+            client,
+            events,
+        }
+    };
+    let sent = alice.invite(&["bob"], CallMode::Normal, 60).await;
+    bob.received().await;
+    bob_on_leader.received().await;
+
+    c.nodes[1].kill();
+    let limit = NODE_GONE_WITHIN + Duration::from_secs(HEARTBEAT_SECS + 3);
+    for b in [&mut bob, &mut bob_on_leader] {
+        let cancelled = b
+            .wait_long(limit, "callInvitationCancelled", |e| match e {
+                ServerMessage::CallInvitationCancelled(x) if x.call_id == sent.call_id => {
+                    Some(x.clone())
+                }
+                _ => None,
+            })
+            .await;
+        assert_eq!(cancelled.reason, StateReason::CallerGone, "{}", c.logs());
+    }
+    let call = history_call(&bob, &sent.call_id).await;
+    assert_eq!(state_in(&call.call_user_list, "bob"), Cancelled);
+    assert_eq!(call.state, CallState::Ended);
+}
+
+#[tokio::test]
+async fn a_nats_restart_loses_nothing_and_clients_catch_up() {
+    let c = Cluster::start().await;
+    let mut alice = login_at(&c.url(1), "alice").await;
+    let mut bob = login_at(&c.url(2), "bob").await;
+    let done = alice.invite(&["bob"], CallMode::Normal, 60).await;
+    bob.received().await;
+    bob.client
+        .call_reject(&done.call_id, "no", RejectReason::Declined)
+        .await
+        .unwrap();
+    let ringing = alice.invite(&["bob"], CallMode::Normal, 60).await;
+    bob.received().await;
+
+    c.nats.stop();
+    c.nats.start_again();
+    relogin(&mut alice, &c.url(1)).await;
+    relogin(&mut bob, &c.url(2)).await;
+    // Still ringing, and answerable across nodes.
+    assert_eq!(bob.received().await.call_id, ringing.call_id);
+    bob.client.call_accept(&ringing.call_id, "").await.unwrap();
+    alice.wait_state("bob", Accepted).await;
+    // The call before the outage is as it was.
+    let call = history_call(&alice, &done.call_id).await;
+    assert_eq!(state_in(&call.call_user_list, "bob"), Rejected);
+}
