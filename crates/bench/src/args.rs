@@ -70,11 +70,12 @@ pub struct Args {
     pub startup_timeout: u64,
 
     /// Use an already running Beckon server instead, e.g. ws://127.0.0.1:8080/ws (loopback
-    /// only).
+    /// only). Repeat it for the nodes of a cluster: client i connects to the i-th URL
+    /// round-robin, so a caller and its invitee sit on different nodes.
     #[arg(long)]
-    pub url: Option<String>,
+    pub url: Vec<String>,
 
-    /// The already running server's process id, to measure its memory.
+    /// The already running server's process id, to measure its memory (one server only).
     #[arg(long, requires = "url")]
     pub server_pid: Option<u32>,
 }

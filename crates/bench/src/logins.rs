@@ -70,9 +70,9 @@ pub fn source_addresses(n: u8) -> Vec<IpAddr> {
         .collect()
 }
 
+/// Logs in `count` clients, client i at `endpoints[i % len]` (a server's nodes).
 pub async fn login_all(
-    url: &str,
-    addr: SocketAddr,
+    endpoints: &[(String, SocketAddr)],
     transport: Transport,
     count: usize,
     concurrency: usize,
@@ -89,7 +89,7 @@ pub async fn login_all(
         while next < count && tasks.len() < concurrency.max(1) {
             let i = next;
             next += 1;
-            let url = url.to_owned();
+            let (url, addr) = endpoints[i % endpoints.len()].clone();
             let source = sources[i % sources.len()];
             let registry = registry.clone();
             tasks.spawn(async move {

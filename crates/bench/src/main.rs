@@ -55,12 +55,12 @@ async fn main() -> Result<()> {
     // Before starting the server, which inherits the raised limit and needs as many files.
     raise_open_file_limit(args.clients as u64 + SPARE_FILES)?;
     let startup = Duration::from_secs(args.startup_timeout);
-    let mut server = match (&args.url, args.target) {
-        (Some(url), Target::Beckon) => Server::existing(url, args.server_pid)?,
-        (Some(_), _) => {
+    let mut server = match (args.url.is_empty(), args.target) {
+        (false, Target::Beckon) => Server::existing(&args.url, args.server_pid)?,
+        (false, _) => {
             bail!("--url is for a running Beckon server; the bench starts floors itself")
         }
-        (None, Target::Beckon) => {
+        (true, Target::Beckon) => {
             let bin = match &args.server_bin {
                 Some(bin) => bin.clone(),
                 None => server::default_binary()?,
@@ -74,8 +74,8 @@ async fn main() -> Result<()> {
             )
             .await?
         }
-        (None, Target::FloorWs) => Server::start_floor(Transport::Ws, startup).await?,
-        (None, Target::FloorTcp) => Server::start_floor(Transport::Tcp, startup).await?,
+        (true, Target::FloorWs) => Server::start_floor(Transport::Ws, startup).await?,
+        (true, Target::FloorTcp) => Server::start_floor(Transport::Tcp, startup).await?,
     };
     match server.pid {
         Some(pid) => println!("server: {} (pid {pid})", server.url),
@@ -221,8 +221,7 @@ pub async fn run(args: &Plan, server: &Server) -> Result<Measured> {
     let rss_before = server.rss_kib();
     let accept = netstat::Phase::begin();
     let logins = logins::login_all(
-        &server.url,
-        server.addr,
+        &server.endpoints(),
         args.transport(),
         args.clients,
         args.login_concurrency,

@@ -14,8 +14,11 @@ use tokio::net::TcpStream;
 use crate::logins::Transport;
 
 pub struct Server {
+    /// The first (or only) node's.
     pub url: String,
     pub addr: SocketAddr,
+    /// The other nodes of a cluster, if several URLs were given.
+    others: Vec<(String, SocketAddr)>,
     /// Known when we started the server or were told its pid; needed to read its memory.
     pub pid: Option<u32>,
     /// Beckon answers `/healthz` and `/metrics`; a floor only speaks its protocol.
@@ -33,15 +36,34 @@ struct Started {
 impl Server {
     /// A server someone else runs. Refuses non-loopback addresses: this bench opens
     /// thousands of connections and must never aim them at another machine.
-    pub fn existing(url: &str, pid: Option<u32>) -> Result<Server> {
-        let addr = loopback_addr(url)?;
+    /// `urls`: one server, or the nodes of a cluster.
+    pub fn existing(urls: &[String], pid: Option<u32>) -> Result<Server> {
+        let mut endpoints = urls
+            .iter()
+            .map(|url| Ok((url.clone(), loopback_addr(url)?)))
+            .collect::<Result<Vec<_>>>()?;
+        if endpoints.is_empty() {
+            bail!("no --url given");
+        }
+        if endpoints.len() > 1 && pid.is_some() {
+            bail!("--server-pid measures one server; leave it out for a cluster");
+        }
+        let (url, addr) = endpoints.remove(0);
         Ok(Server {
-            url: url.to_owned(),
+            url,
             addr,
+            others: endpoints,
             pid,
             http: true,
             child: None,
         })
+    }
+
+    /// Every node's URL and address, the first first.
+    pub fn endpoints(&self) -> Vec<(String, SocketAddr)> {
+        let mut all = vec![(self.url.clone(), self.addr)];
+        all.extend(self.others.iter().cloned());
+        all
     }
 
     /// Starts `bin serve` on a free loopback port with a fresh database and open auth,
@@ -131,6 +153,7 @@ impl Server {
             .spawn()
             .with_context(|| format!("starting {}", bin.display()))?;
         let mut server = Server {
+            others: Vec::new(),
             url,
             addr,
             pid: Some(child.id()),

@@ -98,7 +98,7 @@ impl Nats {
                     }
                 }
             })
-            .connect(config.nats.as_str())
+            .connect(config.nats.split(',').map(str::trim).collect::<Vec<_>>())
             .await
             .map_err(|source| ClusterError::Connect {
                 url: config.nats.clone(),
