@@ -57,6 +57,19 @@ need_media() {
     apt_install coturn chromium chromium-driver
 }
 
+# apt_install, keeping the packages' services from starting (a policy-rc.d that says no,
+# unless the machine has one already): tests and scripts start their own servers.
+apt_install_no_start() {
+    local policy=/usr/sbin/policy-rc.d made_policy=""
+    if [ ! -e "$policy" ]; then
+        printf '#!/bin/sh\nexit 101\n' | as_root tee "$policy" >/dev/null
+        as_root chmod 755 "$policy"
+        made_policy=1
+    fi
+    apt_install "$@"
+    if [ -n "$made_policy" ]; then as_root rm -f "$policy"; fi
+}
+
 # PostgreSQL's server binaries, for the server's tests on PostgreSQL: crates/testkit runs
 # its own throwaway initdb and postgres, so the package must start no service of its own.
 # Debian's maintainer scripts start the cluster they create unless policy-rc.d says no;
@@ -66,14 +79,7 @@ need_postgres() {
         || { command -v pg_config >/dev/null 2>&1 && [ -x "$(pg_config --bindir)/initdb" ]; }; then
         return 0
     fi
-    local policy=/usr/sbin/policy-rc.d made_policy=""
-    if [ ! -e "$policy" ]; then
-        printf '#!/bin/sh\nexit 101\n' | as_root tee "$policy" >/dev/null
-        as_root chmod 755 "$policy"
-        made_policy=1
-    fi
-    apt_install postgresql
-    [ -n "$made_policy" ] && as_root rm -f "$policy"
+    apt_install_no_start postgresql
     if command -v pg_lsclusters >/dev/null 2>&1; then
         pg_lsclusters --no-header 2>/dev/null | while read -r version name _port status _rest; do
             if [ "$status" = online ]; then as_root pg_ctlcluster "$version" "$name" stop; fi
@@ -89,14 +95,7 @@ need_nats() {
     if command -v nats-server >/dev/null 2>&1 || [ -x /usr/sbin/nats-server ]; then
         return 0
     fi
-    local policy=/usr/sbin/policy-rc.d made_policy=""
-    if [ ! -e "$policy" ]; then
-        printf '#!/bin/sh\nexit 101\n' | as_root tee "$policy" >/dev/null
-        as_root chmod 755 "$policy"
-        made_policy=1
-    fi
-    apt_install nats-server
-    [ -n "$made_policy" ] && as_root rm -f "$policy"
+    apt_install_no_start nats-server
     if [ -d /run/systemd/system ]; then
         as_root systemctl disable --now nats-server >/dev/null 2>&1 || true
     fi

@@ -85,24 +85,6 @@ impl Run {
     }
 }
 
-async fn login(url: &str, user: &str) -> User {
-    let (client, events) = WireClient::connect(url).await.unwrap();
-    client
-        .login(
-            user,
-            format!("{user} name"),
-            None,
-            Some(format!("{user}-1")),
-        )
-        .await
-        .unwrap();
-    User {
-        id: user.to_string(),
-        client,
-        events,
-    }
-}
-
 fn db_in(dir: &tempfile::TempDir) -> PathBuf {
     dir.path().join("beckon.db")
 }
@@ -122,7 +104,7 @@ async fn a_second_server_on_the_same_database_refuses_to_start() {
     assert!(text.contains(&db.display().to_string()), "{text}");
     assert!(text.contains("in use by another beckon-server"), "{text}");
     // The first one was not disturbed.
-    login(&first.url, "alice").await;
+    login_at(&first.url, "alice").await;
 
     first.stop().await.unwrap();
     let second = Run::serving(&db).await;
@@ -185,8 +167,8 @@ async fn a_failed_commit_stops_the_server_and_tells_every_client() {
     let dir = tempfile::tempdir().unwrap();
     let db = db_in(&dir);
     let run = Run::serving(&db).await;
-    let mut alice = login(&run.url, "alice").await;
-    let mut bob = login(&run.url, "bob").await;
+    let mut alice = login_at(&run.url, "alice").await;
+    let mut bob = login_at(&run.url, "bob").await;
 
     // A real SQLite failure on the writer's next insert, from outside the server.
     let sql = rusqlite::Connection::open(&db).unwrap();
@@ -241,7 +223,7 @@ async fn a_failed_commit_stops_the_server_and_tells_every_client() {
     // After a restart: the unanswered call never happened.
     sql.execute_batch("DROP TRIGGER fail").unwrap();
     let run = Run::serving(&db).await;
-    let alice = login(&run.url, "alice").await;
+    let alice = login_at(&run.url, "alice").await;
     let list = alice.client.query_call_list(10, 0).await.unwrap();
     assert!(list.call_list.is_empty(), "{list:?}");
     run.stop().await.unwrap();
@@ -284,7 +266,7 @@ async fn a_damaged_call_in_the_history_is_not_retryable() {
     let dir = tempfile::tempdir().unwrap();
     let db = db_in(&dir);
     let run = Run::serving(&db).await;
-    let alice = login(&run.url, "alice").await;
+    let alice = login_at(&run.url, "alice").await;
     let sent = alice.invite(&["bob"], CallMode::Normal, 60).await;
     // The answer came after the commit; the server never rewrites a call's mode.
     let sql = rusqlite::Connection::open(&db).unwrap();
@@ -307,7 +289,7 @@ async fn the_database_files_are_readable_by_their_owner_only() {
     let dir = tempfile::tempdir().unwrap();
     let db = db_in(&dir);
     let run = Run::serving(&db).await;
-    let alice = login(&run.url, "alice").await;
+    let alice = login_at(&run.url, "alice").await;
     alice.invite(&["bob"], CallMode::Normal, 60).await;
     let mut files = vec![db.clone()];
     for suffix in ["-wal", "-shm", ".lock"] {
@@ -339,7 +321,7 @@ async fn a_second_server_on_the_same_postgres_database_refuses_to_start() {
     assert!(text.contains("in use by another beckon-server"), "{text}");
     assert!(text.contains("advisory lock"), "{text}");
     // The first one was not disturbed.
-    login(&first.url, "alice").await;
+    login_at(&first.url, "alice").await;
 
     // Its lock goes with it: the next server starts.
     first.stop().await.unwrap();
@@ -384,7 +366,7 @@ async fn an_unreachable_postgres_is_named_without_its_password() {
 async fn damaged_calls_in_postgres_are_reported_as_damaged() {
     let url = fresh_database();
     let run = Run::serving_on(Database::Postgres(url.clone())).await;
-    let alice = login(&run.url, "alice").await;
+    let alice = login_at(&run.url, "alice").await;
     let sent = alice.invite(&["bob"], CallMode::Normal, 60).await;
     let call_id = sent.call_id.clone();
     let n = PgServer::on(&url, move |c| {
@@ -418,7 +400,7 @@ async fn damaged_calls_in_postgres_are_reported_as_damaged() {
 async fn a_failed_commit_on_postgres_stops_the_server_unanswered() {
     let url = fresh_database();
     let run = Run::serving_on(Database::Postgres(url.clone())).await;
-    let mut alice = login(&run.url, "alice").await;
+    let mut alice = login_at(&run.url, "alice").await;
 
     // A real PostgreSQL failure on the writer's next insert, from outside the server.
     PgServer::on(&url, |c| {

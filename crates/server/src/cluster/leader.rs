@@ -10,7 +10,7 @@ use serde_json::value::RawValue;
 use tokio::sync::{mpsc, oneshot};
 use tokio_util::sync::CancellationToken;
 
-use super::wire::{Beacon, Delivery, ToHub, ToNode, BEACON_EVERY};
+use super::wire::{Beacon, Delivery, ToNode, BEACON_EVERY};
 use super::{ClusterError, Nats, NODE_SILENCE};
 use crate::core::{node_of, Hub, HubConfig, Input, NodeId, SessionId};
 use crate::pipeline::{self, now_ms, Encoded, Restored};
@@ -197,9 +197,10 @@ async fn hear(
             },
             _ = stop.cancelled() => return,
         };
-        match serde_json::from_slice::<ToHub>(&msg.payload) {
+        // `started` reads as now: the request is timed from its arrival here.
+        match serde_json::from_slice::<Input>(&msg.payload) {
             Ok(input) => {
-                if hub.send(input.into_input(Instant::now())).await.is_err() {
+                if hub.send(input).await.is_err() {
                     return;
                 }
             }

@@ -2,7 +2,6 @@
 //! delivering the frames the leader sends for them, and following the leader.
 
 use std::sync::Arc;
-use std::time::Instant;
 
 use axum::extract::ws::Utf8Bytes;
 use futures_util::StreamExt;
@@ -10,9 +9,9 @@ use tokio::sync::{mpsc, watch};
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
-use super::wire::{Beacon, Delivery, ToHub, ToNode, BEACON_EVERY};
+use super::wire::{Beacon, Delivery, ToNode, BEACON_EVERY};
 use super::{close_all, ClusterError, Nats};
-use crate::core::{Input, LoginInput, NodeId};
+use crate::core::{Input, NodeId};
 use crate::registry::{Frame, Registry};
 
 /// The leader a node follows: the highest term heard.
@@ -71,66 +70,7 @@ async fn forward(
             },
             _ = stop.cancelled() => return,
         };
-        let msg = match input {
-            Input::Login(LoginInput {
-                session,
-                req,
-                user_id,
-                user_name,
-                device_id,
-                ice,
-                started: _,
-            }) => ToHub::Login {
-                session,
-                req,
-                user_id,
-                user_name,
-                device_id,
-                ice,
-            },
-            Input::Request {
-                session, req, body, ..
-            } => ToHub::Request { session, req, body },
-            Input::Disconnected { session, last_seen } => {
-                ToHub::Disconnected { session, last_seen }
-            }
-            // Only the leader's own watch makes these.
-            Input::NodeGone { .. } => continue,
-        };
-        nats.publish(subject.clone(), &msg).await;
-    }
-}
-
-impl ToHub {
-    /// The input as the hub takes it, timed from its arrival at the leader.
-    pub fn into_input(self, now: Instant) -> Input {
-        match self {
-            ToHub::Login {
-                session,
-                req,
-                user_id,
-                user_name,
-                device_id,
-                ice,
-            } => Input::Login(LoginInput {
-                session,
-                req,
-                user_id,
-                user_name,
-                device_id,
-                ice,
-                started: now,
-            }),
-            ToHub::Request { session, req, body } => Input::Request {
-                session,
-                req,
-                body,
-                started: now,
-            },
-            ToHub::Disconnected { session, last_seen } => {
-                Input::Disconnected { session, last_seen }
-            }
-        }
+        nats.publish(subject.clone(), &input).await;
     }
 }
 

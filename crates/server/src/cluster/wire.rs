@@ -1,10 +1,10 @@
 //! What nodes say to each other over NATS: the subjects and the messages. The only place
-//! their names exist.
+//! their names exist, but for the hub's inputs, which go as [`crate::core::Input`].
 //!
 //! Every subject starts with the cluster's prefix, so clusters on different databases can
 //! share one NATS without hearing each other.
 
-use beckon_protocol::{CloseReason, IceConfig, RequestBody};
+use beckon_protocol::CloseReason;
 use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
 
@@ -52,29 +52,6 @@ impl Subjects {
     pub fn beacons(&self) -> String {
         format!("{}.beacon", self.prefix)
     }
-}
-
-/// An input for the hub, as a node forwards it. The request was parsed and checked by the
-/// node's connection; the hub applies it as if its own connection had.
-#[derive(Debug, Serialize, Deserialize)]
-#[serde(tag = "input", rename_all = "camelCase")]
-pub enum ToHub {
-    #[serde(rename_all = "camelCase")]
-    Login {
-        session: SessionId,
-        req: u64,
-        user_id: String,
-        user_name: String,
-        device_id: Option<String>,
-        ice: IceConfig,
-    },
-    Request {
-        session: SessionId,
-        req: u64,
-        body: RequestBody,
-    },
-    #[serde(rename_all = "camelCase")]
-    Disconnected { session: SessionId, last_seen: u64 },
 }
 
 /// What the leader sends one node. Externally tagged, as is [`Delivery`]: serde reads an
@@ -146,6 +123,29 @@ mod tests {
             panic!("{wire}");
         };
         assert_eq!((to.as_slice(), back.get()), (&[1 << 48 | 3][..], text));
+    }
+
+    #[test]
+    fn a_hub_input_crosses_as_json_whole_and_is_timed_from_its_arrival() {
+        use crate::core::Input;
+        use beckon_protocol::{CallCancel, RequestBody};
+        let sent = Input::Request {
+            session: 3 << 48 | 9,
+            req: 7,
+            body: RequestBody::CallCancel(CallCancel {
+                call_id: "c1".into(),
+                invitees: vec!["bob".into()],
+                extended_data: "\u{0}why".into(),
+            }),
+            started: std::time::Instant::now() - std::time::Duration::from_secs(60),
+        };
+        let wire = serde_json::to_string(&sent).unwrap();
+        let back: Input = serde_json::from_str(&wire).unwrap();
+        assert_eq!(serde_json::to_string(&back).unwrap(), wire);
+        let Input::Request { started, .. } = back else {
+            panic!("{wire}");
+        };
+        assert!(started.elapsed() < std::time::Duration::from_secs(1));
     }
 
     #[test]

@@ -7,6 +7,8 @@ use beckon_protocol::{
     ErrorCode, IceConfig, RequestBody, Response, ResponseBody, ServerMessage, StateReason,
 };
 
+use serde::{Deserialize, Serialize};
+
 use super::presence::Presence;
 use super::seqs::Seqs;
 use super::table::{self, Event};
@@ -36,7 +38,8 @@ impl Default for HubConfig {
 }
 
 /// A login whose credentials the connection already checked.
-#[derive(Debug)]
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
 pub struct LoginInput {
     pub session: SessionId,
     pub req: u64,
@@ -46,10 +49,16 @@ pub struct LoginInput {
     /// Minted by the connection, so the hub neither holds the TURN secret nor spends its
     /// time on HMACs.
     pub ice: IceConfig,
+    /// When the request arrived, to time it; in a cluster, when it reached the leader.
+    #[serde(skip, default = "Instant::now")]
     pub started: Instant,
 }
 
-#[derive(Debug)]
+/// What the hub takes. Also what cluster nodes send the leader ([`crate::cluster`]):
+/// the request was parsed and checked by the node's connection, and the hub applies it
+/// as if its own connection had.
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(tag = "input", rename_all = "camelCase")]
 pub enum Input {
     Login(LoginInput),
     /// Any other request that needs call state (everything but heartbeat, history and ICE).
@@ -57,9 +66,11 @@ pub enum Input {
         session: SessionId,
         req: u64,
         body: RequestBody,
+        #[serde(skip, default = "Instant::now")]
         started: Instant,
     },
     /// The connection ended without logout; `last_seen` is when it last sent anything.
+    #[serde(rename_all = "camelCase")]
     Disconnected {
         session: SessionId,
         last_seen: u64,
