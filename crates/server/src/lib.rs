@@ -188,7 +188,7 @@ struct Core {
     publisher: Option<tokio::task::JoinHandle<()>>,
     /// Ends a cluster node's wait for its turn to lead.
     election_stop: Arc<AtomicBool>,
-    storage: std::thread::JoinHandle<Result<(), store::StoreError>>,
+    storage: StorageThread,
 }
 
 impl Core {
@@ -211,16 +211,7 @@ impl Core {
             opened: opened_tx,
         };
         let storage = spawn_storage(open, batch_rx, registry, failed)?;
-        let restored = match opened.await {
-            Ok(Ok(restored)) => restored,
-            failed => {
-                let _ = tokio::task::spawn_blocking(move || storage.join()).await;
-                return Err(match failed {
-                    Ok(Err(e)) => e.into(),
-                    _ => RunError::StorageGone,
-                });
-            }
-        };
+        let (restored, storage) = from_storage(opened, storage).await?;
         tracing::info!(
             calls = restored.calls.len(),
             db = %config.db,
@@ -277,16 +268,7 @@ impl Core {
             opened: opened_tx,
         };
         let storage = spawn_storage(open, batch_rx, registry, failed)?;
-        let (node, reads) = match joined.await {
-            Ok(Ok(joined)) => joined,
-            failed => {
-                let _ = tokio::task::spawn_blocking(move || storage.join()).await;
-                return Err(match failed {
-                    Ok(Err(e)) => e.into(),
-                    _ => RunError::StorageGone,
-                });
-            }
-        };
+        let ((node, reads), storage) = from_storage(joined, storage).await?;
         let cluster_name = url.config().get_dbname().unwrap_or("beckon");
         let nats = cluster::Nats::connect(cluster_config, cluster_name, node).await;
         let nats = match nats {
@@ -360,12 +342,32 @@ impl Core {
 /// How long a stopping node's tasks get to hand their last inputs to NATS.
 const NODE_TASKS_GRACE: std::time::Duration = std::time::Duration::from_secs(2);
 
+type StorageThread = std::thread::JoinHandle<Result<(), store::StoreError>>;
+
+/// What the storage thread hands over on `answer`; if it fails or ends first, waits for
+/// the thread to finish and returns why.
+async fn from_storage<T>(
+    answer: tokio::sync::oneshot::Receiver<Result<T, store::StoreError>>,
+    storage: StorageThread,
+) -> Result<(T, StorageThread), RunError> {
+    match answer.await {
+        Ok(Ok(value)) => Ok((value, storage)),
+        failed => {
+            let _ = tokio::task::spawn_blocking(move || storage.join()).await;
+            Err(match failed {
+                Ok(Err(e)) => e.into(),
+                _ => RunError::StorageGone,
+            })
+        }
+    }
+}
+
 fn spawn_storage(
     open: pipeline::OpenStore,
     batches: mpsc::Receiver<pipeline::Encoded>,
     registry: &Arc<Registry>,
     failed: &CancellationToken,
-) -> Result<std::thread::JoinHandle<Result<(), store::StoreError>>, RunError> {
+) -> Result<StorageThread, RunError> {
     let registry = registry.clone();
     let failed = failed.clone();
     Ok(std::thread::Builder::new()

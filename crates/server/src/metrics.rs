@@ -41,3 +41,11 @@ pub const TCP_CONNECTIONS: &str = "beckon_tcp_connections";
 pub const REFUSED: &str = "beckon_connections_refused_total";
 pub const ACCEPT_ERRORS: &str = "beckon_accept_errors_total";
 pub const OUTBOUND_BYTES: &str = "beckon_outbound_queued_bytes";
+/// 1 while this node leads its cluster.
+pub const CLUSTER_LEADER: &str = "beckon_cluster_leader";
+/// Nodes the leader hears from.
+pub const CLUSTER_NODES: &str = "beckon_cluster_nodes";
+/// Group commits' frames for another node that NATS could not take in time.
+pub const CLUSTER_DROPPED: &str = "beckon_cluster_frames_dropped_total";
+/// Times this node closed all its sessions, by why (`leader`, `nats`, `gone`).
+pub const CLUSTER_RESTARTS: &str = "beckon_cluster_session_restarts_total";

@@ -199,3 +199,33 @@ async fn a_nats_restart_loses_nothing_and_clients_catch_up() {
     let call = history_call(&alice, &done.call_id).await;
     assert_eq!(state_in(&call.call_user_list, "bob"), Rejected);
 }
+
+#[tokio::test]
+async fn a_leader_stopped_with_sigterm_hands_over_and_calls_go_on() {
+    let mut c = Cluster::start().await;
+    let mut alice = login_at(&c.url(1), "alice").await;
+    let mut bob = login_at(&c.url(2), "bob").await;
+    let status = c.nodes[0].terminate().await;
+    assert!(status.success(), "{status}:\n{}", c.logs());
+    relogin(&mut alice, &c.url(1)).await;
+    relogin(&mut bob, &c.url(2)).await;
+    let sent = alice.invite(&["bob"], CallMode::Normal, 60).await;
+    assert_eq!(bob.received().await.call_id, sent.call_id);
+    bob.client.call_accept(&sent.call_id, "").await.unwrap();
+    alice.wait_state("bob", Accepted).await;
+    // Exactly one of the two left leads, and its metrics say so; both restarted their
+    // sessions once, for the new leader.
+    let mut leaders = 0;
+    for node in &c.nodes[1..] {
+        let (_, metrics) = http_get(&format!("http://127.0.0.1:{}", node.port), "/metrics").await;
+        let leads = node.log_text().contains("leading the cluster");
+        let gauge = format!("beckon_cluster_leader {}", u8::from(leads));
+        assert!(metrics.contains(&gauge), "{gauge}:\n{metrics}");
+        assert!(
+            metrics.contains(r#"beckon_cluster_session_restarts_total{why="leader"} 1"#),
+            "{metrics}"
+        );
+        leaders += usize::from(leads);
+    }
+    assert_eq!(leaders, 1, "{}", c.logs());
+}

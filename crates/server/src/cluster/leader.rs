@@ -11,8 +11,9 @@ use tokio::sync::{mpsc, oneshot};
 use tokio_util::sync::CancellationToken;
 
 use super::wire::{Beacon, Delivery, ToNode, BEACON_EVERY};
-use super::{ClusterError, Nats, NODE_SILENCE};
+use super::{next, ClusterError, Nats, NODE_SILENCE};
 use crate::core::{node_of, Hub, HubConfig, Input, NodeId, SessionId};
+use crate::metrics as m;
 use crate::pipeline::{self, now_ms, Encoded, Restored};
 use crate::registry::Frame;
 use crate::store::StoreError;
@@ -106,6 +107,7 @@ impl Outlet {
                 .try_send((node, ToNode::Deliveries { items }))
                 .is_err()
             {
+                metrics::counter!(m::CLUSTER_DROPPED).increment(1);
                 tracing::warn!(node, "NATS is behind: frames for a node were dropped");
             }
         }
@@ -158,6 +160,7 @@ pub async fn lead(leading: Leading, stop: CancellationToken) -> Result<(), Clust
         calls = restored.calls.len(),
         "leading the cluster: restored calls from storage"
     );
+    metrics::gauge!(m::CLUSTER_LEADER).set(1.0);
     let mut hub = Hub::new(
         hub_config,
         Box::new(|| uuid::Uuid::new_v4().simple().to_string()),
@@ -178,6 +181,7 @@ pub async fn lead(leading: Leading, stop: CancellationToken) -> Result<(), Clust
         listening.clone(),
     ));
     pipeline::hub_task(hub, hub_inputs, batches, stop).await;
+    metrics::gauge!(m::CLUSTER_LEADER).set(0.0);
     listening.cancel();
     let _ = tokio::join!(hear, watch);
     Ok(())
@@ -189,14 +193,7 @@ async fn hear(
     hub: mpsc::Sender<Input>,
     stop: CancellationToken,
 ) {
-    loop {
-        let msg = tokio::select! {
-            msg = from_nodes.next() => match msg {
-                Some(msg) => msg,
-                None => return,
-            },
-            _ = stop.cancelled() => return,
-        };
+    while let Some(msg) = next(&mut from_nodes, &stop).await {
         // `started` reads as now: the request is timed from its arrival here.
         match serde_json::from_slice::<Input>(&msg.payload) {
             Ok(input) => {
@@ -228,6 +225,7 @@ async fn watch_nodes(
     loop {
         tokio::select! {
             _ = every.tick() => {
+                metrics::gauge!(m::CLUSTER_NODES).set(heard.len() as f64);
                 nats.publish(nats.subjects.beacons(), &me).await;
                 let silent: Vec<_> = heard
                     .iter()

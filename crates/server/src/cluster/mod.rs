@@ -130,11 +130,47 @@ impl Nats {
     }
 }
 
+/// Why a node starts all its sessions over.
+#[derive(Debug, Clone, Copy)]
+enum Restart {
+    /// A new leader took over.
+    Leader,
+    /// The NATS connection came back; frames may have been lost meanwhile.
+    Nats,
+    /// The leader counted this node as gone.
+    Gone,
+}
+
+impl Restart {
+    fn as_str(self) -> &'static str {
+        match self {
+            Restart::Leader => "leader",
+            Restart::Nats => "nats",
+            Restart::Gone => "gone",
+        }
+    }
+}
+
 /// Tells every session of this node to go (`serverShutdown`: the clients reconnect and
 /// log in again), when what the hub knows of them can no longer be trusted.
-fn close_all(registry: &Registry, why: &str) {
+fn close_all(registry: &Registry, why: Restart) {
     let n = registry.for_each(|h| h.offer(Frame::Close(CloseReason::ServerShutdown)));
-    if n > 0 {
-        tracing::info!(sessions = n, why, "closing this node's sessions");
+    metrics::counter!(crate::metrics::CLUSTER_RESTARTS, "why" => why.as_str()).increment(1);
+    tracing::info!(
+        sessions = n,
+        why = why.as_str(),
+        "closing this node's sessions"
+    );
+}
+
+/// The subscription's next message; `None` once it ends or `stop` is cancelled.
+async fn next(
+    subscriber: &mut async_nats::Subscriber,
+    stop: &tokio_util::sync::CancellationToken,
+) -> Option<async_nats::Message> {
+    use futures_util::StreamExt;
+    tokio::select! {
+        msg = subscriber.next() => msg,
+        _ = stop.cancelled() => None,
     }
 }

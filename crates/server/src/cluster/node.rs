@@ -10,7 +10,7 @@ use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
 use super::wire::{Beacon, Delivery, ToNode, BEACON_EVERY};
-use super::{close_all, ClusterError, Nats};
+use super::{close_all, next, ClusterError, Nats, Restart};
 use crate::core::{Input, NodeId};
 use crate::registry::{Frame, Registry};
 
@@ -38,6 +38,7 @@ pub async fn join(
     let frames = nats.subscribe(nats.subjects.node(nats.node)).await?;
     let beacons = nats.subscribe(nats.subjects.beacons()).await?;
     let (leader_tx, leader) = watch::channel(None);
+    metrics::gauge!(crate::metrics::CLUSTER_LEADER).set(0.0);
     let tasks = vec![
         tokio::spawn(forward(nats.clone(), inputs, leader.clone(), stop.clone())),
         tokio::spawn(deliver(frames, registry.clone(), stop.clone())),
@@ -79,21 +80,14 @@ async fn deliver(
     registry: Arc<Registry>,
     stop: CancellationToken,
 ) {
-    loop {
-        let msg = tokio::select! {
-            msg = frames.next() => match msg {
-                Some(msg) => msg,
-                None => return,
-            },
-            _ = stop.cancelled() => return,
-        };
+    while let Some(msg) = next(&mut frames, &stop).await {
         match serde_json::from_slice::<ToNode>(&msg.payload) {
             Ok(ToNode::Deliveries { items }) => {
                 for item in items {
                     deliver_one(&registry, item);
                 }
             }
-            Ok(ToNode::CloseAll) => close_all(&registry, "the leader counted this node as gone"),
+            Ok(ToNode::CloseAll) => close_all(&registry, Restart::Gone),
             Err(e) => tracing::error!(error = %e, "unreadable frames from the leader"),
         }
     }
@@ -147,7 +141,7 @@ async fn follow(
                     _ => {
                         tracing::info!(leader = node, term, "following a new leader");
                         if before.is_some() {
-                            close_all(&registry, "a new leader took over");
+                            close_all(&registry, Restart::Leader);
                         }
                         leader.send_replace(Some(heard));
                     }
@@ -157,7 +151,7 @@ async fn follow(
                 if changed.is_err() {
                     return;
                 }
-                close_all(&registry, "frames may have been lost while NATS was away");
+                close_all(&registry, Restart::Nats);
             }
             _ = stop.cancelled() => return,
         }
