@@ -185,3 +185,34 @@ async fn a_call_accepted_while_the_caller_was_offline_is_in_call_for_the_caller_
     let ended = outcome(&mut bob_up).await;
     assert!(matches!(ended, Outcome::EndedByPeer { .. }), "{ended:?}");
 }
+
+/// On a cluster, the leader (the node running the call state) stops: another node takes
+/// over, both managers reconnect to their own nodes by themselves, and the call goes on.
+#[tokio::test]
+async fn a_leader_take_over_during_a_call_changes_nothing() {
+    let mut server = TestServer::cluster_with(|_| {}).await;
+    let (alice, mut alice_up) = manager(&server.node_url(1), "alice", "alice-1").await;
+    let (bob, mut bob_up) = manager(&server.node_url(2), "bob", "bob-1").await;
+    talk(&alice, &mut alice_up, &bob, &mut bob_up, "bob").await;
+
+    server.stop_node(0).await;
+    for up in [&mut alice_up, &mut bob_up] {
+        let u = wait_update(up, "reconnecting", |u| {
+            !matches!(u.snapshot.connection, Connection::Connected)
+        })
+        .await;
+        assert_eq!(u.snapshot.phase, Phase::InCall);
+        let u = wait_update(up, "reconnected", |u| {
+            matches!(u.snapshot.connection, Connection::Connected)
+        })
+        .await;
+        assert_eq!(u.snapshot.phase, Phase::InCall);
+    }
+    stays(&server.node_url(1), &alice, &mut alice_up, Phase::InCall).await;
+    stays(&server.node_url(2), &bob, &mut bob_up, Phase::InCall).await;
+
+    // The new leader has both in the call, on their new connections.
+    bob.hang_up().await.unwrap();
+    let ended = outcome(&mut alice_up).await;
+    assert!(matches!(ended, Outcome::EndedByPeer { .. }), "{ended:?}");
+}

@@ -69,26 +69,60 @@ impl TestServer {
         } else {
             1
         };
-        let mut nodes = Vec::new();
-        for _ in 0..count {
+        let mut server = TestServer {
+            addr: ([127, 0, 0, 1], 0).into(),
+            dir,
+            config,
+            nodes: Vec::new(),
+            next: AtomicUsize::new(0),
+        };
+        // The first node alone first: on a cluster it is then the leader, so a test
+        // knows which node to stop for a take-over.
+        for i in 0..count {
             let listener = beckon_server::listener::bind(([127, 0, 0, 1], 0).into()).unwrap();
             let mut node = Node {
                 addr: listener.local_addr().unwrap(),
                 stop: None,
                 task: None,
             };
-            node.serve(listener, &config);
-            nodes.push(node);
+            node.serve(listener, &server.config);
+            server.nodes.push(node);
+            if i == 0 {
+                server.wait_healthy().await;
+            }
         }
-        let server = TestServer {
-            addr: nodes[0].addr,
-            dir,
-            config,
-            nodes,
-            next: AtomicUsize::new(0),
-        };
+        server.addr = server.nodes[0].addr;
         server.wait_healthy().await;
         server
+    }
+
+    /// Three cluster nodes whatever `BECKON_TEST_CLUSTER` says; the first leads.
+    pub async fn cluster_with(tweak: impl FnOnce(&mut Config)) -> TestServer {
+        let dir = tempfile::tempdir().unwrap();
+        let db = Database::Postgres(crate::postgres::fresh_database());
+        let mut config = Config::for_tests(db);
+        config.cluster = Some(ClusterConfig {
+            nats: crate::nats::shared().url(),
+        });
+        tweak(&mut config);
+        Self::start_in(dir, config).await
+    }
+
+    /// Node `i`'s WebSocket endpoint.
+    pub fn node_url(&self, i: usize) -> String {
+        format!("ws://{}/ws", self.nodes[i].addr)
+    }
+
+    /// Stops node `i` gracefully (its sessions are told `serverShutdown`) and waits for
+    /// it; the others go on. Stopping the leader makes another node take over.
+    pub async fn stop_node(&mut self, i: usize) {
+        let node = &mut self.nodes[i];
+        if let Some(s) = node.stop.take() {
+            let _ = s.send(());
+        }
+        if let Some(t) = node.task.take() {
+            t.await.unwrap();
+        }
     }
 
     async fn wait_healthy(&self) {
