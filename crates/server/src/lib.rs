@@ -255,11 +255,14 @@ impl Core {
         let (joined_tx, joined) = tokio::sync::oneshot::channel();
         let (opened_tx, opened) = tokio::sync::oneshot::channel();
         let election_stop = Arc::new(AtomicBool::new(false));
+        // Set while this node is connected to NATS: only then may it lead.
+        let nats_up = Arc::new(AtomicBool::new(false));
         let open = pipeline::OpenStore {
             source: pipeline::Source::Elected {
                 url: url.clone(),
                 joined: joined_tx,
                 stop: election_stop.clone(),
+                may_lead: nats_up.clone(),
                 publish: publish_tx,
             },
             durability: config.durability,
@@ -268,11 +271,23 @@ impl Core {
             opened: opened_tx,
         };
         let storage = spawn_storage(open, batch_rx, registry, failed)?;
-        let ((node, reads), storage) = from_storage(joined, storage).await?;
-        let cluster_name = url.config().get_dbname().unwrap_or("beckon");
-        let nats = cluster::Nats::connect(cluster_config, cluster_name, node).await;
-        let nats = match nats {
-            Ok(nats) => nats,
+        let (
+            store::Joined {
+                node,
+                cluster,
+                reads,
+            },
+            storage,
+        ) = from_storage(joined, storage).await?;
+        let node_stop = CancellationToken::new();
+        let joining = async {
+            let nats = cluster::Nats::connect(cluster_config, &cluster, node, nats_up).await?;
+            let joined =
+                cluster::join(nats.clone(), registry.clone(), inputs, node_stop.clone()).await?;
+            Ok::<_, cluster::ClusterError>((nats, joined))
+        };
+        let (nats, joined) = match joining.await {
+            Ok(joined) => joined,
             Err(e) => {
                 election_stop.store(true, Ordering::Relaxed);
                 let _ = tokio::task::spawn_blocking(move || storage.join()).await;
@@ -280,9 +295,6 @@ impl Core {
             }
         };
         tracing::info!(node, db = %config.db, nats = %cluster_config.nats, "joined the cluster");
-        let node_stop = CancellationToken::new();
-        let joined =
-            cluster::join(nats.clone(), registry.clone(), inputs, node_stop.clone()).await?;
         let node_tasks = joined.tasks;
         let leader = Some(joined.leader);
         let publisher = Some(tokio::spawn(cluster::publish(nats.clone(), publish_rx)));
@@ -295,9 +307,12 @@ impl Core {
             failed: failed.clone(),
         };
         let stop = hub_stop.clone();
+        let lead_failed = failed.clone();
         let hub_task = tokio::spawn(async move {
             if let Err(e) = cluster::lead(leading, stop).await {
-                tracing::error!(error = %e, "cannot lead the cluster");
+                // Elected but deaf: stop, so another node leads.
+                tracing::error!(error = %e, "cannot lead the cluster; stopping");
+                lead_failed.cancel();
             }
         });
         Ok(Core {

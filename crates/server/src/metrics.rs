@@ -47,5 +47,5 @@ pub const CLUSTER_LEADER: &str = "beckon_cluster_leader";
 pub const CLUSTER_NODES: &str = "beckon_cluster_nodes";
 /// Group commits' frames for another node that NATS could not take in time.
 pub const CLUSTER_DROPPED: &str = "beckon_cluster_frames_dropped_total";
-/// Times this node closed all its sessions, by why (`leader`, `nats`, `gone`).
+/// Times this node closed all its sessions, by why (`leader`, `lost`, `gone`).
 pub const CLUSTER_RESTARTS: &str = "beckon_cluster_session_restarts_total";

@@ -12,7 +12,7 @@ use beckon_protocol::{ServerMessage, SessionClosed};
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
-use crate::core::{Batch, Hub, Input, NodeId, Out, Seq};
+use crate::core::{Batch, Hub, Input, Out, Seq};
 use crate::metrics as m;
 use crate::registry::{Frame, Registry};
 use crate::store::{self, Database, Durability, ReadPool, StoreError, Writer};
@@ -131,8 +131,10 @@ pub enum Source {
     /// then waits its turn to lead (until `stop` is set).
     Elected {
         url: store::PgUrl,
-        joined: tokio::sync::oneshot::Sender<Result<(NodeId, ReadPool), StoreError>>,
+        joined: tokio::sync::oneshot::Sender<Result<store::Joined, StoreError>>,
         stop: Arc<AtomicBool>,
+        /// Whether this node may take the lead now: only while it reaches the others.
+        may_lead: Arc<AtomicBool>,
         /// Where frames for the other nodes' sessions go, once this node leads.
         publish: mpsc::Sender<crate::cluster::Publish>,
     },
@@ -192,12 +194,13 @@ pub fn storage_owner(
             url,
             joined,
             stop,
+            may_lead,
             publish,
         } => {
             let candidate = match store::candidate(&url) {
-                Ok((candidate, node, reads)) => {
-                    let _ = joined.send(Ok((node, reads)));
-                    outlet.nodes = Some(crate::cluster::Outlet::new(node, publish));
+                Ok((candidate, joining)) => {
+                    outlet.nodes = Some(crate::cluster::Outlet::new(joining.node, publish));
+                    let _ = joined.send(Ok(joining));
                     candidate
                 }
                 Err(e) => {
@@ -205,7 +208,10 @@ pub fn storage_owner(
                     return Ok(());
                 }
             };
-            let elected = store::elect(candidate, durability, &stop);
+            let elected = store::elect(candidate, durability, &stop, &may_lead);
+            if let (Ok(Some((_, term))), Some(nodes)) = (&elected, &mut outlet.nodes) {
+                nodes.set_term(*term);
+            }
             // The take-over is the restart: deadlines and grace periods count from it.
             now = now_ms();
             elected.map(|w| w.map(|(w, term)| (w, term, None, None)))

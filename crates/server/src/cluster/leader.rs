@@ -2,7 +2,7 @@
 //! the frames for other nodes' sessions, and the watch over which nodes are alive.
 
 use std::collections::HashMap;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use axum::extract::ws::Utf8Bytes;
 use futures_util::StreamExt;
@@ -10,7 +10,7 @@ use serde_json::value::RawValue;
 use tokio::sync::{mpsc, oneshot};
 use tokio_util::sync::CancellationToken;
 
-use super::wire::{Beacon, Delivery, ToNode, BEACON_EVERY};
+use super::wire::{Beacon, Delivery, ToNode, BEACON_EVERY, MAX_DELIVERIES};
 use super::{next, ClusterError, Nats, NODE_SILENCE};
 use crate::core::{node_of, Hub, HubConfig, Input, NodeId, SessionId};
 use crate::metrics as m;
@@ -30,7 +30,10 @@ pub const PUBLISH_QUEUE: usize = 4096;
 /// of its sessions, and sends each node one message per group commit.
 pub struct Outlet {
     me: NodeId,
+    term: u64,
     pending: HashMap<NodeId, Vec<Delivery>>,
+    /// The next message's number, per node.
+    seqs: HashMap<NodeId, u64>,
     publish: mpsc::Sender<Publish>,
 }
 
@@ -38,9 +41,16 @@ impl Outlet {
     pub fn new(me: NodeId, publish: mpsc::Sender<Publish>) -> Outlet {
         Outlet {
             me,
+            term: 0,
             pending: HashMap::new(),
+            seqs: HashMap::new(),
             publish,
         }
+    }
+
+    /// The term this node was elected by, which every message carries.
+    pub fn set_term(&mut self, term: u64) {
+        self.term = term;
     }
 
     /// Keeps the frame for the other nodes' sessions in `to`; returns this node's.
@@ -99,16 +109,24 @@ impl Outlet {
         None
     }
 
-    /// Sends what the last group commit released, one message per node.
+    /// Sends what the last group commit released: a message per node (more if large). A
+    /// message that cannot be queued is dropped, and its number with it: the node sees
+    /// the gap at the next one and starts its sessions over.
     pub fn flush(&mut self) {
-        for (node, items) in self.pending.drain() {
-            if self
-                .publish
-                .try_send((node, ToNode::Deliveries { items }))
-                .is_err()
-            {
-                metrics::counter!(m::CLUSTER_DROPPED).increment(1);
-                tracing::warn!(node, "NATS is behind: frames for a node were dropped");
+        for (node, mut items) in self.pending.drain() {
+            while !items.is_empty() {
+                let rest = items.split_off(items.len().min(MAX_DELIVERIES));
+                let seq = self.seqs.entry(node).or_insert(0);
+                let msg = ToNode::Deliveries {
+                    term: self.term,
+                    seq: *seq,
+                    items: std::mem::replace(&mut items, rest),
+                };
+                *seq += 1;
+                if self.publish.try_send((node, msg)).is_err() {
+                    metrics::counter!(m::CLUSTER_DROPPED).increment(1);
+                    tracing::warn!(node, "NATS is behind: frames for a node were dropped");
+                }
             }
         }
     }
@@ -178,16 +196,30 @@ pub async fn lead(leading: Leading, stop: CancellationToken) -> Result<(), Clust
         beacons,
         restored.term,
         inputs,
-        listening.clone(),
+        Watching {
+            stop: listening.clone(),
+            failed,
+        },
     ));
     pipeline::hub_task(hub, hub_inputs, batches, stop).await;
     metrics::gauge!(m::CLUSTER_LEADER).set(0.0);
     listening.cancel();
-    let _ = tokio::join!(hear, watch);
+    // Bounded: a publish can wait on a NATS that is away.
+    for task in [hear, watch] {
+        let abort = task.abort_handle();
+        if tokio::time::timeout(LISTENERS_GRACE, task).await.is_err() {
+            abort.abort();
+        }
+    }
     Ok(())
 }
 
-/// The nodes' inputs, into the hub's queue (which, when full, holds back NATS's).
+/// How long the leader's listeners get to stop.
+const LISTENERS_GRACE: Duration = Duration::from_secs(2);
+
+/// The nodes' inputs, into the hub's queue. While it is full they wait in the
+/// subscription's buffer, and past that NATS drops them: counted as lost (see
+/// [`Nats::lost`]), which starts every node's sessions over.
 async fn hear(
     mut from_nodes: async_nats::Subscriber,
     hub: mpsc::Sender<Input>,
@@ -206,20 +238,30 @@ async fn hear(
     }
 }
 
+/// What ends the watch over the nodes: the hub stopping, or this leader hearing a newer
+/// one, which means it lost the database without noticing yet; it then stops the node,
+/// as a failed commit would.
+struct Watching {
+    stop: CancellationToken,
+    failed: CancellationToken,
+}
+
 /// Announces the leader, and counts a node that fell silent as gone: its sessions end as
 /// if disconnected at its last beacon, so the caller-gone rule applies to its callers.
+/// Silence is only judged while this leader is connected to NATS, and a loss of messages
+/// on its side (inputs may be gone) starts every node's sessions over.
 async fn watch_nodes(
     nats: Nats,
     mut beacons: async_nats::Subscriber,
     term: u64,
     hub: mpsc::Sender<Input>,
-    stop: CancellationToken,
+    watching: Watching,
 ) {
     let me = Beacon::Leader {
         node: nats.node,
         term,
     };
-    let mut reconnects = nats.reconnects.clone();
+    let mut lost = nats.lost.clone();
     let mut heard: HashMap<NodeId, Instant> = HashMap::new();
     let mut every = tokio::time::interval(BEACON_EVERY);
     loop {
@@ -227,9 +269,12 @@ async fn watch_nodes(
             _ = every.tick() => {
                 metrics::gauge!(m::CLUSTER_NODES).set(heard.len() as f64);
                 nats.publish(nats.subjects.beacons(), &me).await;
+                if nats.client.connection_state() != async_nats::connection::State::Connected {
+                    continue;
+                }
                 let silent: Vec<_> = heard
                     .iter()
-                    .filter(|(_, at)| at.elapsed() >= NODE_SILENCE)
+                    .filter(|(n, at)| **n != nats.node && at.elapsed() >= NODE_SILENCE)
                     .map(|(n, at)| (*n, *at))
                     .collect();
                 for (node, at) in silent {
@@ -245,23 +290,36 @@ async fn watch_nodes(
             }
             msg = beacons.next() => {
                 let Some(msg) = msg else { return };
-                if let Ok(Beacon::Alive { node }) = serde_json::from_slice(&msg.payload) {
-                    // A node heard for the first time hears its leader at once.
-                    if heard.insert(node, Instant::now()).is_none() {
-                        nats.publish(nats.subjects.beacons(), &me).await;
+                match serde_json::from_slice(&msg.payload) {
+                    Ok(Beacon::Alive { node }) => {
+                        let first_time = heard.insert(node, Instant::now()).is_none();
+                        // A node heard for the first time hears its leader at once.
+                        if first_time {
+                            nats.publish(nats.subjects.beacons(), &me).await;
+                        }
                     }
+                    Ok(Beacon::Leader { node, term: newer }) if newer > term => {
+                        tracing::error!(leader = node, term = newer, "another node leads now; stopping");
+                        watching.failed.cancel();
+                        return;
+                    }
+                    _ => {}
                 }
             }
-            changed = reconnects.changed() => {
+            changed = lost.changed() => {
                 if changed.is_err() {
                     return;
                 }
-                // Silence while this leader was cut off from NATS says nothing of the nodes.
-                for at in heard.values_mut() {
+                // Silence while this leader was cut off says nothing of the nodes, and
+                // their inputs meanwhile may be gone.
+                for (node, at) in heard.iter_mut() {
                     *at = Instant::now();
+                    if *node != nats.node {
+                        nats.publish(nats.subjects.node(*node), &ToNode::CloseAll).await;
+                    }
                 }
             }
-            _ = stop.cancelled() => return,
+            _ = watching.stop.cancelled() => return,
         }
     }
 }

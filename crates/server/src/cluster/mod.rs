@@ -13,6 +13,7 @@ mod leader;
 mod node;
 pub mod wire;
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -59,21 +60,23 @@ pub struct Nats {
     pub client: async_nats::Client,
     pub subjects: wire::Subjects,
     pub node: NodeId,
-    /// Counts the times the connection came back after being lost: frames sent meanwhile
-    /// are gone, so whoever depends on them starts over.
-    pub reconnects: watch::Receiver<u64>,
+    /// Counts the times messages may have been lost: the connection came back after
+    /// being lost, or a subscription overflowed. Whoever depends on them starts over.
+    pub lost: watch::Receiver<u64>,
 }
 
 impl Nats {
     /// Connects to `config.nats`, retrying in the background when it is not up yet (a
     /// node and its NATS may start together).
+    /// `up` follows whether the connection is up.
     pub async fn connect(
         config: &ClusterConfig,
         cluster: &str,
         node: NodeId,
+        up: Arc<AtomicBool>,
     ) -> Result<Nats, ClusterError> {
-        let (tx, reconnects) = watch::channel(0u64);
-        let lost = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let (tx, lost) = watch::channel(0u64);
+        let ever = Arc::new(AtomicBool::new(false));
         let client = async_nats::ConnectOptions::new()
             .name(format!("beckon-server node {node}"))
             .retry_on_initial_connect()
@@ -82,16 +85,23 @@ impl Nats {
                 Duration::from_millis(50 * (attempts as u64).min(10))
             })
             .event_callback(move |event| {
-                let (tx, lost) = (tx.clone(), lost.clone());
+                let (tx, up, ever) = (tx.clone(), up.clone(), ever.clone());
                 async move {
-                    use std::sync::atomic::Ordering::Relaxed;
                     match event {
                         async_nats::Event::Disconnected => {
                             tracing::warn!("lost the NATS connection");
-                            lost.store(true, Relaxed);
+                            up.store(false, Ordering::Relaxed);
                         }
-                        async_nats::Event::Connected if lost.swap(false, Relaxed) => {
-                            tracing::info!("NATS connection back");
+                        async_nats::Event::Connected => {
+                            up.store(true, Ordering::Relaxed);
+                            // The first connection loses nothing; a later one may have.
+                            if ever.swap(true, Ordering::Relaxed) {
+                                tracing::info!("NATS connection back");
+                                tx.send_modify(|n| *n += 1);
+                            }
+                        }
+                        async_nats::Event::SlowConsumer(sid) => {
+                            tracing::warn!(sid, "a NATS subscription overflowed: messages lost");
                             tx.send_modify(|n| *n += 1);
                         }
                         other => tracing::debug!(event = %other, "NATS"),
@@ -108,7 +118,7 @@ impl Nats {
             client,
             subjects: wire::Subjects::new(cluster),
             node,
-            reconnects,
+            lost,
         })
     }
 
@@ -135,8 +145,9 @@ impl Nats {
 enum Restart {
     /// A new leader took over.
     Leader,
-    /// The NATS connection came back; frames may have been lost meanwhile.
-    Nats,
+    /// Messages were lost: the NATS connection came back, a subscription overflowed, or
+    /// a message from the leader is missing.
+    Lost,
     /// The leader counted this node as gone.
     Gone,
 }
@@ -145,7 +156,7 @@ impl Restart {
     fn as_str(self) -> &'static str {
         match self {
             Restart::Leader => "leader",
-            Restart::Nats => "nats",
+            Restart::Lost => "lost",
             Restart::Gone => "gone",
         }
     }

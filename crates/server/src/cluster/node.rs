@@ -2,6 +2,7 @@
 //! delivering the frames the leader sends for them, and following the leader.
 
 use std::sync::Arc;
+use std::time::Instant;
 
 use axum::extract::ws::Utf8Bytes;
 use futures_util::StreamExt;
@@ -10,7 +11,7 @@ use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
 use super::wire::{Beacon, Delivery, ToNode, BEACON_EVERY};
-use super::{close_all, next, ClusterError, Nats, Restart};
+use super::{close_all, next, ClusterError, Nats, Restart, NODE_SILENCE};
 use crate::core::{Input, NodeId};
 use crate::registry::{Frame, Registry};
 
@@ -47,20 +48,20 @@ pub async fn join(
     Ok(Joined { tasks, leader })
 }
 
-/// Inputs wait in their bounded queue until there is a leader to hear them: without one,
-/// NATS would drop them.
+/// Inputs wait in their bounded queue while there is no leader to hear them: NATS would
+/// drop them.
 async fn forward(
     nats: Nats,
     mut inputs: mpsc::Receiver<Input>,
     mut leader: watch::Receiver<Option<Leader>>,
     stop: CancellationToken,
 ) {
-    tokio::select! {
-        _ = leader.wait_for(Option::is_some) => {}
-        _ = stop.cancelled() => return,
-    }
     let subject = nats.subjects.hub();
     loop {
+        tokio::select! {
+            _ = leader.wait_for(Option::is_some) => {}
+            _ = stop.cancelled() => return,
+        }
         // What is queued goes out first: a node stops after its connections did, and
         // their last `Disconnected` still reach the leader.
         let input = tokio::select! {
@@ -80,9 +81,19 @@ async fn deliver(
     registry: Arc<Registry>,
     stop: CancellationToken,
 ) {
+    let mut order = Order::default();
     while let Some(msg) = next(&mut frames, &stop).await {
         match serde_json::from_slice::<ToNode>(&msg.payload) {
-            Ok(ToNode::Deliveries { items }) => {
+            Ok(ToNode::Deliveries { term, seq, items }) => {
+                match order.check(term, seq) {
+                    // From a leader already replaced: it answers nobody any more.
+                    Arrival::Stale => continue,
+                    Arrival::AfterAGap => {
+                        tracing::warn!(term, seq, "frames from the leader went missing");
+                        close_all(&registry, Restart::Lost);
+                    }
+                    Arrival::Next => {}
+                }
                 for item in items {
                     deliver_one(&registry, item);
                 }
@@ -90,6 +101,31 @@ async fn deliver(
             Ok(ToNode::CloseAll) => close_all(&registry, Restart::Gone),
             Err(e) => tracing::error!(error = %e, "unreadable frames from the leader"),
         }
+    }
+}
+
+/// The term and number of the next message expected from the leader.
+#[derive(Debug, Default)]
+struct Order(Option<(u64, u64)>);
+
+#[derive(Debug, PartialEq, Eq)]
+enum Arrival {
+    Next,
+    /// Messages before it went missing.
+    AfterAGap,
+    /// From a leader of an earlier term.
+    Stale,
+}
+
+impl Order {
+    fn check(&mut self, term: u64, seq: u64) -> Arrival {
+        let arrival = match self.0 {
+            Some((t, _)) if term < t => return Arrival::Stale,
+            Some((t, next)) if term == t && seq != next => Arrival::AfterAGap,
+            _ => Arrival::Next,
+        };
+        self.0 = Some((term, seq + 1));
+        arrival
     }
 }
 
@@ -126,34 +162,72 @@ async fn follow(
 ) {
     let mut every = tokio::time::interval(BEACON_EVERY);
     let alive = Beacon::Alive { node: nats.node };
+    // The highest term followed, and when its leader was last heard.
+    let mut followed: Option<(Leader, Instant)> = None;
     loop {
         tokio::select! {
-            _ = every.tick() => nats.publish(nats.subjects.beacons(), &alive).await,
+            _ = every.tick() => {
+                nats.publish(nats.subjects.beacons(), &alive).await;
+                // A silent leader is no leader: inputs wait, and /healthz says so, until
+                // it or another is heard.
+                let silent = followed.is_some_and(|(_, at)| at.elapsed() >= NODE_SILENCE);
+                if silent && leader.borrow().is_some() {
+                    tracing::warn!("the leader fell silent");
+                    leader.send_replace(None);
+                }
+            }
             msg = beacons.next() => {
                 let Some(msg) = msg else { return };
                 let Ok(Beacon::Leader { node, term }) = serde_json::from_slice(&msg.payload) else {
                     continue;
                 };
                 let heard = Leader { node, term };
-                let before = *leader.borrow();
-                match before {
-                    Some(b) if b.term >= term => {}
-                    _ => {
+                match followed {
+                    Some((f, _)) if f.term > term => continue,
+                    Some((f, _)) if f.term == term => {}
+                    before => {
                         tracing::info!(leader = node, term, "following a new leader");
                         if before.is_some() {
                             close_all(&registry, Restart::Leader);
                         }
-                        leader.send_replace(Some(heard));
                     }
                 }
+                followed = Some((heard, Instant::now()));
+                if leader.borrow().is_none() {
+                    leader.send_replace(Some(heard));
+                }
             }
-            changed = nats.reconnects.changed() => {
+            changed = nats.lost.changed() => {
                 if changed.is_err() {
                     return;
                 }
-                close_all(&registry, Restart::Nats);
+                close_all(&registry, Restart::Lost);
             }
             _ = stop.cancelled() => return,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_missing_message_is_noticed_and_a_replaced_leaders_are_dropped() {
+        let mut order = Order::default();
+        // A node may join mid-term: the first message sets the count.
+        assert_eq!(order.check(2, 7), Arrival::Next);
+        assert_eq!(order.check(2, 8), Arrival::Next);
+        assert_eq!(order.check(2, 10), Arrival::AfterAGap, "9 never came");
+        assert_eq!(order.check(2, 11), Arrival::Next);
+        assert_eq!(order.check(1, 12), Arrival::Stale);
+        assert_eq!(
+            order.check(2, 12),
+            Arrival::Next,
+            "a stale one moves nothing"
+        );
+        // A new leader numbers from 0.
+        assert_eq!(order.check(3, 0), Arrival::Next);
+        assert_eq!(order.check(3, 1), Arrival::Next);
     }
 }

@@ -13,6 +13,10 @@ use crate::core::{NodeId, SessionId};
 /// How often each node says it is alive, and the leader that it leads.
 pub const BEACON_EVERY: std::time::Duration = std::time::Duration::from_secs(1);
 
+/// Most frames in one [`ToNode::Deliveries`]: keeps a message far below NATS's default
+/// 1 MB payload limit, which a whole group commit of large frames could pass.
+pub const MAX_DELIVERIES: usize = 32;
+
 /// The subjects of one cluster.
 #[derive(Debug, Clone)]
 pub struct Subjects {
@@ -20,8 +24,8 @@ pub struct Subjects {
 }
 
 impl Subjects {
-    /// `cluster`: a name all nodes of the cluster share (the database's); characters NATS
-    /// gives a meaning in subjects become `_`.
+    /// `cluster`: the name all nodes of the cluster share (made by its first node and
+    /// kept in the database); characters NATS gives a meaning in subjects become `_`.
     pub fn new(cluster: &str) -> Subjects {
         let name: String = cluster
             .chars()
@@ -59,8 +63,14 @@ impl Subjects {
 #[derive(Debug, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub enum ToNode {
-    /// Frames of committed batches, in order.
-    Deliveries { items: Vec<Delivery> },
+    /// Frames of committed batches, in order. `seq` counts the messages the leader of
+    /// `term` sent this node, so the node sees one went missing (NATS is at most once)
+    /// and that one came from a leader that was replaced.
+    Deliveries {
+        term: u64,
+        seq: u64,
+        items: Vec<Delivery>,
+    },
     /// The leader counted this node as gone (it fell silent); its sessions are no longer
     /// logged in, so the node closes them and their clients log in again.
     CloseAll,
@@ -110,13 +120,15 @@ mod tests {
     fn a_delivery_carries_the_clients_json_unchanged() {
         let text = r#"{"type":"callInvitationTimeout","callId":"c1"}"#;
         let out = ToNode::Deliveries {
+            term: 2,
+            seq: 5,
             items: vec![Delivery::Text {
                 to: vec![1 << 48 | 3],
                 text: RawValue::from_string(text.into()).unwrap(),
             }],
         };
         let wire = serde_json::to_string(&out).unwrap();
-        let ToNode::Deliveries { items } = serde_json::from_str(&wire).unwrap() else {
+        let ToNode::Deliveries { items, .. } = serde_json::from_str(&wire).unwrap() else {
             panic!("{wire}");
         };
         let [Delivery::Text { to, text: back }] = &items[..] else {

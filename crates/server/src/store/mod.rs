@@ -350,22 +350,37 @@ pub fn open(db: &Database, durability: Durability) -> Result<Opened, StoreError>
     }
 }
 
-/// A cluster node's hold on its PostgreSQL database: the node's number, and the history
-/// reads it serves whether or not it leads.
-pub fn candidate(url: &PgUrl) -> Result<(Candidate, crate::core::NodeId, ReadPool), StoreError> {
-    let (candidate, node, readers) = Candidate::connect(url)?;
-    Ok((candidate, node, ReadPool::Postgres(readers)))
+/// What a cluster node gets from its database on joining.
+pub struct Joined {
+    pub node: crate::core::NodeId,
+    /// The cluster's name, made once by its first node: what keeps clusters that share
+    /// a NATS apart.
+    pub cluster: String,
+    /// The history reads, served whether or not this node leads.
+    pub reads: ReadPool,
 }
 
-/// Waits for `candidate`'s turn to lead, then the writer as [`open`] gives it and the
-/// election's term; `None` once `stop` is set.
+/// A cluster node's hold on its PostgreSQL database.
+pub fn candidate(url: &PgUrl) -> Result<(Candidate, Joined), StoreError> {
+    let (candidate, node, cluster, readers) = Candidate::connect(url)?;
+    let joined = Joined {
+        node,
+        cluster,
+        reads: ReadPool::Postgres(readers),
+    };
+    Ok((candidate, joined))
+}
+
+/// Waits for `candidate`'s turn to lead (asking only while `may_lead` is set), then the
+/// writer as [`open`] gives it and the election's term; `None` once `stop` is set.
 pub fn elect(
     candidate: Candidate,
     durability: Durability,
     stop: &AtomicBool,
+    may_lead: &AtomicBool,
 ) -> Result<Option<(Writer, u64)>, StoreError> {
     Ok(candidate
-        .elect(durability, stop)?
+        .elect(durability, stop, may_lead)?
         .map(|(w, term)| (Writer::Postgres(Box::new(w)), term)))
 }
 

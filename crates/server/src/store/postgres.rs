@@ -162,6 +162,11 @@ fn connect(url: &PgUrl, db: &str, doing: &'static str) -> Result<Client, StoreEr
     if config.get_application_name().is_none() {
         config.application_name("beckon-server");
     }
+    // A database host that dies mid-commit is noticed in seconds, not hours.
+    config
+        .keepalives_idle(Duration::from_secs(5))
+        .keepalives_interval(Duration::from_secs(1))
+        .keepalives_retries(3);
     config.connect(NoTls).map_err(pg(db, doing))
 }
 
@@ -221,9 +226,18 @@ pub struct Candidate {
 impl Candidate {
     /// Connects, gives this node a number no other live node has (from a sequence, so a
     /// restarted node gets a new one), and starts the reading threads.
-    pub fn connect(url: &PgUrl) -> Result<(Candidate, NodeId, Readers), StoreError> {
+    pub fn connect(url: &PgUrl) -> Result<(Candidate, NodeId, String, Readers), StoreError> {
         let db = url.to_string();
         let mut client = connect(url, &db, "connect")?;
+        // This connection holds the lock once the node leads: if the node's machine dies
+        // or is cut off, PostgreSQL must notice within seconds and let another node lead,
+        // not after the system's default of two hours. (Ignored on a unix socket.)
+        client
+            .batch_execute(
+                "SET tcp_keepalives_idle = 5; SET tcp_keepalives_interval = 1; \
+                 SET tcp_keepalives_count = 3",
+            )
+            .map_err(pg(&db, "configure the connection"))?;
         // Concurrent `CREATE … IF NOT EXISTS` can still collide in PostgreSQL's catalog;
         // starting nodes take turns on a second lock key, held to the end of the transaction.
         let number = (|| {
@@ -235,16 +249,35 @@ impl Candidate {
             )?;
             tx.execute("CREATE SEQUENCE IF NOT EXISTS beckon_nodes", &[])?;
             tx.execute("CREATE SEQUENCE IF NOT EXISTS beckon_terms", &[])?;
+            tx.execute(
+                "CREATE TABLE IF NOT EXISTS beckon_cluster (name TEXT NOT NULL)",
+                &[],
+            )?;
+            let fresh = uuid::Uuid::new_v4().simple().to_string();
+            tx.execute(
+                "INSERT INTO beckon_cluster (name) SELECT $1 \
+                 WHERE NOT EXISTS (SELECT 1 FROM beckon_cluster)",
+                &[&fresh],
+            )?;
+            let name: String = tx
+                .query_one("SELECT name FROM beckon_cluster LIMIT 1", &[])?
+                .try_get(0)?;
             let n: i64 = tx
                 .query_one("SELECT nextval('beckon_nodes')", &[])?
                 .try_get(0)?;
             tx.commit()?;
-            Ok(n)
+            Ok((n, name))
         })()
         .map_err(pg(&db, "number this node"))?;
+        let (number, cluster) = number;
         // 1..=65535: 0 is a server on its own, and the number is 16 bits of a session ID.
         let node = (number - 1).rem_euclid(i64::from(NodeId::MAX)) as NodeId + 1;
-        Ok((Candidate { client, db }, node, Readers::start(url)?))
+        Ok((
+            Candidate { client, db },
+            node,
+            cluster,
+            Readers::start(url)?,
+        ))
     }
 
     /// Waits until this node holds the lock, then readies the writer; `None` when `stop`
@@ -253,8 +286,10 @@ impl Candidate {
         mut self,
         durability: Durability,
         stop: &AtomicBool,
+        may_lead: &AtomicBool,
     ) -> Result<Option<(Writer, u64)>, StoreError> {
-        while !try_lock(&mut self.client, &self.db)? {
+        // A node that cannot reach the others must not lead: nobody would hear it.
+        while !(may_lead.load(Ordering::Relaxed) && try_lock(&mut self.client, &self.db)?) {
             if stop.load(Ordering::Relaxed) {
                 return Ok(None);
             }
