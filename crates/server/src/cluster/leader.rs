@@ -190,7 +190,13 @@ pub async fn lead(leading: Leading, stop: CancellationToken) -> Result<(), Clust
     let from_nodes = nats.subscribe(nats.subjects.hub()).await?;
     let beacons = nats.subscribe(nats.subjects.beacons()).await?;
     let listening = stop.child_token();
-    let hear = tokio::spawn(hear(from_nodes, inputs.clone(), listening.clone()));
+    let (logins_from, nodes_seen) = mpsc::channel(LOGINS_FROM_QUEUE);
+    let hear = tokio::spawn(hear(
+        from_nodes,
+        inputs.clone(),
+        logins_from,
+        listening.clone(),
+    ));
     let watch = tokio::spawn(watch_nodes(
         nats,
         beacons,
@@ -199,6 +205,7 @@ pub async fn lead(leading: Leading, stop: CancellationToken) -> Result<(), Clust
         Watching {
             stop: listening.clone(),
             failed,
+            nodes_seen,
         },
     ));
     pipeline::hub_task(hub, hub_inputs, batches, stop).await;
@@ -214,6 +221,9 @@ pub async fn lead(leading: Leading, stop: CancellationToken) -> Result<(), Clust
     Ok(())
 }
 
+/// Nodes seen logging sessions in, waiting for the watch over nodes.
+const LOGINS_FROM_QUEUE: usize = 256;
+
 /// How long the leader's listeners get to stop.
 const LISTENERS_GRACE: Duration = Duration::from_secs(2);
 
@@ -223,12 +233,19 @@ const LISTENERS_GRACE: Duration = Duration::from_secs(2);
 async fn hear(
     mut from_nodes: async_nats::Subscriber,
     hub: mpsc::Sender<Input>,
+    logins_from: mpsc::Sender<NodeId>,
     stop: CancellationToken,
 ) {
     while let Some(msg) = next(&mut from_nodes, &stop).await {
         // `started` reads as now: the request is timed from its arrival here.
         match serde_json::from_slice::<Input>(&msg.payload) {
             Ok(input) => {
+                // A node whose sessions log in is watched from then on, even if it dies
+                // before its first beacon comes. A full queue loses nothing that matters:
+                // the beacon follows within a second.
+                if let Input::Login(login) = &input {
+                    let _ = logins_from.try_send(node_of(login.session));
+                }
                 if hub.send(input).await.is_err() {
                     return;
                 }
@@ -244,6 +261,8 @@ async fn hear(
 struct Watching {
     stop: CancellationToken,
     failed: CancellationToken,
+    /// Nodes whose sessions logged in (see `hear`).
+    nodes_seen: mpsc::Receiver<NodeId>,
 }
 
 /// Announces the leader, and counts a node that fell silent as gone: its sessions end as
@@ -255,7 +274,7 @@ async fn watch_nodes(
     mut beacons: async_nats::Subscriber,
     term: u64,
     hub: mpsc::Sender<Input>,
-    watching: Watching,
+    mut watching: Watching,
 ) {
     let me = Beacon::Leader {
         node: nats.node,
@@ -318,6 +337,9 @@ async fn watch_nodes(
                         nats.publish(nats.subjects.node(*node), &ToNode::CloseAll).await;
                     }
                 }
+            }
+            Some(node) = watching.nodes_seen.recv() => {
+                heard.entry(node).or_insert_with(Instant::now);
             }
             _ = watching.stop.cancelled() => return,
         }
