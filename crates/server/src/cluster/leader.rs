@@ -70,15 +70,19 @@ impl Outlet {
             }
             false
         });
-        for (node, ids) in others {
-            match RawValue::from_string(text.as_str().to_owned()) {
-                Ok(text) => self
-                    .pending
-                    .entry(node)
-                    .or_default()
-                    .push(Delivery::Text { to: ids, text }),
-                Err(e) => tracing::error!(error = %e, "a server message is not JSON"),
+        // Checked as JSON once, then copied for each further node.
+        let raw = match RawValue::from_string(text.as_str().to_owned()) {
+            Ok(raw) => raw,
+            Err(e) => {
+                tracing::error!(error = %e, "a server message is not JSON");
+                return to;
             }
+        };
+        for (node, ids) in others {
+            self.pending.entry(node).or_default().push(Delivery::Text {
+                to: ids,
+                text: raw.clone(),
+            });
         }
         to
     }
